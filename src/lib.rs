@@ -1,3 +1,13 @@
 //! fleetsim: a discrete-event simulator for sizing fleets of LLM inference servers.
 
+pub mod cache;
+pub mod cli;
 pub mod engine;
+pub mod metrics;
+pub mod report;
+pub mod router;
+pub mod run;
+pub mod scenario;
+pub mod server;
+pub mod sim;
+pub mod workload;

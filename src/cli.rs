@@ -1,0 +1,169 @@
+//! The command line: clap parses flags into plain structs, each command turns them into a
+//! validated scenario and calls the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::results::{self, Destination, ResultFile};
+use crate::report::table;
+use crate::run::run;
+use crate::scenario::{self, Overrides, Scenario};
+
+/// fleetsim: size fleets of LLM inference servers by discrete-event simulation.
+#[derive(Debug, Parser)]
+#[command(name = "fleetsim", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate a scenario, print a summary table and write a results folder.
+    Run(RunArgs),
+}
+
+/// Flags that change a scenario before it runs.
+#[derive(Debug, Args, Clone)]
+pub struct ScenarioArgs {
+    /// The scenario file (TOML), e.g. workloads/validation/mmc.toml.
+    pub scenario: PathBuf,
+    /// Number of servers (sets servers.count).
+    #[arg(long)]
+    pub servers: Option<u32>,
+    /// Master seed (sets run.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated seconds (sets traffic.duration_s).
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Independent replications (sets run.replications).
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// Any key, as dotted.key=value (TOML value), e.g. --set cache.hit_rate=0.3; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ScenarioArgs {
+    /// Loads the scenario with the flags applied (flags first, then `--set`s in order).
+    pub fn load(&self) -> Result<Scenario, scenario::ScenarioError> {
+        let mut o = Overrides::default();
+        if let Some(n) = self.servers {
+            o.push("servers.count", n);
+        }
+        if let Some(s) = self.seed {
+            o.push("run.seed", s);
+        }
+        if let Some(d) = self.duration_s {
+            o.push("traffic.duration_s", format_float(d));
+        }
+        if let Some(r) = self.replications {
+            o.push("run.replications", r);
+        }
+        o.set.extend(self.set.iter().cloned());
+        scenario::load(&self.scenario, &o)
+    }
+}
+
+fn format_float(x: f64) -> String {
+    // TOML needs a decimal point or exponent for a float.
+    let s = format!("{x:?}");
+    if s.contains(['.', 'e', 'E']) || !x.is_finite() {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// `fleetsim run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario and overrides.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Write results into exactly this folder (created; refused if it exists and is not empty).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root of numbered results folders (results/<scenario>/run-NNNN).
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Print summary.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// An error the user can fix by changing the command line (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command.
+pub fn execute(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => cmd_run(args),
+    }
+}
+
+fn cmd_run(args: RunArgs) -> Result<()> {
+    let scenario = args.scenario.load()?;
+    if let Some(out) = &args.out
+        && out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(UsageError(format!(
+            "--out {}: the folder exists and is not empty; results are never overwritten",
+            out.display()
+        ))
+        .into());
+    }
+    let output = run(&scenario, args.threads);
+    let json = results::summary_json(&output.summary);
+    let docs: Vec<serde_json::Value> = output
+        .replications
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap_or_default())
+        .collect();
+    let files = [
+        ResultFile::text("summary.json", json.clone()),
+        ResultFile::text("summary.csv", results::rows_csv("replication", &docs)?),
+        ResultFile::text("scenario.resolved.toml", scenario.to_resolved_toml()),
+    ];
+    let dest = match &args.out {
+        Some(out) => Destination::Exact(out),
+        None => Destination::Numbered {
+            root: &args.results_dir,
+            scenario: &scenario.name,
+        },
+    };
+    let folder = results::write_atomically(dest, &files)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(json.as_bytes())?;
+    } else {
+        writeln!(stdout, "{}", table::render(&output.summary))?;
+        writeln!(stdout, "results: {}", folder.display())?;
+    }
+    Ok(())
+}
+
+/// The exit code for an error: 2 for anything the user can fix in the input, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.downcast_ref::<scenario::ScenarioError>().is_some()
+        || err.downcast_ref::<UsageError>().is_some()
+    {
+        2
+    } else {
+        1
+    }
+}

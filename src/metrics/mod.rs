@@ -1,0 +1,9 @@
+//! What a run measures: latency recorders, time-weighted levels (idle, utilisation, Little's
+//! law) and confidence intervals over replications.
+
+pub mod busy;
+pub mod ci;
+pub mod latency;
+
+pub use busy::LevelMeter;
+pub use latency::{LatencyRecorder, LatencySummary};

@@ -1,0 +1,5 @@
+//! What a run shows and writes: the terminal table, `summary.json`, `summary.csv` and the
+//! results folder.
+
+pub mod results;
+pub mod table;

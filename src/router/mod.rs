@@ -1,0 +1,95 @@
+//! Routing policies: which server a request goes to. (`central-queue` needs no choice at
+//! arrival: servers pull from one shared FIFO, which the simulation keeps.)
+
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+
+use crate::engine::rng::{Purpose, stream};
+use crate::scenario::RouterPolicy;
+
+/// The router of one replication.
+pub struct Router {
+    policy: RouterPolicy,
+    next_rr: usize,
+    rng: ChaCha8Rng,
+}
+
+impl Router {
+    /// A router for `policy`, with its own random stream.
+    pub fn new(policy: RouterPolicy, seed: u64) -> Self {
+        Router {
+            policy,
+            next_rr: 0,
+            rng: stream(seed, Purpose::Routing),
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> RouterPolicy {
+        self.policy
+    }
+
+    /// Picks a server given each server's outstanding requests (waiting + in service).
+    /// Ties go to the lowest index, so the choice is deterministic.
+    pub fn choose(&mut self, outstanding: &[usize]) -> usize {
+        let n = outstanding.len();
+        match self.policy {
+            RouterPolicy::RoundRobin | RouterPolicy::CentralQueue => {
+                let i = self.next_rr % n;
+                self.next_rr = (i + 1) % n;
+                i
+            }
+            RouterPolicy::Random => self.rng.random_range(0..n),
+            RouterPolicy::LeastOutstanding => least(outstanding),
+            RouterPolicy::PowerOfTwo => {
+                if n == 1 {
+                    return 0;
+                }
+                let a = self.rng.random_range(0..n);
+                let mut b = self.rng.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                if outstanding[hi] < outstanding[lo] {
+                    hi
+                } else {
+                    lo
+                }
+            }
+        }
+    }
+}
+
+fn least(outstanding: &[usize]) -> usize {
+    let mut best = 0;
+    for (i, &o) in outstanding.iter().enumerate() {
+        if o < outstanding[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_pick_as_documented() {
+        let mut r = Router::new(RouterPolicy::RoundRobin, 1);
+        let picks: Vec<usize> = (0..5).map(|_| r.choose(&[0, 0, 0])).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1]);
+        let mut r = Router::new(RouterPolicy::LeastOutstanding, 1);
+        assert_eq!(r.choose(&[3, 1, 1, 2]), 1);
+        let mut r = Router::new(RouterPolicy::PowerOfTwo, 1);
+        for _ in 0..100 {
+            assert!(r.choose(&[0, 9, 9]) < 3);
+        }
+        let mut r = Router::new(RouterPolicy::PowerOfTwo, 1);
+        // With two servers both are always drawn, so the less loaded one always wins.
+        for _ in 0..50 {
+            assert_eq!(r.choose(&[5, 2]), 1);
+        }
+    }
+}

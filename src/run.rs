@@ -1,0 +1,78 @@
+//! A whole run: independent replications in parallel, averaged into one summary.
+//!
+//! Replications run on a rayon pool; results are collected in replication order and averaged
+//! afterwards, so the summary is byte-identical whatever the number of threads.
+
+use rayon::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::metrics::ci::aggregate;
+use crate::scenario::Scenario;
+use crate::sim::{ReplicationMetrics, offered_load, run_replication};
+
+/// The result of `fleetsim run`.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The validated scenario that ran.
+    pub scenario: Scenario,
+    /// `summary.json`: means over replications plus `ci95` half-widths.
+    pub summary: Value,
+    /// Each replication's metrics, in replication order (`summary.csv` rows).
+    pub replications: Vec<ReplicationMetrics>,
+}
+
+/// Runs every replication of `scenario` on `threads` worker threads (default: all cores).
+pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {
+    let reps: Vec<u32> = (0..scenario.run.replications).collect();
+    let work = || {
+        reps.par_iter()
+            .map(|&r| run_replication(scenario, r))
+            .collect::<Vec<_>>()
+    };
+    let outcomes = match threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(work),
+            Err(_) => work(),
+        },
+        None => work(),
+    };
+
+    let docs: Vec<Value> = outcomes
+        .iter()
+        .map(|o| serde_json::to_value(&o.metrics).unwrap_or(Value::Null))
+        .collect();
+    let (means, cis) = aggregate(&docs);
+    let overload: Vec<String> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.overload.as_ref().map(|m| format!("replication {i}: {m}")))
+        .collect();
+    let load = offered_load(scenario);
+    let stable = overload.is_empty() && load.is_none_or(|l| l < 1.0);
+
+    let mut summary = Map::new();
+    summary.insert("scenario".into(), json!(scenario.name));
+    summary.insert("seed".into(), json!(scenario.run.seed));
+    summary.insert("fleetsim_version".into(), json!(env!("CARGO_PKG_VERSION")));
+    summary.insert("servers".into(), json!(scenario.servers.count));
+    summary.insert("replications".into(), json!(scenario.run.replications));
+    summary.insert("stable".into(), json!(stable));
+    summary.insert("offered_load".into(), json!(load));
+    summary.insert(
+        "overload".into(),
+        if overload.is_empty() {
+            Value::Null
+        } else {
+            json!(overload)
+        },
+    );
+    if let Value::Object(m) = means {
+        summary.extend(m);
+    }
+    summary.insert("ci95".into(), cis);
+    RunOutput {
+        scenario: scenario.clone(),
+        summary: Value::Object(summary),
+        replications: outcomes.into_iter().map(|o| o.metrics).collect(),
+    }
+}

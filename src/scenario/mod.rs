@@ -1,0 +1,431 @@
+//! Scenario files: the raw TOML a user writes, overrides from the command line, and the
+//! validated [`Scenario`] with every default filled in.
+//!
+//! Flow: text -> [`raw::RawScenario`] (serde, `deny_unknown_fields`, so toml names the line of
+//! an unknown key or a wrong type) -> overrides applied to the TOML table -> [`validate`] ->
+//! [`Scenario`]. A `Scenario` serialises back to the same schema (`scenario.resolved.toml`), so
+//! a run can be reproduced from its results folder alone.
+
+pub mod dist;
+pub mod error;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use dist::{Dist, DistSpec};
+pub use error::ScenarioError;
+use raw::{RawCache, RawScenario, RawServers};
+
+/// A validated scenario: every key present, every value in range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used for the results folder and in every summary (defaults to the file stem).
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Seed, replications and safety limits.
+    pub run: RunSpec,
+    /// The request stream.
+    pub traffic: TrafficSpec,
+    /// The server pool.
+    pub servers: ServersSpec,
+    /// How requests are spread over servers.
+    pub router: RouterSpec,
+    /// The response cache in front of the fleet.
+    pub cache: CacheSpec,
+}
+
+/// Seed, replications and the overload guard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Master seed; every random stream of every replication derives from it.
+    pub seed: u64,
+    /// Independent replications (confidence intervals need at least 2).
+    pub replications: u32,
+    /// A run stops as overloaded once this many requests wait for a server at once.
+    pub max_queue: u64,
+}
+
+/// How requests arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalKind {
+    /// Homogeneous Poisson process: exponential inter-arrival times.
+    Poisson,
+}
+
+/// The request stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSpec {
+    /// The arrival process.
+    pub arrival: ArrivalKind,
+    /// Mean arrival rate.
+    pub requests_per_s: f64,
+    /// Simulated time; arrivals stop and the run ends here.
+    pub duration_s: f64,
+    /// Requests arriving before this time are not measured, and idle time is counted after it.
+    pub warmup_s: f64,
+}
+
+/// The server pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServersSpec {
+    /// Number of servers.
+    pub count: u32,
+    /// What each server is.
+    #[serde(flatten)]
+    pub kind: ServerKind,
+}
+
+/// What a server is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ServerKind {
+    /// A generic multi-slot queueing server: `slots` requests in service at once, each for a
+    /// time drawn from `service_time_s`. The engine's calibration target.
+    Queue {
+        /// Concurrent service places per server.
+        slots: u32,
+        /// Service time of one request, in seconds.
+        service_time_s: DistSpec,
+    },
+}
+
+/// Routing policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterPolicy {
+    /// One FIFO queue for the fleet; a server pulls from it when it has a free slot (M/M/c).
+    CentralQueue,
+    /// Servers in turn.
+    RoundRobin,
+    /// A server chosen uniformly at random.
+    Random,
+    /// The server with the fewest outstanding requests (lowest index on ties).
+    LeastOutstanding,
+    /// Two servers drawn at random; the one with fewer outstanding requests.
+    PowerOfTwo,
+}
+
+impl RouterPolicy {
+    /// Every policy name as written in scenario files.
+    pub const NAMES: &'static str =
+        "central-queue, round-robin, random, least-outstanding, power-of-two";
+}
+
+/// How requests are spread over servers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    /// The policy.
+    pub policy: RouterPolicy,
+}
+
+/// The response cache in front of the fleet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CacheSpec {
+    /// No cache: every request reaches a server.
+    None,
+    /// Each request hits with a fixed probability (the reports' assumed hit rate).
+    Bernoulli {
+        /// Probability that a request is answered from the cache.
+        hit_rate: f64,
+        /// Time to answer a hit, in seconds; a hit uses no server time.
+        hit_latency_s: f64,
+    },
+}
+
+impl CacheSpec {
+    /// The hit rate assumed before the run (the Bernoulli rate; zero without a cache).
+    pub fn assumed_hit_rate(&self) -> f64 {
+        match self {
+            CacheSpec::None => 0.0,
+            CacheSpec::Bernoulli { hit_rate, .. } => *hit_rate,
+        }
+    }
+}
+
+/// Default hit latency of a response cache: a lookup in a nearby key-value store.
+pub const DEFAULT_HIT_LATENCY_S: f64 = 0.01;
+/// Default overload guard: this many waiting requests means the queue is not going to drain.
+pub const DEFAULT_MAX_QUEUE: u64 = 1_000_000;
+/// Default warm-up, as a fraction of the duration, when `warmup_s` is not given.
+pub const DEFAULT_WARMUP_FRACTION: f64 = 0.1;
+
+/// Command-line changes applied to a scenario before validation.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `key=value` pairs with dotted keys, applied in order.
+    pub set: Vec<String>,
+}
+
+impl Overrides {
+    /// Adds `key=value` (the value is TOML: `5`, `0.3`, `"text"`; bare words become strings).
+    pub fn push(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.set.push(format!("{key}={value}"));
+    }
+}
+
+/// Reads, overrides and validates a scenario file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path, overrides)
+}
+
+/// Parses and validates scenario text; `file` names it in errors and gives the default name.
+pub fn parse(text: &str, file: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let parse_err = |message: String| ScenarioError::Parse {
+        file: file.to_path_buf(),
+        message,
+    };
+    // Parse the text as written first, so errors carry toml's line and column.
+    let raw: RawScenario = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+    let raw = if overrides.set.is_empty() {
+        raw
+    } else {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        for arg in &overrides.set {
+            apply_override(&mut table, arg)?;
+        }
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| parse_err(format!("after overrides: {e}")))?
+    };
+    validate(raw, file)
+}
+
+fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioError> {
+    let err = |message: &str| ScenarioError::Override {
+        arg: arg.to_string(),
+        message: message.to_string(),
+    };
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| err("expected key=value, e.g. traffic.requests_per_s=5"))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(err("the key must be dotted names, e.g. cache.hit_rate"));
+    }
+    let value = value.trim();
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.into())),
+        Err(_) => toml::Value::String(value.to_string()),
+    };
+    let mut cur = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = cur
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| err(&format!("`{part}` is a value, not a table")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+/// Turns a raw scenario into a checked one, filling defaults; errors name the key.
+pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError> {
+    let invalid = |key: &str, message: String| ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let name = raw.name.unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+    });
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(invalid(
+            "name",
+            format!("must be letters, digits, '-', '_' or '.' (it names a folder), got {name:?}"),
+        ));
+    }
+
+    let run_raw = raw.run.unwrap_or_default();
+    let run = RunSpec {
+        seed: run_raw.seed.unwrap_or(1),
+        replications: run_raw.replications.unwrap_or(1),
+        max_queue: run_raw.max_queue.unwrap_or(DEFAULT_MAX_QUEUE),
+    };
+    if run.replications == 0 {
+        return Err(invalid(
+            "run.replications",
+            "must be at least 1, got 0".into(),
+        ));
+    }
+    if run.max_queue == 0 {
+        return Err(invalid("run.max_queue", "must be at least 1, got 0".into()));
+    }
+
+    let t = raw.traffic;
+    let requests_per_s = match (t.requests_per_s, t.requests_per_day) {
+        (Some(r), None) => r,
+        (None, Some(d)) => d / 86_400.0,
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "traffic.requests_per_s",
+                "give either requests_per_s or requests_per_day, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                "traffic.requests_per_s",
+                "missing: give the arrival rate as requests_per_s or requests_per_day".into(),
+            ));
+        }
+    };
+    let rate_key = if t.requests_per_day.is_some() {
+        "traffic.requests_per_day"
+    } else {
+        "traffic.requests_per_s"
+    };
+    if !(requests_per_s.is_finite() && requests_per_s > 0.0) {
+        return Err(invalid(
+            rate_key,
+            format!("must be a positive number, got {requests_per_s}"),
+        ));
+    }
+    if !(t.duration_s.is_finite() && t.duration_s > 0.0) {
+        return Err(invalid(
+            "traffic.duration_s",
+            format!("must be a positive number of seconds, got {}", t.duration_s),
+        ));
+    }
+    if t.duration_s > 1e9 {
+        return Err(invalid(
+            "traffic.duration_s",
+            format!(
+                "must be at most 1e9 s (about 31 years), got {}",
+                t.duration_s
+            ),
+        ));
+    }
+    let warmup_s = t.warmup_s.unwrap_or(t.duration_s * DEFAULT_WARMUP_FRACTION);
+    if !(warmup_s.is_finite() && warmup_s >= 0.0) {
+        return Err(invalid(
+            "traffic.warmup_s",
+            format!("must be zero or a positive number of seconds, got {warmup_s}"),
+        ));
+    }
+    if warmup_s >= t.duration_s {
+        return Err(invalid(
+            "traffic.warmup_s",
+            format!(
+                "the warm-up ({warmup_s} s) must be shorter than the run (duration_s = {} s)",
+                t.duration_s
+            ),
+        ));
+    }
+    let traffic = TrafficSpec {
+        arrival: t.arrival.unwrap_or(ArrivalKind::Poisson),
+        requests_per_s,
+        duration_s: t.duration_s,
+        warmup_s,
+    };
+
+    let servers = match raw.servers {
+        RawServers::Queue {
+            count,
+            slots,
+            service_time_s,
+        } => {
+            let slots = slots.unwrap_or(1);
+            if slots == 0 {
+                return Err(invalid("servers.slots", "must be at least 1, got 0".into()));
+            }
+            let d = service_time_s
+                .build()
+                .map_err(|m| invalid("servers.service_time_s", m))?;
+            if d.mean() <= 0.0 {
+                return Err(invalid(
+                    "servers.service_time_s",
+                    "the mean service time must be greater than zero".into(),
+                ));
+            }
+            ServersSpec {
+                count,
+                kind: ServerKind::Queue {
+                    slots,
+                    service_time_s,
+                },
+            }
+        }
+    };
+    if servers.count == 0 {
+        return Err(invalid("servers.count", "must be at least 1, got 0".into()));
+    }
+
+    let router = RouterSpec {
+        policy: raw
+            .router
+            .and_then(|r| r.policy)
+            .unwrap_or(RouterPolicy::CentralQueue),
+    };
+
+    let cache = match raw.cache.unwrap_or(RawCache::None) {
+        RawCache::None => CacheSpec::None,
+        RawCache::Bernoulli {
+            hit_rate,
+            hit_latency_s,
+        } => {
+            if !(0.0..=1.0).contains(&hit_rate) {
+                return Err(invalid(
+                    "cache.hit_rate",
+                    format!("must be between 0 and 1 inclusive, got {hit_rate}"),
+                ));
+            }
+            let hit_latency_s = hit_latency_s.unwrap_or(DEFAULT_HIT_LATENCY_S);
+            if !(hit_latency_s.is_finite() && hit_latency_s >= 0.0) {
+                return Err(invalid(
+                    "cache.hit_latency_s",
+                    format!("must be zero or a positive number of seconds, got {hit_latency_s}"),
+                ));
+            }
+            CacheSpec::Bernoulli {
+                hit_rate,
+                hit_latency_s,
+            }
+        }
+    };
+
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        run,
+        traffic,
+        servers,
+        router,
+        cache,
+    })
+}
+
+impl Scenario {
+    /// The scenario as TOML in the input schema, with every default written out.
+    pub fn to_resolved_toml(&self) -> String {
+        // Serialising plain structs of numbers and strings cannot fail.
+        toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"))
+    }
+
+    /// The path-like label used in messages for a scenario that came from no file.
+    pub fn inline_path() -> PathBuf {
+        PathBuf::from("<inline scenario>")
+    }
+}

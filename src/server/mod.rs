@@ -1,0 +1,3 @@
+//! Server models: the generic queueing server and the LLM inference server.
+
+pub mod queue;

@@ -1,0 +1,330 @@
+//! One replication of a scenario: the event loop that moves requests through
+//! workload -> cache -> router -> servers -> metrics.
+//!
+//! The loop is single-threaded and deterministic: integer time, events in (time, insertion)
+//! order, and every random draw from a named stream of the replication's seed.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::cache::ResponseCache;
+use crate::engine::rng::replication_seed;
+use crate::engine::{EventQueue, SimTime};
+use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
+use crate::router::Router;
+use crate::scenario::{RouterPolicy, Scenario, ServerKind};
+use crate::server::queue::QueueServer;
+use crate::workload::{Request, Workload};
+
+/// Counts of measured requests (those arriving after the warm-up).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RequestCounts {
+    /// Arrived in the measured window.
+    pub arrived: u64,
+    /// Finished by the end of the run (cache hits included).
+    pub completed: u64,
+    /// Answered by the response cache.
+    pub cache_hits: u64,
+    /// Still waiting or in service when the run ended.
+    pub in_flight: u64,
+}
+
+/// Latency of measured, completed requests, in seconds.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Latencies {
+    /// Arrival to completion (cache hits included).
+    pub e2e: LatencySummary,
+    /// Arrival to start of service (server-served requests only).
+    pub queue_wait: LatencySummary,
+    /// Start of service to completion (server-served requests only).
+    pub service: LatencySummary,
+}
+
+/// Idle rates: the fraction of server-time with no request in service.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct IdleRates {
+    /// Over the whole fleet.
+    pub achieved: f64,
+    /// The least idle server.
+    pub per_server_min: f64,
+    /// Mean over servers (equals `achieved`; kept for symmetry).
+    pub per_server_mean: f64,
+    /// The most idle server.
+    pub per_server_max: f64,
+}
+
+/// Everything one replication measured. Every field is a number, so replications average
+/// leaf by leaf into the run summary.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ReplicationMetrics {
+    /// Request counts.
+    pub requests: RequestCounts,
+    /// Latency percentiles.
+    pub latency_s: Latencies,
+    /// Fraction of server-served requests that waited at all (Erlang C's P(wait > 0)).
+    pub wait_probability: f64,
+    /// Idle rates.
+    pub idle_rate: IdleRates,
+    /// Busy slot-time over total slot-time.
+    pub utilization: f64,
+    /// Measured completions per second of measured time.
+    pub throughput_per_s: f64,
+    /// Time-average number of requests in the system (Little's L).
+    pub mean_in_system: f64,
+    /// Fraction of measured arrivals answered by the response cache.
+    pub cache_hit_rate: f64,
+    /// Simulated seconds at which the replication ended (earlier than the duration if it
+    /// stopped as overloaded).
+    pub ended_at_s: f64,
+}
+
+/// The outcome of one replication.
+#[derive(Clone, Debug)]
+pub struct ReplicationOutcome {
+    /// What it measured.
+    pub metrics: ReplicationMetrics,
+    /// Why it stopped early, if it did (the queue outgrew `run.max_queue`).
+    pub overload: Option<String>,
+}
+
+enum Event {
+    Arrival(Request),
+    CacheDone(Request),
+    ServiceDone {
+        server: u32,
+        req: Request,
+        start: SimTime,
+    },
+}
+
+/// The offered load ratio λ·(1 − h)·E[S] / (servers · slots) where it is known before running;
+/// at or above 1 no finite fleet queue is stable.
+pub fn offered_load(s: &Scenario) -> Option<f64> {
+    match &s.servers.kind {
+        ServerKind::Queue {
+            slots,
+            service_time_s,
+        } => {
+            let mean = service_time_s.build().ok()?.mean();
+            let lambda = s.traffic.requests_per_s * (1.0 - s.cache.assumed_hit_rate());
+            Some(lambda * mean / (f64::from(s.servers.count) * f64::from(*slots)))
+        }
+    }
+}
+
+struct Fleet {
+    servers: Vec<QueueServer>,
+    outstanding: Vec<usize>,
+    /// One entry per free slot (server index), for `central-queue`.
+    free_slots: Vec<u32>,
+    central: VecDeque<Request>,
+    waiting: u64,
+}
+
+/// Runs replication `replication` of `scenario`.
+pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutcome {
+    let seed = replication_seed(scenario.run.seed, replication);
+    let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
+    let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
+    let n = scenario.servers.count as usize;
+    let ServerKind::Queue { slots, .. } = scenario.servers.kind;
+
+    let mut workload = Workload::new(scenario, seed);
+    let mut cache = ResponseCache::new(&scenario.cache, seed);
+    let mut router = Router::new(scenario.router.policy, seed);
+    let central = router.policy() == RouterPolicy::CentralQueue;
+    let mut fleet = Fleet {
+        servers: (0..n)
+            .map(|_| QueueServer::new(slots, warmup, end))
+            .collect(),
+        outstanding: vec![0; n],
+        free_slots: (0..slots)
+            .flat_map(|_| (0..n as u32).rev())
+            .collect::<Vec<u32>>(),
+        central: VecDeque::new(),
+        waiting: 0,
+    };
+
+    let mut e2e = LatencyRecorder::new();
+    let mut wait = LatencyRecorder::new();
+    let mut service = LatencyRecorder::new();
+    let mut counts = RequestCounts::default();
+    let mut in_system = LevelMeter::new(warmup, end);
+    let mut overload = None;
+    let mut now = SimTime::ZERO;
+
+    let mut queue: EventQueue<Event> = EventQueue::new();
+    if let Some(r) = workload.next_request() {
+        queue.push(r.arrival, Event::Arrival(r));
+    }
+
+    while let Some((t, ev)) = queue.pop() {
+        if t >= end {
+            now = end;
+            break;
+        }
+        now = t;
+        match ev {
+            Event::Arrival(req) => {
+                if let Some(next) = workload.next_request() {
+                    queue.push(next.arrival, Event::Arrival(next));
+                }
+                let measured = req.arrival >= warmup;
+                counts.arrived += u64::from(measured);
+                in_system.set(now, in_system.level() + 1);
+                if let Some(latency) = cache.lookup(&req) {
+                    queue.push(now + latency, Event::CacheDone(req));
+                    continue;
+                }
+                if central {
+                    if let Some(s) = fleet.free_slots.pop() {
+                        start_service(&mut fleet, &mut queue, s, req, now);
+                    } else {
+                        fleet.central.push_back(req);
+                        fleet.waiting += 1;
+                    }
+                } else {
+                    let s = router.choose(&fleet.outstanding);
+                    if fleet.servers[s].has_free_slot() {
+                        start_service(&mut fleet, &mut queue, s as u32, req, now);
+                    } else {
+                        fleet.servers[s].waiting.push_back(req);
+                        fleet.outstanding[s] += 1;
+                        fleet.waiting += 1;
+                    }
+                }
+                if fleet.waiting > scenario.run.max_queue {
+                    overload = Some(format!(
+                        "{} requests were waiting at t = {:.1} s (run.max_queue = {}): the fleet \
+                         cannot keep up with the offered load",
+                        fleet.waiting,
+                        now.as_secs_f64(),
+                        scenario.run.max_queue
+                    ));
+                    break;
+                }
+            }
+            Event::CacheDone(req) => {
+                in_system.set(now, in_system.level() - 1);
+                if req.arrival >= warmup {
+                    counts.completed += 1;
+                    counts.cache_hits += 1;
+                    e2e.record(now - req.arrival);
+                }
+            }
+            Event::ServiceDone { server, req, start } => {
+                in_system.set(now, in_system.level() - 1);
+                if req.arrival >= warmup {
+                    counts.completed += 1;
+                    e2e.record(now - req.arrival);
+                    wait.record(start - req.arrival);
+                    service.record(now - start);
+                }
+                let s = server as usize;
+                fleet.servers[s].finish(now);
+                fleet.outstanding[s] -= 1;
+                let next = if central {
+                    fleet.central.pop_front()
+                } else {
+                    let r = fleet.servers[s].waiting.pop_front();
+                    if r.is_some() {
+                        fleet.outstanding[s] -= 1;
+                    }
+                    r
+                };
+                match next {
+                    Some(r) => {
+                        fleet.waiting -= 1;
+                        start_service(&mut fleet, &mut queue, server, r, now);
+                    }
+                    None if central => fleet.free_slots.push(server),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    // Measured requests still in the system: those in service, waiting, or in the cache.
+    let mut in_flight = 0u64;
+    while let Some((_, ev)) = queue.pop() {
+        match ev {
+            Event::Arrival(_) => {}
+            Event::CacheDone(r) | Event::ServiceDone { req: r, .. } => {
+                in_flight += u64::from(r.arrival >= warmup)
+            }
+        }
+    }
+    let measured_waiting = |q: &VecDeque<Request>| q.iter().filter(|r| r.arrival >= warmup).count();
+    in_flight += measured_waiting(&fleet.central) as u64;
+    for s in &fleet.servers {
+        in_flight += measured_waiting(&s.waiting) as u64;
+    }
+    counts.in_flight = in_flight;
+
+    let mut busy_fracs = Vec::with_capacity(n);
+    let (mut slot_area, mut window) = (0.0, 0.0);
+    for s in &mut fleet.servers {
+        let (area, busy, w) = s.finish_accounting(now);
+        slot_area += area;
+        window = w;
+        busy_fracs.push(if w > 0.0 { busy / w } else { 0.0 });
+    }
+    let idle: Vec<f64> = busy_fracs.iter().map(|b| 1.0 - b).collect();
+    let idle_mean = idle.iter().sum::<f64>() / n as f64;
+    let (l_area, _, _) = in_system.finish(now);
+
+    let metrics = ReplicationMetrics {
+        requests: counts.clone(),
+        latency_s: Latencies {
+            e2e: e2e.summary(),
+            queue_wait: wait.summary(),
+            service: service.summary(),
+        },
+        wait_probability: wait.positive_fraction(),
+        idle_rate: IdleRates {
+            achieved: idle_mean,
+            per_server_min: idle.iter().copied().fold(f64::INFINITY, f64::min),
+            per_server_mean: idle_mean,
+            per_server_max: idle.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        },
+        utilization: if window > 0.0 {
+            slot_area / (window * n as f64 * f64::from(slots))
+        } else {
+            0.0
+        },
+        throughput_per_s: if window > 0.0 {
+            e2e.count() as f64 / window
+        } else {
+            0.0
+        },
+        mean_in_system: if window > 0.0 { l_area / window } else { 0.0 },
+        cache_hit_rate: if counts.arrived > 0 {
+            counts.cache_hits as f64 / counts.arrived as f64
+        } else {
+            0.0
+        },
+        ended_at_s: now.as_secs_f64(),
+    };
+    ReplicationOutcome { metrics, overload }
+}
+
+fn start_service(
+    fleet: &mut Fleet,
+    queue: &mut EventQueue<Event>,
+    server: u32,
+    req: Request,
+    now: SimTime,
+) {
+    let s = server as usize;
+    let done = fleet.servers[s].start(now, &req);
+    fleet.outstanding[s] += 1;
+    queue.push(
+        done,
+        Event::ServiceDone {
+            server,
+            req,
+            start: now,
+        },
+    );
+}
