@@ -8,46 +8,49 @@ use crate::engine::rng::{Purpose, stream};
 use crate::scenario::CacheSpec;
 use crate::workload::Request;
 
-/// A response cache of one replication.
-pub enum ResponseCache {
+/// The response cache of one replication, drawing from its own random stream.
+pub struct ResponseCache {
+    policy: Policy,
+    rng: ChaCha8Rng,
+}
+
+enum Policy {
     /// Every request goes to a server.
     None,
-    /// Each request hits with probability `hit_rate`, drawn from the cache's own stream.
+    /// Each request hits with probability `hit_rate`.
     Bernoulli {
-        /// Hit probability.
         hit_rate: f64,
-        /// Time to answer a hit.
         hit_latency: SimDuration,
-        /// The cache's random stream.
-        rng: ChaCha8Rng,
     },
 }
 
 impl ResponseCache {
     /// The cache of one replication seeded with `seed`.
     pub fn new(spec: &CacheSpec, seed: u64) -> Self {
-        match *spec {
-            CacheSpec::None => ResponseCache::None,
+        let policy = match *spec {
+            CacheSpec::None => Policy::None,
             CacheSpec::Bernoulli {
                 hit_rate,
                 hit_latency_s,
-            } => ResponseCache::Bernoulli {
+            } => Policy::Bernoulli {
                 hit_rate,
                 hit_latency: SimDuration::from_secs_f64(hit_latency_s),
-                rng: stream(seed, Purpose::Cache),
             },
+        };
+        ResponseCache {
+            policy,
+            rng: stream(seed, Purpose::Cache),
         }
     }
 
     /// Looks the request up; `Some(latency)` on a hit.
     pub fn lookup(&mut self, _req: &Request) -> Option<SimDuration> {
-        match self {
-            ResponseCache::None => None,
-            ResponseCache::Bernoulli {
+        match self.policy {
+            Policy::None => None,
+            Policy::Bernoulli {
                 hit_rate,
                 hit_latency,
-                rng,
-            } => (rng.random::<f64>() < *hit_rate).then_some(*hit_latency),
+            } => (self.rng.random::<f64>() < hit_rate).then_some(hit_latency),
         }
     }
 }
