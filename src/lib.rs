@@ -10,4 +10,5 @@ pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod sim;
+pub mod theory;
 pub mod workload;

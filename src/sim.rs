@@ -245,6 +245,11 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
         }
     }
 
+    if overload.is_none() {
+        // Arrivals stopped and the system may have drained early: the window still ends at
+        // the end of the run.
+        now = end;
+    }
     // Measured requests still in the system: those in service, waiting, or in the cache.
     let mut in_flight = 0u64;
     while let Some((_, ev)) = queue.pop() {

@@ -1,0 +1,8 @@
+//! One integration-test binary (faster to link than many): queueing theory, invariants,
+//! determinism and the command line.
+
+mod cli;
+mod determinism;
+mod invariants;
+mod queueing;
+mod support;
