@@ -86,6 +86,8 @@ pub struct ReplicationOutcome {
     pub metrics: ReplicationMetrics,
     /// Why it stopped early, if it did (the queue outgrew `run.max_queue`).
     pub overload: Option<String>,
+    /// Events the loop handled (for the engine benchmark's events per second).
+    pub events: u64,
 }
 
 enum Event {
@@ -93,7 +95,7 @@ enum Event {
     CacheDone(Request),
     ServiceDone {
         server: u32,
-        req: Request,
+        arrival: SimTime,
         start: SimTime,
     },
 }
@@ -159,8 +161,12 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
         queue.push(r.arrival, Event::Arrival(r));
     }
 
+    let mut events = 0u64;
     while let Some((t, ev)) = queue.pop() {
+        events += 1;
         if t >= end {
+            // Put it back: a completion due after the end is still in flight.
+            queue.push(t, ev);
             now = end;
             break;
         }
@@ -213,12 +219,16 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
                     e2e.record(now - req.arrival);
                 }
             }
-            Event::ServiceDone { server, req, start } => {
+            Event::ServiceDone {
+                server,
+                arrival,
+                start,
+            } => {
                 in_system.set(now, in_system.level() - 1);
-                if req.arrival >= warmup {
+                if arrival >= warmup {
                     counts.completed += 1;
-                    e2e.record(now - req.arrival);
-                    wait.record(start - req.arrival);
+                    e2e.record(now - arrival);
+                    wait.record(start - arrival);
                     service.record(now - start);
                 }
                 let s = server as usize;
@@ -255,8 +265,8 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
     while let Some((_, ev)) = queue.pop() {
         match ev {
             Event::Arrival(_) => {}
-            Event::CacheDone(r) | Event::ServiceDone { req: r, .. } => {
-                in_flight += u64::from(r.arrival >= warmup)
+            Event::CacheDone(Request { arrival, .. }) | Event::ServiceDone { arrival, .. } => {
+                in_flight += u64::from(arrival >= warmup)
             }
         }
     }
@@ -311,7 +321,11 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
         },
         ended_at_s: now.as_secs_f64(),
     };
-    ReplicationOutcome { metrics, overload }
+    ReplicationOutcome {
+        metrics,
+        overload,
+        events,
+    }
 }
 
 fn start_service(
@@ -328,7 +342,7 @@ fn start_service(
         done,
         Event::ServiceDone {
             server,
-            req,
+            arrival: req.arrival,
             start: now,
         },
     );

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dist::{Dist, DistSpec};
 pub use error::ScenarioError;
-use raw::{RawCache, RawScenario, RawServers};
+use raw::{CacheKindName, RawCache, RawScenario, ServerKindName};
 
 /// A validated scenario: every key present, every value in range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -341,16 +341,22 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         warmup_s,
     };
 
-    let servers = match raw.servers {
-        RawServers::Queue {
-            count,
-            slots,
-            service_time_s,
-        } => {
-            let slots = slots.unwrap_or(1);
+    let rs = raw.servers;
+    let kind_name = rs.kind.unwrap_or(ServerKindName::Queue);
+    let servers = match kind_name {
+        ServerKindName::Queue => {
+            let slots = rs.slots.unwrap_or(1);
             if slots == 0 {
                 return Err(invalid("servers.slots", "must be at least 1, got 0".into()));
             }
+            let service_time_s = rs.service_time_s.ok_or_else(|| {
+                invalid(
+                    "servers.service_time_s",
+                    "missing: kind = \"queue\" needs a service time distribution, e.g. \
+                     { dist = \"exponential\", mean = 1.0 }"
+                        .into(),
+                )
+            })?;
             let d = service_time_s
                 .build()
                 .map_err(|m| invalid("servers.service_time_s", m))?;
@@ -361,7 +367,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                 ));
             }
             ServersSpec {
-                count,
+                count: rs.count,
                 kind: ServerKind::Queue {
                     slots,
                     service_time_s,
@@ -380,19 +386,35 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             .unwrap_or(RouterPolicy::CentralQueue),
     };
 
-    let cache = match raw.cache.unwrap_or(RawCache::None) {
-        RawCache::None => CacheSpec::None,
-        RawCache::Bernoulli {
-            hit_rate,
-            hit_latency_s,
-        } => {
+    let rc = raw.cache.unwrap_or(RawCache {
+        kind: None,
+        hit_rate: None,
+        hit_latency_s: None,
+    });
+    let cache = match rc.kind.unwrap_or(CacheKindName::None) {
+        CacheKindName::None => {
+            if rc.hit_rate.is_some() {
+                return Err(invalid(
+                    "cache.hit_rate",
+                    "only applies to kind = \"bernoulli\" (this cache has kind = \"none\")".into(),
+                ));
+            }
+            CacheSpec::None
+        }
+        CacheKindName::Bernoulli => {
+            let hit_rate = rc.hit_rate.ok_or_else(|| {
+                invalid(
+                    "cache.hit_rate",
+                    "missing: kind = \"bernoulli\" needs a hit rate between 0 and 1".into(),
+                )
+            })?;
             if !(0.0..=1.0).contains(&hit_rate) {
                 return Err(invalid(
                     "cache.hit_rate",
                     format!("must be between 0 and 1 inclusive, got {hit_rate}"),
                 ));
             }
-            let hit_latency_s = hit_latency_s.unwrap_or(DEFAULT_HIT_LATENCY_S);
+            let hit_latency_s = rc.hit_latency_s.unwrap_or(DEFAULT_HIT_LATENCY_S);
             if !(hit_latency_s.is_finite() && hit_latency_s >= 0.0) {
                 return Err(invalid(
                     "cache.hit_latency_s",

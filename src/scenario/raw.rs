@@ -53,19 +53,27 @@ pub struct RawTraffic {
     pub warmup_s: Option<f64>,
 }
 
-/// `[servers]` as written; `kind` selects which keys are allowed.
+/// `[servers]` as written. One flat table (not a tagged enum) so that serde reports unknown
+/// keys and wrong types with their own line; `kind` decides which keys apply, in validation.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum RawServers {
-    /// `kind = "queue"`.
-    Queue {
-        /// Number of servers.
-        count: u32,
-        /// Slots per server (default 1).
-        slots: Option<u32>,
-        /// Service time distribution in seconds.
-        service_time_s: DistSpec,
-    },
+#[serde(deny_unknown_fields)]
+pub struct RawServers {
+    /// Server model (default `queue`).
+    pub kind: Option<ServerKindName>,
+    /// Number of servers.
+    pub count: u32,
+    /// `queue`: slots per server (default 1).
+    pub slots: Option<u32>,
+    /// `queue`: service time distribution in seconds.
+    pub service_time_s: Option<DistSpec>,
+}
+
+/// The server models a scenario can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKindName {
+    /// A generic multi-slot queueing server.
+    Queue,
 }
 
 /// `[router]` as written.
@@ -76,17 +84,24 @@ pub struct RawRouter {
     pub policy: Option<RouterPolicy>,
 }
 
-/// `[cache]` as written.
+/// `[cache]` as written; flat for the same reason as [`RawServers`].
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum RawCache {
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Cache model (default `none`).
+    pub kind: Option<CacheKindName>,
+    /// `bernoulli`: hit probability in [0, 1].
+    pub hit_rate: Option<f64>,
+    /// Seconds to answer a hit (default 0.01).
+    pub hit_latency_s: Option<f64>,
+}
+
+/// The cache models a scenario can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheKindName {
     /// No cache.
     None,
     /// Fixed hit probability.
-    Bernoulli {
-        /// Hit probability in [0, 1].
-        hit_rate: f64,
-        /// Seconds to answer a hit (default 0.01).
-        hit_latency_s: Option<f64>,
-    },
+    Bernoulli,
 }

@@ -210,6 +210,8 @@ fn json_flag_prints_the_contract_keys() {
             "workloads/validation/mmc.toml",
             "--duration-s",
             "2000",
+            "--set",
+            "traffic.warmup_s=200",
             "--replications",
             "3",
             "--json",
