@@ -1,0 +1,554 @@
+//! One model replica of an LLM server: a continuous-batching (or static-batching) scheduler
+//! whose step times come from the roofline in [`crate::llm`].
+//!
+//! Speed by design: the replica never schedules an event per token. It plans a *run* of
+//! steps in which the batch does not change (every sequence decoding, nobody joining or
+//! leaving, KV memory sufficient) and the simulation schedules one wake-up at the end of the
+//! run. Decode step time is linear in the total context (`a + b·C`), so the end of a run of
+//! `k` steps is a closed form; an arrival that can join cuts the run short at the next step
+//! boundary ([`Replica::interrupt`]).
+//!
+//! KV memory is counted in tokens (the capacity is already rounded down to 16-token blocks;
+//! paged attention wastes under 4% per sequence, which `mem_util` absorbs). A sequence holds
+//! its whole context (prompt + tokens generated so far). Admission is FIFO: the head of the
+//! queue is admitted when its prompt fits and a batch place is free. When a decode step finds
+//! no free KV memory, the most recently admitted sequence is preempted and later recomputed
+//! (vLLM's default), keeping the tokens it already generated. The scheduler never reads a
+//! sequence's output length to decide anything: the output length only tells the simulation
+//! when the sequence emits its end-of-sequence token.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{SimDuration, SimTime};
+use crate::llm::{Deployment, StepShape};
+
+/// How a replica forms batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Batching {
+    /// Iteration-level (Orca/vLLM): sequences join and leave between steps.
+    Continuous,
+    /// A batch forms when the replica is idle and runs until its last sequence finishes.
+    Static,
+}
+
+/// Scheduler limits of one replica.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchLimits {
+    /// Batching mode.
+    pub batching: Batching,
+    /// Sequences in one step.
+    pub max_batch: u32,
+    /// New tokens (prefill + decode) in one step.
+    pub max_batch_tokens: u32,
+    /// Split prompts into chunks that share steps with decodes under the token budget.
+    pub chunked_prefill: bool,
+    /// KV capacity in tokens.
+    pub kv_capacity_tokens: u64,
+}
+
+/// A request inside a replica.
+#[derive(Clone, Debug)]
+pub struct Seq {
+    /// Request id (arrival order).
+    pub id: u64,
+    /// Arrival time at the fleet.
+    pub arrival: SimTime,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Tokens this request will generate (known to the simulation, not to the scheduler).
+    pub output_tokens: u32,
+    /// Prompt (plus, after a preemption, regenerated) tokens whose KV is computed.
+    prefilled: u32,
+    /// Output tokens generated so far.
+    generated: u32,
+    /// When it was first admitted into a batch.
+    pub admitted: Option<SimTime>,
+    /// When its first output token appeared.
+    pub first_token: Option<SimTime>,
+    /// Prompt tokens planned for the step in progress.
+    pending_chunk: u32,
+}
+
+impl Seq {
+    /// A new request with its token counts (each at least 1).
+    pub fn new(id: u64, arrival: SimTime, input_tokens: u32, output_tokens: u32) -> Seq {
+        Seq {
+            id,
+            arrival,
+            input_tokens: input_tokens.max(1),
+            output_tokens: output_tokens.max(1),
+            prefilled: 0,
+            generated: 0,
+            admitted: None,
+            first_token: None,
+            pending_chunk: 0,
+        }
+    }
+
+    /// Tokens whose KV must be present before decoding continues.
+    fn prompt_len(&self) -> u32 {
+        self.input_tokens + self.generated
+    }
+
+    /// Output tokens generated so far.
+    pub fn generated(&self) -> u32 {
+        self.generated
+    }
+
+    fn decoding(&self) -> bool {
+        self.prefilled >= self.prompt_len()
+    }
+}
+
+/// A finished request, for the metrics.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// The sequence as it ended.
+    pub seq: Seq,
+    /// When its last token appeared.
+    pub at: SimTime,
+}
+
+/// What the steps of a run did, for utilisation metrics (per replica, all GPUs together).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTotals {
+    /// Steps executed.
+    pub steps: u64,
+    /// Busy seconds.
+    pub busy_s: f64,
+    /// Σ batch size × step seconds.
+    pub batch_area: f64,
+    /// Σ KV tokens held × step seconds.
+    pub kv_area: f64,
+    /// Bytes moved from HBM.
+    pub bytes: f64,
+    /// Floating-point operations.
+    pub flops: f64,
+    /// Output tokens generated.
+    pub output_tokens: u64,
+    /// Prompt tokens processed (recomputation included).
+    pub prefill_tokens: u64,
+}
+
+/// The run of steps in progress.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    start: SimTime,
+    /// Steps in the run.
+    steps: u64,
+    /// Decode-only run: step j (from 0) takes `a_s + b_s·j` seconds. A mixed step is a run of
+    /// one with `b_s = 0`.
+    a_s: f64,
+    b_s: f64,
+    decode_only: bool,
+}
+
+impl Run {
+    /// Seconds from the run's start to the end of its first `j` steps.
+    fn elapsed_s(&self, j: u64) -> f64 {
+        let j = j as f64;
+        j * self.a_s + self.b_s * j * (j - 1.0) / 2.0
+    }
+
+    fn end_of(&self, j: u64) -> SimTime {
+        self.start + SimDuration::from_secs_f64(self.elapsed_s(j))
+    }
+}
+
+/// One model replica: its queue, its batch, its KV memory.
+pub struct Replica {
+    limits: BatchLimits,
+    waiting: VecDeque<Seq>,
+    running: Vec<Seq>,
+    kv_used_tokens: u64,
+    run: Option<Run>,
+    /// Static batching: the current batch is closed to newcomers.
+    batch_closed: bool,
+    /// Preemptions so far.
+    pub preemptions: u64,
+    /// Step accounting inside the measured window.
+    pub totals: StepTotals,
+    measure_from: SimTime,
+    measure_to: SimTime,
+}
+
+impl Replica {
+    /// An idle replica, measuring utilisation over [measure_from, measure_to].
+    pub fn new(limits: BatchLimits, measure_from: SimTime, measure_to: SimTime) -> Replica {
+        Replica {
+            limits,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            kv_used_tokens: 0,
+            run: None,
+            batch_closed: false,
+            preemptions: 0,
+            totals: StepTotals::default(),
+            measure_from,
+            measure_to,
+        }
+    }
+
+    /// Requests here: running or waiting.
+    pub fn outstanding(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    /// Requests waiting for a batch place.
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether a run of steps is in progress.
+    pub fn is_stepping(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Sequences in the current batch.
+    pub fn batch_len(&self) -> usize {
+        self.running.len()
+    }
+
+    /// KV tokens held now.
+    pub fn kv_used_tokens(&self) -> u64 {
+        self.kv_used_tokens
+    }
+
+    /// Every request still here (for in-flight counts at the end of a run).
+    pub fn all_seqs(&self) -> impl Iterator<Item = &Seq> {
+        self.running.iter().chain(self.waiting.iter())
+    }
+
+    /// Queues a request.
+    pub fn enqueue(&mut self, seq: Seq) {
+        self.waiting.push_back(seq);
+    }
+
+    /// An arrival was queued while a run is in progress. If the newcomer could join at a step
+    /// boundary before the run ends, cut the run there and return its new end.
+    pub fn interrupt(&mut self, now: SimTime) -> Option<SimTime> {
+        let run = self.run.as_mut()?;
+        if !run.decode_only
+            || run.steps <= 1
+            || self.batch_closed
+            || self.limits.batching == Batching::Static
+            || self.running.len() >= self.limits.max_batch as usize
+        {
+            return None;
+        }
+        // The first step boundary at or after `now`.
+        let target = now.since(run.start).as_secs_f64();
+        let (mut lo, mut hi) = (1u64, run.steps);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if run.elapsed_s(mid) >= target {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo >= run.steps {
+            return None;
+        }
+        run.steps = lo;
+        Some(run.end_of(lo))
+    }
+
+    /// Ends the current run at `now` (its planned end), applying its steps; finished requests
+    /// are appended to `done`.
+    pub fn complete(&mut self, now: SimTime, dep: &Deployment, done: &mut Vec<Finished>) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        if run.decode_only {
+            self.account_decode(&run, dep);
+            let k = run.steps as u32;
+            for s in &mut self.running {
+                s.generated += k;
+                s.prefilled += k;
+            }
+            self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
+        } else {
+            self.account_mixed(&run, dep);
+            for s in &mut self.running {
+                if s.decoding() {
+                    s.generated += 1;
+                    s.prefilled += 1;
+                    self.kv_used_tokens += 1;
+                } else {
+                    let chunk = s.pending_chunk;
+                    s.prefilled += chunk;
+                    self.kv_used_tokens += u64::from(chunk);
+                    s.pending_chunk = 0;
+                    if s.decoding() {
+                        // The pass that completes a prompt emits the next token.
+                        s.generated += 1;
+                        if s.first_token.is_none() {
+                            s.first_token = Some(now);
+                        }
+                    }
+                }
+            }
+        }
+        // Sequences that emitted their last token leave.
+        let mut i = 0;
+        while i < self.running.len() {
+            if self.running[i].generated >= self.running[i].output_tokens {
+                let seq = self.running.remove(i);
+                self.kv_used_tokens -= u64::from(seq.prefilled);
+                done.push(Finished { seq, at: now });
+            } else {
+                i += 1;
+            }
+        }
+        if self.running.is_empty() {
+            self.batch_closed = false;
+        }
+    }
+
+    /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
+    pub fn plan(&mut self, now: SimTime, dep: &Deployment) -> Option<SimTime> {
+        debug_assert!(self.run.is_none());
+        self.admit(now);
+        if self.running.is_empty() {
+            return None;
+        }
+        // KV for the next step: every decoding sequence appends one token.
+        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
+            && self.running.len() > 1
+        {
+            self.preempt_latest();
+        }
+        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        let all_decoding = decoding == self.running.len() as u64;
+        let run = if all_decoding {
+            self.plan_decode_run(now, dep)
+        } else {
+            self.plan_mixed_step(now, dep)
+        };
+        let end = run.end_of(run.steps);
+        self.run = Some(run);
+        Some(end)
+    }
+
+    fn admit(&mut self, now: SimTime) {
+        if self.limits.batching == Batching::Static && self.batch_closed {
+            return;
+        }
+        while let Some(head) = self.waiting.front() {
+            if self.running.len() >= self.limits.max_batch as usize {
+                break;
+            }
+            // Room for the whole prompt and the first generated token.
+            let need = u64::from(head.prompt_len()) + 1;
+            // A prompt larger than the whole KV memory is admitted alone (and overshoots)
+            // rather than blocking the queue for ever.
+            let fits = self.kv_used_tokens + self.reserved_prefill() + need
+                <= self.limits.kv_capacity_tokens;
+            if !fits && !self.running.is_empty() {
+                break;
+            }
+            let mut s = self.waiting.pop_front().expect("head exists");
+            if s.admitted.is_none() {
+                s.admitted = Some(now);
+            }
+            self.running.push(s);
+        }
+        if self.limits.batching == Batching::Static && !self.running.is_empty() {
+            self.batch_closed = true;
+        }
+    }
+
+    /// KV still to be written by admitted sequences' unfinished prompts.
+    fn reserved_prefill(&self) -> u64 {
+        self.running
+            .iter()
+            .map(|s| u64::from(s.prompt_len().saturating_sub(s.prefilled)))
+            .sum()
+    }
+
+    fn preempt_latest(&mut self) {
+        if let Some(mut s) = self.running.pop() {
+            self.kv_used_tokens -= u64::from(s.prefilled);
+            s.prefilled = 0;
+            s.pending_chunk = 0;
+            self.preemptions += 1;
+            self.waiting.push_front(s);
+        }
+    }
+
+    fn plan_decode_run(&mut self, now: SimTime, dep: &Deployment) -> Run {
+        let b = self.running.len() as u64;
+        let ctx0: u64 = self.running.iter().map(|s| u64::from(s.prefilled)).sum();
+        // The run ends when the first sequence finishes, or KV memory runs out, or a waiting
+        // request can be admitted (continuous batching admits at every boundary).
+        let to_finish = self
+            .running
+            .iter()
+            .map(|s| u64::from(s.output_tokens - s.generated))
+            .min()
+            .unwrap_or(1);
+        let kv_room = self.limits.kv_capacity_tokens.saturating_sub(self.kv_used_tokens) / b;
+        let mut steps = to_finish.min(kv_room.max(1));
+        let admissible = self.limits.batching == Batching::Continuous
+            && !self.waiting.is_empty()
+            && self.running.len() < self.limits.max_batch as usize;
+        if admissible {
+            steps = 1;
+        }
+        let t0 = dep.decode_step_time_s(b, ctx0);
+        let mut b_s = if steps > 1 {
+            dep.decode_step_time_s(b, ctx0 + b) - t0
+        } else {
+            0.0
+        };
+        // Decode step time is affine in the context while attention stays memory-bound;
+        // check the far end, and fall back to one step at a time where it is not.
+        if steps > 2 {
+            let far = dep.decode_step_time_s(b, ctx0 + b * (steps - 1));
+            let predicted = t0 + b_s * (steps - 1) as f64;
+            if (far - predicted).abs() > 1e-9 * far.max(1e-12) {
+                steps = 1;
+                b_s = 0.0;
+            }
+        }
+        Run {
+            start: now,
+            steps,
+            a_s: t0,
+            b_s,
+            decode_only: true,
+        }
+    }
+
+    fn plan_mixed_step(&mut self, now: SimTime, dep: &Deployment) -> Run {
+        let mut shape = StepShape::default();
+        let mut budget = u64::from(self.limits.max_batch_tokens);
+        // Decodes first (stall-free), one token each.
+        for s in &self.running {
+            if s.decoding() {
+                shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
+                budget = budget.saturating_sub(1);
+            }
+        }
+        let chunked = self.limits.chunked_prefill;
+        let mut first_prefill = true;
+        for s in &mut self.running {
+            if s.decoding() {
+                continue;
+            }
+            let remaining = u64::from(s.prompt_len() - s.prefilled);
+            let chunk = if chunked {
+                remaining.min(budget)
+            } else if remaining <= budget || first_prefill {
+                // Without chunking a prompt goes whole; the first one always fits a step.
+                remaining
+            } else {
+                0
+            };
+            if chunk == 0 {
+                continue;
+            }
+            first_prefill = false;
+            budget = budget.saturating_sub(chunk);
+            shape.add(&StepShape::prefill(chunk, u64::from(s.prefilled)));
+            s.pending_chunk = chunk as u32;
+        }
+        Run {
+            start: now,
+            steps: 1,
+            a_s: dep.step_time_s(&shape),
+            b_s: 0.0,
+            decode_only: false,
+        }
+    }
+
+    /// Adds a decode run's work to the totals, clipped to the measured window by time share.
+    fn account_decode(&mut self, run: &Run, dep: &Deployment) {
+        let b = self.running.len() as f64;
+        let k = run.steps as f64;
+        let ctx0: f64 = self.running.iter().map(|s| f64::from(s.prefilled)).sum();
+        // Mean context over the run's steps.
+        let ctx_mean = ctx0 + b * (k - 1.0) / 2.0;
+        let shape = StepShape {
+            tokens: b as u64,
+            attn_pairs: ctx_mean,
+            kv_read_tokens: ctx_mean as u64,
+            kv_write_tokens: b as u64,
+        };
+        let busy_s = run.elapsed_s(run.steps);
+        let share = self.window_share(run.start, run.end_of(run.steps));
+        let t = &mut self.totals;
+        t.steps += run.steps;
+        t.busy_s += busy_s * share;
+        t.batch_area += b * busy_s * share;
+        t.kv_area += (self.kv_used_tokens as f64 + b * k / 2.0) * busy_s * share;
+        t.bytes += step_bytes(dep, &shape) * k * share;
+        t.flops += step_flops(dep, &shape) * k * share;
+        t.output_tokens += ((b * k) * share).round() as u64;
+    }
+
+    fn account_mixed(&mut self, run: &Run, dep: &Deployment) {
+        let mut shape = StepShape::default();
+        let mut out = 0u64;
+        let mut pre = 0u64;
+        for s in &self.running {
+            if s.decoding() {
+                shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
+                out += 1;
+            } else if s.pending_chunk > 0 {
+                shape.add(&StepShape::prefill(
+                    u64::from(s.pending_chunk),
+                    u64::from(s.prefilled),
+                ));
+                pre += u64::from(s.pending_chunk);
+                if s.prefilled + s.pending_chunk >= s.prompt_len() {
+                    out += 1;
+                }
+            }
+        }
+        let busy_s = run.a_s;
+        let share = self.window_share(run.start, run.end_of(1));
+        let t = &mut self.totals;
+        t.steps += 1;
+        t.busy_s += busy_s * share;
+        t.batch_area += self.running.len() as f64 * busy_s * share;
+        t.kv_area += self.kv_used_tokens as f64 * busy_s * share;
+        t.bytes += step_bytes(dep, &shape) * share;
+        t.flops += step_flops(dep, &shape) * share;
+        t.output_tokens += (out as f64 * share).round() as u64;
+        t.prefill_tokens += (pre as f64 * share).round() as u64;
+    }
+
+    /// The fraction of [start, end] inside the measured window.
+    fn window_share(&self, start: SimTime, end: SimTime) -> f64 {
+        let lo = start.max(self.measure_from);
+        let hi = end.min(self.measure_to);
+        if end <= start {
+            return if start >= self.measure_from && start < self.measure_to {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        if hi <= lo {
+            0.0
+        } else {
+            hi.since(lo).as_secs_f64() / end.since(start).as_secs_f64()
+        }
+    }
+}
+
+/// Bytes a step moves from HBM, over all GPUs of the replica.
+fn step_bytes(dep: &Deployment, shape: &StepShape) -> f64 {
+    dep.step_breakdown(shape).bytes_per_gpu() * f64::from(dep.tensor_parallel)
+}
+
+/// FLOPs a step does, over all GPUs of the replica.
+fn step_flops(dep: &Deployment, shape: &StepShape) -> f64 {
+    dep.step_breakdown(shape).flops_per_gpu() * f64::from(dep.tensor_parallel)
+}
