@@ -254,6 +254,28 @@ impl PrefixCache {
         }
         v
     }
+
+    /// Panics unless the index, the LRU list and the pin counts agree (test helper, O(n)).
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let listed = self.lru_order();
+        for id in &listed {
+            assert_eq!(self.pin_count(*id), 0, "pinned block {id} on the LRU list");
+        }
+        let pinned = self
+            .index
+            .values()
+            .filter(|&&i| self.slab[i].pins > 0)
+            .count();
+        assert_eq!(pinned, self.pinned_blocks);
+        assert_eq!(listed.len() + pinned, self.index.len());
+        for (&id, &i) in &self.index {
+            assert_eq!(self.slab[i].id, id);
+        }
+        if let Some(c) = self.capacity_blocks {
+            assert!(self.index.len() as u64 <= c);
+        }
+    }
 }
 
 /// Totals of a prefix-cache replay of a trace.
@@ -417,5 +439,131 @@ mod tests {
         assert_eq!(p.hit_tokens, 600 + 512);
         assert_eq!(p.input_tokens, 2224);
         assert!((replay_hit_fraction(&recs, None, 512) - 1112.0 / 2224.0).abs() < 1e-15);
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Insert(Vec<u64>),
+            Pin(Vec<u64>),
+            /// Unpin the running request at this index (modulo the number running).
+            Unpin(usize),
+        }
+
+        fn chain() -> impl Strategy<Value = Vec<u64>> {
+            prop::collection::vec(0u64..24, 0..8)
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                3 => chain().prop_map(Op::Insert),
+                1 => chain().prop_map(Op::Pin),
+                1 => any::<usize>().prop_map(Op::Unpin),
+            ]
+        }
+
+        /// A naive model: unpinned blocks in recency order (front = least recent) and pin
+        /// counts of pinned blocks.
+        #[derive(Default)]
+        struct Model {
+            lru: Vec<u64>,
+            pins: std::collections::BTreeMap<u64, u32>,
+        }
+
+        impl Model {
+            fn cached(&self, id: u64) -> bool {
+                self.lru.contains(&id) || self.pins.contains_key(&id)
+            }
+            fn insert(&mut self, cap: Option<u64>, chain: &[u64]) {
+                for &id in chain {
+                    if self.pins.contains_key(&id) {
+                        continue;
+                    }
+                    if let Some(p) = self.lru.iter().position(|&x| x == id) {
+                        self.lru.remove(p);
+                        self.lru.push(id);
+                        continue;
+                    }
+                    let len = (self.lru.len() + self.pins.len()) as u64;
+                    if cap.is_some_and(|c| len >= c) {
+                        if self.lru.is_empty() || cap == Some(0) {
+                            continue;
+                        }
+                        self.lru.remove(0);
+                    }
+                    self.lru.push(id);
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Matches the naive model after every operation; lookup never exceeds the
+            /// chain; capacity is never exceeded; pinned blocks are never evicted.
+            #[test]
+            fn cache_matches_naive_model(
+                cap in prop_oneof![Just(None), (0u64..12).prop_map(Some)],
+                ops in prop::collection::vec(op(), 0..60),
+                probe in chain(),
+            ) {
+                let mut c = PrefixCache::new(cap);
+                let mut m = Model::default();
+                let mut running: Vec<Vec<u64>> = Vec::new();
+                for o in ops {
+                    match o {
+                        Op::Insert(ch) => {
+                            c.insert_or_refresh(&ch);
+                            m.insert(cap, &ch);
+                        }
+                        Op::Pin(ch) => {
+                            let n = c.pin(&ch);
+                            prop_assert_eq!(n, ch.iter().take_while(|&&id| m.cached(id)).count());
+                            for &id in &ch[..n] {
+                                if let Some(p) = m.lru.iter().position(|&x| x == id) {
+                                    m.lru.remove(p);
+                                }
+                                *m.pins.entry(id).or_default() += 1;
+                            }
+                            running.push(ch[..n].to_vec());
+                        }
+                        Op::Unpin(k) => {
+                            if !running.is_empty() {
+                                let ch = running.swap_remove(k % running.len());
+                                c.unpin(&ch);
+                                for id in ch {
+                                    let e = m.pins.get_mut(&id).unwrap();
+                                    *e -= 1;
+                                    if *e == 0 {
+                                        m.pins.remove(&id);
+                                        m.lru.push(id);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    c.check_invariants();
+                    prop_assert_eq!(c.lru_order(), m.lru.clone());
+                    for ch in &running {
+                        for &id in ch {
+                            prop_assert!(c.contains(id), "pinned block {} evicted", id);
+                        }
+                    }
+                    if let Some(cap) = cap {
+                        prop_assert!(c.len() as u64 <= cap);
+                    }
+                    let n = c.lookup(&probe);
+                    prop_assert!(n <= probe.len());
+                    prop_assert!(probe[..n].iter().all(|&id| c.contains(id)));
+                    if n < probe.len() {
+                        prop_assert!(!c.contains(probe[n]));
+                    }
+                }
+            }
+        }
     }
 }

@@ -77,6 +77,7 @@ fn check_stats(file: &str) {
     let s = summary();
     let recs = load(file);
     let st = trace_stats(&recs);
+    println!("{file}: {}", serde_json::to_string(&st).unwrap());
     assert_eq!(st.requests as f64, num(&s, &[file, "rows"]), "{file} rows");
     assert!(
         (st.duration_s - num(&s, &[file, "span_s"])).abs() <= 0.05,
@@ -153,7 +154,12 @@ fn mooncake_blocks_match_input_lengths() {
     }
 }
 
-/// Reference LRU/infinite token hit fractions within 1 percentage point, plus the exact
+/// Hit fractions must match the README's (3-decimal) references within 0.1 percentage
+/// point: the brief asks for 1 point, but the replay reproduces them to rounding, so a
+/// tighter bound catches regressions in the counting.
+const HIT_TOL: f64 = 0.001;
+
+/// Reference LRU/infinite token hit fractions within [`HIT_TOL`], plus the exact
 /// unique/total block counts of the infinite replay.
 fn check_prefix(file: &str) {
     let s = summary();
@@ -175,21 +181,23 @@ fn check_prefix(file: &str) {
         &s,
         &[file, "prefix_cache_infinite", "prefix_block_hit_ratio"],
     );
+    println!("{file} infinite: {inf:?}");
     assert!(
-        (inf.token_hit_fraction - tok).abs() < 0.01,
+        (inf.token_hit_fraction - tok).abs() < HIT_TOL,
         "{file} infinite token hit {} vs {tok}",
         inf.token_hit_fraction
     );
     assert!(
-        (inf.block_hit_fraction - blk).abs() < 0.01,
+        (inf.block_hit_fraction - blk).abs() < HIT_TOL,
         "{file} infinite block hit {} vs {blk}",
         inf.block_hit_fraction
     );
     for cap in [1_000u64, 5_000, 10_000, 20_000, 50_000] {
         let want = num(&s, &[file, "prefix_cache_lru_token_hit", &cap.to_string()]);
         let got = replay_hit_fraction(&recs, Some(cap), DEFAULT_BLOCK_TOKENS);
+        println!("{file} LRU {cap}: measured {got:.4}, reference {want}");
         assert!(
-            (got - want).abs() < 0.01,
+            (got - want).abs() < HIT_TOL,
             "{file} LRU {cap} blocks: measured {got:.4}, reference {want}"
         );
     }
