@@ -250,3 +250,26 @@ fn empirical_tokens_reproduce_trace_means() {
         assert!((dist.mean() - want).abs() < 1e-6);
     }
 }
+
+#[test]
+fn read_errors_name_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("broken.csv");
+    std::fs::write(
+        &path,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:17:03.9799600,4808,10\r\n2023-11-16 18:17:04,-3,8\r\n",
+    )
+    .expect("write temp trace");
+    let e = read_trace(&path, &TraceFormat::Azure2023)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("broken.csv:3:") && e.contains("ContextTokens"),
+        "{e}"
+    );
+    let missing = dir.path().join("absent.jsonl");
+    let e = read_trace(&missing, &TraceFormat::Mooncake)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("absent.jsonl"), "{e}");
+}

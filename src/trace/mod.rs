@@ -199,3 +199,41 @@ pub fn spread_steps_evenly(records: &[TraceRecord], step_s: f64) -> Vec<TraceRec
     out.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: f64) -> TraceRecord {
+        TraceRecord {
+            arrival_s: t,
+            input_tokens: 1,
+            output_tokens: 1,
+            hash_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn evenly_uses_slot_centres() {
+        let r = [at(0.0), at(0.0), at(0.0), at(3.0), at(6.0), at(6.0)];
+        let t: Vec<f64> = spread_steps_evenly(&r, 3.0)
+            .iter()
+            .map(|x| x.arrival_s)
+            .collect();
+        assert_eq!(t, vec![0.5, 1.5, 2.5, 4.5, 6.75, 8.25]);
+    }
+
+    #[test]
+    fn uniform_spread_stays_in_step_and_is_seeded() {
+        let r: Vec<TraceRecord> = (0..50).map(|i| at(f64::from(i / 10) * 3.0)).collect();
+        let a = spread_steps(&r, 3.0, 1);
+        assert_eq!(a, spread_steps(&r, 3.0, 1));
+        assert!(a.windows(2).all(|w| w[0].arrival_s <= w[1].arrival_s));
+        let mut per_step = [0; 5];
+        for x in &a {
+            per_step[(x.arrival_s / 3.0).floor() as usize] += 1;
+        }
+        assert_eq!(per_step, [10; 5]);
+        assert_eq!(spread_steps(&r, 0.0, 9), r);
+    }
+}

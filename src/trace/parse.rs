@@ -408,4 +408,60 @@ mod tests {
         .to_string();
         assert!(e.starts_with("m:1:") && e.contains("input_length"), "{e}");
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// Azure rows written with either line end, with or without a final newline,
+            /// read back exactly (times to the 100-ns resolution of the format).
+            #[test]
+            fn azure_round_trip(
+                rows in prop::collection::vec((0u64..100_000_000, any::<u32>(), any::<u32>()), 1..30),
+                crlf in any::<bool>(),
+                final_newline in any::<bool>(),
+            ) {
+                let mut gaps: Vec<u64> = rows.iter().map(|r| r.0).collect();
+                gaps[0] = 0;
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut text = String::from("TIMESTAMP,ContextTokens,GeneratedTokens");
+                let mut t_100ns = 0u64;
+                let mut want = Vec::new();
+                // Start at 2023-11-16 18:00:00.
+                let base_s = 19_677u64 * 86_400 + 18 * 3_600;
+                for (g, &(_, i, o)) in gaps.iter().zip(&rows) {
+                    t_100ns += g;
+                    let total = base_s * 10_000_000 + t_100ns;
+                    let secs = total / 10_000_000;
+                    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+                    let day = 16 + secs / 86_400 - 19_677;
+                    text.push_str(&format!("{eol}2023-11-{day:02} {h:02}:{m:02}:{s:02}.{:07},{i},{o}", total % 10_000_000));
+                    want.push((t_100ns as f64 * 1e-7, i, o));
+                }
+                if final_newline {
+                    text.push_str(eol);
+                }
+                let got = azure(&text).unwrap();
+                prop_assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    prop_assert!((g.arrival_s - w.0).abs() < 1e-6);
+                    prop_assert_eq!((g.input_tokens, g.output_tokens), (w.1, w.2));
+                }
+            }
+
+            /// Arbitrary input never panics; errors always name the file and a line.
+            #[test]
+            fn garbage_never_panics(text in "[0-9a-zA-Z:,. \\-\\r\\n{}\"\\[\\]]{0,200}") {
+                for f in [TraceFormat::Azure2023, TraceFormat::Mooncake] {
+                    if let Err(e) = parse_str(&text, Path::new("g"), &f) {
+                        prop_assert!(e.to_string().starts_with("g:"), "{}", e);
+                    }
+                }
+            }
+        }
+    }
 }
