@@ -26,8 +26,8 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 pub use stats::{
-    Percentiles, TraceStats, empirical_input_tokens, empirical_output_tokens, mean_rate_per_s,
-    percentile_linear, trace_stats,
+    Percentiles, TokenSide, TraceStats, empirical_input_tokens, empirical_output_tokens,
+    empirical_tokens, mean_rate_per_s, percentile_linear, trace_stats,
 };
 
 /// The layout of a trace file.

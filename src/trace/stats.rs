@@ -158,9 +158,26 @@ pub fn trace_stats(records: &[TraceRecord]) -> TraceStats {
     }
 }
 
-fn empirical(tokens: impl Iterator<Item = u32>) -> (Vec<f64>, Vec<f64>) {
+/// Which token count of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TokenSide {
+    /// Prompt (input) tokens.
+    Input,
+    /// Generated (output) tokens.
+    Output,
+}
+
+/// One side's token counts as an empirical distribution: distinct token counts in
+/// ascending order (`values`) and how many requests had each (`weights`). Feed both to a
+/// scenario's `empirical` distribution (`DistSpec::Empirical { values, weights:
+/// Some(weights) }`) to sample sizes like the trace. Empty vectors for an empty trace.
+pub fn empirical_tokens(records: &[TraceRecord], side: TokenSide) -> (Vec<f64>, Vec<f64>) {
     let mut counts = std::collections::BTreeMap::<u32, u64>::new();
-    for x in tokens {
+    for r in records {
+        let x = match side {
+            TokenSide::Input => r.input_tokens,
+            TokenSide::Output => r.output_tokens,
+        };
         *counts.entry(x).or_default() += 1;
     }
     counts
@@ -169,17 +186,14 @@ fn empirical(tokens: impl Iterator<Item = u32>) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-/// The trace's prompt lengths as an empirical distribution: distinct token counts in
-/// ascending order (`values`) and how many requests had each (`weights`). Feed both to a
-/// scenario's `empirical` distribution. Empty vectors for an empty trace.
+/// `empirical_tokens(records, TokenSide::Input)`: the prompt-length distribution.
 pub fn empirical_input_tokens(records: &[TraceRecord]) -> (Vec<f64>, Vec<f64>) {
-    empirical(records.iter().map(|r| r.input_tokens))
+    empirical_tokens(records, TokenSide::Input)
 }
 
-/// The trace's generated lengths as an empirical distribution; see
-/// [`empirical_input_tokens`].
+/// `empirical_tokens(records, TokenSide::Output)`: the generated-length distribution.
 pub fn empirical_output_tokens(records: &[TraceRecord]) -> (Vec<f64>, Vec<f64>) {
-    empirical(records.iter().map(|r| r.output_tokens))
+    empirical_tokens(records, TokenSide::Output)
 }
 
 #[cfg(test)]
