@@ -122,7 +122,11 @@ pub fn bridge(formula_usd: f64, simulated_usd: f64, factors: &BridgeFactors) -> 
         .iter()
         .map(|(name, f, g)| BridgeTerm {
             term: (*name).to_string(),
-            usd: if valid { weight * (g.ln() - f.ln()) } else { 0.0 },
+            usd: if valid {
+                weight * (g.ln() - f.ln())
+            } else {
+                0.0
+            },
         })
         .collect();
     let explained: f64 = terms.iter().map(|t| t.usd).sum();

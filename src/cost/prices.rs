@@ -90,8 +90,13 @@ mod tests {
 
     #[test]
     fn june_2025_cut_is_about_33_percent() {
-        for (after, before) in [("aws-p4d", "aws-p4d-2025-pre-cut"), ("aws-p4de", "aws-p4de-2025-pre-cut")] {
-            let cut = 1.0 - price_preset(after).unwrap().usd_per_hour / price_preset(before).unwrap().usd_per_hour;
+        for (after, before) in [
+            ("aws-p4d", "aws-p4d-2025-pre-cut"),
+            ("aws-p4de", "aws-p4de-2025-pre-cut"),
+        ] {
+            let cut = 1.0
+                - price_preset(after).unwrap().usd_per_hour
+                    / price_preset(before).unwrap().usd_per_hour;
             assert!((cut - 0.33).abs() < 0.005, "{cut}");
         }
     }

@@ -139,9 +139,8 @@ pub fn find_estimate(report: &str, item: &str) -> Option<Estimate> {
 /// Pass the busy cost per 1k tokens (e.g. [`PerTokenInputs::per_1k_tokens_cents_busy`]) to
 /// count idle once; passing R1's 0.177 with a non-zero idle rate counts it twice, as R1 did.
 pub fn estimate_scenario(inputs: &FormulaInputs) -> Estimate {
-    let mut e = Estimate::new("R1 method", "scenario cost per task", "US cents").formula(
-        "tokens/1000 x cents per 1k x (1 - cache hit) / (1 - idle) x compression",
-    );
+    let mut e = Estimate::new("R1 method", "scenario cost per task", "US cents")
+        .formula("tokens/1000 x cents per 1k x (1 - cache hit) / (1 - idle) x compression");
     for t in formula_breakdown(inputs) {
         e = e.input(&t.name, t.factor, "x");
     }
@@ -159,7 +158,11 @@ fn r1() -> Vec<Estimate> {
     let train_usd = train_flops / p.effective_server_flops() / S_PER_HOUR * p.server_usd_per_hour;
     let per_token = |e: Estimate| {
         e.input("params", p.params, "parameters")
-            .input("FLOPs per param per token", p.flops_per_token_factor, "FLOP")
+            .input(
+                "FLOPs per param per token",
+                p.flops_per_token_factor,
+                "FLOP",
+            )
             .input("GPUs per server", p.gpus, "GPU")
             .input("peak per GPU", p.peak_flops_per_gpu, "FLOP/s")
             .input("MFU", p.mfu, "fraction")
@@ -179,7 +182,11 @@ fn r1() -> Vec<Estimate> {
         Estimate::new("R1", "training cost, self-built", "USD")
             .formula("cloud cost x 0.3 (cloud gross margin 70%)")
             .input("cloud training cost", train_usd, "USD")
-            .input("self-built fraction", SELF_BUILT_FRACTION_OF_CLOUD, "fraction")
+            .input(
+                "self-built fraction",
+                SELF_BUILT_FRACTION_OF_CLOUD,
+                "fraction",
+            )
             .computed(train_usd * SELF_BUILT_FRACTION_OF_CLOUD)
             .printed(0.51e6, 0.005e6),
         per_token(
@@ -199,7 +206,11 @@ fn r1() -> Vec<Estimate> {
         Estimate::new("R1", "inference per 1k tokens, self-built", "US cents")
             .formula("cloud cost per 1k x 0.3")
             .input("cloud cost per 1k", cloud, "US cents")
-            .input("self-built fraction", SELF_BUILT_FRACTION_OF_CLOUD, "fraction")
+            .input(
+                "self-built fraction",
+                SELF_BUILT_FRACTION_OF_CLOUD,
+                "fraction",
+            )
             .computed(cloud * SELF_BUILT_FRACTION_OF_CLOUD)
             .printed(0.053, 0.0005),
     ];
@@ -250,7 +261,11 @@ fn r1() -> Vec<Estimate> {
             Estimate::new("R1", &format!("{name}, self-built, per task"), "US cents")
                 .formula("formula cloud cost per task x 0.3")
                 .input("formula cloud cost", cents, "US cents")
-                .input("self-built fraction", SELF_BUILT_FRACTION_OF_CLOUD, "fraction")
+                .input(
+                    "self-built fraction",
+                    SELF_BUILT_FRACTION_OF_CLOUD,
+                    "fraction",
+                )
                 .computed(cents * SELF_BUILT_FRACTION_OF_CLOUD)
                 .printed(printed_self, 0.005)
                 .note(&format!(
@@ -395,9 +410,27 @@ fn r3() -> Vec<Estimate> {
         )),
     ];
     for (label, visits, printed_cards, printed_servers, servers_tol) in [
-        ("enterprise assistant, 50M visits", 50e6, 43_000.0, 5425.0, 0.5),
-        ("public assistant, 100M visits", 100e6, 87_000.0, 11_000.0, 500.0),
-        ("public assistant, 300M visits", 300e6, 260_000.0, 33_000.0, 500.0),
+        (
+            "enterprise assistant, 50M visits",
+            50e6,
+            43_000.0,
+            5425.0,
+            0.5,
+        ),
+        (
+            "public assistant, 100M visits",
+            100e6,
+            87_000.0,
+            11_000.0,
+            500.0,
+        ),
+        (
+            "public assistant, 300M visits",
+            300e6,
+            260_000.0,
+            33_000.0,
+            500.0,
+        ),
     ] {
         let c = cards(visits);
         v.push(
@@ -470,8 +503,7 @@ fn r4() -> Vec<Estimate> {
         mfu: 0.462,
         ..PerTokenInputs::r1()
     };
-    let train_usd =
-        6.0 * train.params * 400e9 / train.effective_server_flops() / S_PER_HOUR * 10.9;
+    let train_usd = 6.0 * train.params * 400e9 / train.effective_server_flops() / S_PER_HOUR * 10.9;
     vec![
         Estimate::new("R4", "queries per day", "queries")
             .formula("daily visitors x questions each")
