@@ -1,3 +1,5 @@
+#![deny(missing_docs)]
+
 //! Costs: the 2023 analyst reports' formulas (R1–R4), cloud price presets, self-built TCO,
 //! and a bridge that explains the gap between a report-style formula and a simulation.
 //!

@@ -4,8 +4,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::reports::Estimate;
 
-/// Formats a number compactly: thousands separators for large values, 4 significant digits
-/// for small ones, scientific notation for very small ones.
+/// Formats a number compactly: thousands separators for large values, up to 4 significant
+/// digits (trailing zeros dropped) for small ones, scientific notation for very small ones.
 pub fn format_value(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
@@ -27,7 +27,12 @@ pub fn format_value(x: f64) -> String {
         if x < 0.0 { format!("-{out}") } else { out }
     } else if a >= 1e-3 {
         let digits = (3 - a.log10().floor() as i32).max(0) as usize;
-        format!("{x:.digits$}")
+        let s = format!("{x:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     } else {
         format!("{:.3e}", x)
     }
@@ -84,6 +89,8 @@ mod tests {
         assert_eq!(format_value(12.794), "12.79");
         assert_eq!(format_value(1.74e-4), "1.740e-4");
         assert_eq!(format_value(0.0), "0");
+        assert_eq!(format_value(0.08), "0.08");
+        assert_eq!(format_value(56.0), "56");
     }
 
     #[test]

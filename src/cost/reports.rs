@@ -377,7 +377,8 @@ fn r3() -> Vec<Estimate> {
             .input("implied words per conversation", words_per_conv, "words")
             .input("words per second per A100", words_per_s, "words/s")
     };
-    let mut v = vec![
+    let mut v =
+        vec![
         Estimate::new("R3", "training accelerators for one month", "GPUs")
             .formula("GPU-years x 12 / months")
             .input("GPT-3 training", gpu_years, "GPU-years")
@@ -404,8 +405,9 @@ fn r3() -> Vec<Estimate> {
         .computed(words_per_conv)
         .note(&format!(
             "the article never states the work per conversation; 5,425 servers x 8 with cards busy \
-             24 h imply {words_per_conv:.0} words each. With 1,000 tokens (750 words) per conversation \
+             24 h imply {} words each. With 1,000 tokens (750 words) per conversation \
              the whole day's traffic would have to be served in {:.0} minutes",
+            super::render::format_value(words_per_conv),
             enterprise_visits * convs * 750.0 / (enterprise_cards * words_per_s) / 60.0
         )),
     ];
