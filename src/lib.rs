@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod cost;
 pub mod engine;
 pub mod metrics;
 pub mod prefix_cache;
