@@ -8,6 +8,7 @@
 
 pub mod dist;
 pub mod error;
+pub mod llm;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use dist::{Dist, DistSpec};
 pub use error::ScenarioError;
+pub use llm::{LlmServerSpec, RequestSpec};
+use crate::llm::Model;
 use raw::{CacheKindName, RawCache, RawScenario, ServerKindName};
 
 /// A validated scenario: every key present, every value in range.
@@ -37,6 +40,12 @@ pub struct Scenario {
     pub router: RouterSpec,
     /// The response cache in front of the fleet.
     pub cache: CacheSpec,
+    /// The LLM served (`kind = "llm"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+    /// Token counts per request (`kind = "llm"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSpec>,
 }
 
 /// Seed, replications and the overload guard.
@@ -96,6 +105,9 @@ pub enum ServerKind {
         /// Service time of one request, in seconds.
         service_time_s: DistSpec,
     },
+    /// An LLM inference server: `gpus_per_server / tensor_parallel` model replicas, each
+    /// batching requests; step times from the roofline model in [`crate::llm`].
+    Llm(LlmServerSpec),
 }
 
 /// Routing policy.
@@ -342,7 +354,21 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
     };
 
     let rs = raw.servers;
+    let (mut model, mut request) = (None, None);
     let kind_name = rs.kind.unwrap_or(ServerKindName::Queue);
+    if kind_name == ServerKindName::Queue {
+        if raw.model.is_some() {
+            return Err(invalid(
+                "model",
+                "only applies to kind = \"llm\" servers".into(),
+            ));
+        }
+        if raw.request.is_some() {
+            return Err(invalid(
+                "request",
+                "only applies to kind = \"llm\" servers".into(),
+            ));
+        }
     let servers = match kind_name {
         ServerKindName::Queue => {
             let slots = rs.slots.unwrap_or(1);
@@ -374,17 +400,42 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                 },
             }
         }
+        ServerKindName::Llm => {
+            let m = llm::validate_model(raw.model, file)?;
+            let spec = llm::validate_servers(&rs, &m, file)?;
+            model = Some(m);
+            request = Some(llm::validate_request(raw.request, file)?);
+            ServersSpec {
+                count: rs.count,
+                kind: ServerKind::Llm(spec),
+            }
+        }
     };
+    }
     if servers.count == 0 {
         return Err(invalid("servers.count", "must be at least 1, got 0".into()));
     }
 
+    let is_llm = kind_name == ServerKindName::Llm;
     let router = RouterSpec {
         policy: raw
             .router
             .and_then(|r| r.policy)
-            .unwrap_or(RouterPolicy::CentralQueue),
+            .unwrap_or(if is_llm {
+                RouterPolicy::LeastOutstanding
+            } else {
+                RouterPolicy::CentralQueue
+            }),
     };
+    if is_llm && router.policy == RouterPolicy::CentralQueue {
+        return Err(invalid(
+            "router.policy",
+            "central-queue models a pool of identical slots and does not apply to llm \
+             servers, whose replicas batch; use round-robin, random, least-outstanding or \
+             power-of-two"
+                .into(),
+        ));
+    }
 
     let rc = raw.cache.unwrap_or(RawCache {
         kind: None,
@@ -436,6 +487,8 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         servers,
         router,
         cache,
+        model,
+        request,
     })
 }
 

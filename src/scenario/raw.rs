@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{ArrivalKind, DistSpec, RouterPolicy};
+use crate::server::llm::Batching;
 
 /// A scenario file as written.
 #[derive(Debug, Deserialize)]
@@ -23,6 +24,80 @@ pub struct RawScenario {
     pub router: Option<RawRouter>,
     /// `[cache]`: response cache.
     pub cache: Option<RawCache>,
+    /// `[model]`: the LLM served (`kind = "llm"` only).
+    pub model: Option<RawModel>,
+    /// `[request]`: what each request asks of an LLM server.
+    pub request: Option<RawRequest>,
+}
+
+/// `[model]` as written: a preset, custom keys, or a preset with some keys changed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Preset name (`gpt3-175b`, `llama-2-70b`, ...).
+    pub preset: Option<String>,
+    /// Display name (default: the preset name, or `custom`).
+    pub name: Option<String>,
+    /// Parameters.
+    pub params: Option<f64>,
+    /// Transformer layers.
+    pub layers: Option<u32>,
+    /// Hidden size.
+    pub hidden: Option<u32>,
+    /// Query heads.
+    pub heads: Option<u32>,
+    /// Key/value heads (grouped-query attention; default = heads).
+    pub kv_heads: Option<u32>,
+    /// Bytes per parameter (2 for fp16/bf16).
+    pub bytes_per_param: Option<f64>,
+    /// Weight bytes, overriding params x bytes_per_param.
+    pub weight_bytes: Option<f64>,
+    /// The reports' compression factor (default 1.0).
+    pub compression: Option<f64>,
+}
+
+/// `[request]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    /// Prompt tokens per request.
+    pub input_tokens: Option<DistSpec>,
+    /// Generated tokens per request.
+    pub output_tokens: Option<DistSpec>,
+}
+
+/// `[servers.gpu]` as written: overrides of the `hardware` preset's fields.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGpu {
+    /// Display name.
+    pub name: Option<String>,
+    /// HBM capacity per GPU, bytes.
+    pub hbm_bytes: Option<f64>,
+    /// HBM bandwidth per GPU, bytes/s.
+    pub hbm_bw_bytes_per_s: Option<f64>,
+    /// Dense 16-bit peak per GPU, FLOP/s.
+    pub peak_flops: Option<f64>,
+    /// NVLink bandwidth per direction, bytes/s.
+    pub nvlink_bw_bytes_per_s: Option<f64>,
+    /// Power per GPU, watts.
+    pub tdp_w: Option<f64>,
+}
+
+/// `[servers.efficiency]` as written: overrides of the calibrated defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEfficiency {
+    /// Achieved fraction of peak HBM bandwidth.
+    pub mbu: Option<f64>,
+    /// Achieved fraction of peak FLOP/s.
+    pub mfu: Option<f64>,
+    /// Multiplier on the roofline time.
+    pub alpha: Option<f64>,
+    /// Fixed cost per step, seconds.
+    pub beta_s: Option<f64>,
+    /// Latency of one all-reduce, seconds.
+    pub allreduce_latency_s: Option<f64>,
 }
 
 /// `[run]` as written.
@@ -66,6 +141,31 @@ pub struct RawServers {
     pub slots: Option<u32>,
     /// `queue`: service time distribution in seconds.
     pub service_time_s: Option<DistSpec>,
+    /// `llm`: GPU preset (default `a100-80gb`).
+    pub hardware: Option<String>,
+    /// `llm`: overrides of the GPU preset's fields.
+    pub gpu: Option<RawGpu>,
+    /// `llm`: GPUs per server (default 8).
+    pub gpus_per_server: Option<u32>,
+    /// `llm`: GPUs per model replica (default: the smallest of 1, 2, 4, 8 that holds the
+    /// weights).
+    pub tensor_parallel: Option<u32>,
+    /// `llm`: `continuous` (default) or `static`.
+    pub batching: Option<Batching>,
+    /// `llm`: sequences per step (default 256).
+    pub max_batch: Option<u32>,
+    /// `llm`: new tokens per step (default 8192).
+    pub max_batch_tokens: Option<u32>,
+    /// `llm`: split prompts under the token budget (default false).
+    pub chunked_prefill: Option<bool>,
+    /// `llm`: fraction of HBM usable (default 0.9).
+    pub mem_util: Option<f64>,
+    /// `llm`: HBM per GPU held back for activations, bytes.
+    pub activation_reserve_bytes: Option<f64>,
+    /// `llm`: overlap of compute and memory time inside each roofline term, [0, 1].
+    pub compute_memory_overlap: Option<f64>,
+    /// `llm`: efficiency and calibration overrides.
+    pub efficiency: Option<RawEfficiency>,
 }
 
 /// The server models a scenario can name.
@@ -74,6 +174,8 @@ pub struct RawServers {
 pub enum ServerKindName {
     /// A generic multi-slot queueing server.
     Queue,
+    /// An LLM inference server (8 GPUs by default) with continuous batching.
+    Llm,
 }
 
 /// `[router]` as written.

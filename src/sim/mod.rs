@@ -17,6 +17,9 @@ use crate::scenario::{RouterPolicy, Scenario, ServerKind};
 use crate::server::queue::QueueServer;
 use crate::workload::{Request, Workload};
 
+pub mod llm;
+pub use llm::LlmMetrics;
+
 /// Counts of measured requests (those arriving after the warm-up).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct RequestCounts {
@@ -39,6 +42,12 @@ pub struct Latencies {
     pub queue_wait: LatencySummary,
     /// Start of service to completion (server-served requests only).
     pub service: LatencySummary,
+    /// LLM servers: arrival to first output token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<LatencySummary>,
+    /// LLM servers: mean time per output token after the first, per request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<LatencySummary>,
 }
 
 /// Idle rates: the fraction of server-time with no request in service.
@@ -77,6 +86,9 @@ pub struct ReplicationMetrics {
     /// Simulated seconds at which the replication ended (earlier than the duration if it
     /// stopped as overloaded).
     pub ended_at_s: f64,
+    /// LLM fleets: batching, bandwidth and KV figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmMetrics>,
 }
 
 /// The outcome of one replication.
@@ -112,6 +124,9 @@ pub fn offered_load(s: &Scenario) -> Option<f64> {
             let lambda = s.traffic.requests_per_s * (1.0 - s.cache.assumed_hit_rate());
             Some(lambda * mean / (f64::from(s.servers.count) * f64::from(*slots)))
         }
+        // Batching makes an LLM server's capacity depend on the load itself; stability is
+        // judged from the run (queue growth), not before it.
+        ServerKind::Llm(_) => None,
     }
 }
 
@@ -126,11 +141,17 @@ struct Fleet {
 
 /// Runs replication `replication` of `scenario`.
 pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutcome {
+    match &scenario.servers.kind {
+        ServerKind::Queue { slots, .. } => run_queue_replication(scenario, *slots, replication),
+        ServerKind::Llm(spec) => llm::run_llm_replication(scenario, spec, replication),
+    }
+}
+
+fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> ReplicationOutcome {
     let seed = replication_seed(scenario.run.seed, replication);
     let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
     let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
     let n = scenario.servers.count as usize;
-    let ServerKind::Queue { slots, .. } = scenario.servers.kind;
 
     let mut workload = Workload::new(scenario, seed);
     let mut cache = ResponseCache::new(&scenario.cache, seed);
@@ -295,6 +316,8 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
             e2e: e2e.summary(),
             queue_wait: wait.summary(),
             service: service.summary(),
+            ttft: None,
+            tpot: None,
         },
         wait_probability: wait.positive_fraction(),
         idle_rate: IdleRates {
@@ -320,6 +343,7 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
             0.0
         },
         ended_at_s: now.as_secs_f64(),
+        llm: None,
     };
     ReplicationOutcome {
         metrics,

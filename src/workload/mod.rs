@@ -20,6 +20,10 @@ pub struct Request {
     pub arrival: SimTime,
     /// Service demand on a generic queue server (zero for other server kinds).
     pub work: SimDuration,
+    /// Prompt tokens (LLM servers; zero otherwise).
+    pub input_tokens: u32,
+    /// Tokens to generate (LLM servers; zero otherwise).
+    pub output_tokens: u32,
 }
 
 /// Generates requests in arrival order until the end of the run.
@@ -27,6 +31,7 @@ pub struct Workload {
     interarrival: Exp<f64>,
     arrivals_rng: ChaCha8Rng,
     service: Option<(Dist, ChaCha8Rng)>,
+    tokens: Option<TokenDraws>,
     next_time_s: f64,
     end: SimTime,
     next_id: u64,
@@ -44,11 +49,21 @@ impl Workload {
                 .build()
                 .ok()
                 .map(|d| (d, stream(seed, Purpose::Service))),
+            ServerKind::Llm(_) => None,
         };
+        let tokens = scenario.request.as_ref().and_then(|r| {
+            Some(TokenDraws {
+                input: r.input_tokens.build().ok()?,
+                input_rng: stream(seed, Purpose::InputTokens),
+                output: r.output_tokens.build().ok()?,
+                output_rng: stream(seed, Purpose::OutputTokens),
+            })
+        });
         Workload {
             interarrival,
             arrivals_rng: stream(seed, Purpose::Arrivals),
             service,
+            tokens,
             next_time_s: 0.0,
             end: SimTime::from_secs_f64(scenario.traffic.duration_s),
             next_id: 0,
@@ -69,8 +84,38 @@ impl Workload {
             Some((d, rng)) => SimDuration::from_secs_f64(d.sample(rng)),
             None => SimDuration::ZERO,
         };
+        let (input_tokens, output_tokens) = match &mut self.tokens {
+            Some(t) => (
+                round_tokens(t.input.sample(&mut t.input_rng)),
+                round_tokens(t.output.sample(&mut t.output_rng)),
+            ),
+            None => (0, 0),
+        };
         let id = self.next_id;
         self.next_id += 1;
-        Some(Request { id, arrival, work })
+        Some(Request {
+            id,
+            arrival,
+            work,
+            input_tokens,
+            output_tokens,
+        })
+    }
+}
+
+/// Token-count distributions with their own streams.
+struct TokenDraws {
+    input: Dist,
+    input_rng: ChaCha8Rng,
+    output: Dist,
+    output_rng: ChaCha8Rng,
+}
+
+/// A drawn token count as a whole number of tokens, at least 1.
+fn round_tokens(x: f64) -> u32 {
+    if x.is_finite() {
+        x.round().clamp(1.0, f64::from(u32::MAX)) as u32
+    } else {
+        1
     }
 }

@@ -1,0 +1,346 @@
+//! The `llm` server kind in a scenario: hardware, model, deployment and batching keys,
+//! validated into an [`LlmServerSpec`] that builds the timing model.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::raw::{RawModel, RawRequest, RawServers};
+use super::{DistSpec, ScenarioError};
+use crate::llm::{
+    ALLOWED_TP, DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment,
+    Efficiency, GPU_PRESETS, Gpu, MODEL_PRESETS, Model, gpu_preset, model_preset,
+};
+use crate::server::llm::Batching;
+
+/// Default sequences per step (vLLM's `max_num_seqs`).
+pub const DEFAULT_MAX_BATCH: u32 = 256;
+/// Default new tokens per step (vLLM's `max_num_batched_tokens` with chunked prefill off).
+pub const DEFAULT_MAX_BATCH_TOKENS: u32 = 8192;
+/// Default usable fraction of HBM (vLLM's `gpu_memory_utilization`).
+pub const DEFAULT_MEM_UTIL: f64 = 0.9;
+
+/// A validated `kind = "llm"` server pool (everything but the count and the model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmServerSpec {
+    /// The GPU preset the `gpu` table started from.
+    pub hardware: String,
+    /// GPUs per server.
+    pub gpus_per_server: u32,
+    /// GPUs per model replica.
+    pub tensor_parallel: u32,
+    /// Batching mode.
+    pub batching: Batching,
+    /// Sequences per step.
+    pub max_batch: u32,
+    /// New tokens per step.
+    pub max_batch_tokens: u32,
+    /// Split prompts under the token budget.
+    pub chunked_prefill: bool,
+    /// Usable fraction of HBM.
+    pub mem_util: f64,
+    /// HBM per GPU held back for activations, bytes.
+    pub activation_reserve_bytes: f64,
+    /// Overlap of compute and memory time inside each roofline term.
+    pub compute_memory_overlap: f64,
+    /// The GPU, with every field resolved.
+    pub gpu: Gpu,
+    /// Efficiency and calibration constants.
+    pub efficiency: Efficiency,
+}
+
+/// What each request asks of an LLM server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// Prompt tokens.
+    pub input_tokens: DistSpec,
+    /// Generated tokens.
+    pub output_tokens: DistSpec,
+}
+
+impl LlmServerSpec {
+    /// The timing model of one replica of `model` on this server.
+    pub fn deployment(&self, model: &Model) -> Result<Deployment, String> {
+        let mut d = Deployment::new(
+            self.gpu.clone(),
+            self.gpus_per_server,
+            self.tensor_parallel,
+            model.clone(),
+            self.efficiency.clone(),
+            self.mem_util,
+        )
+        .map_err(|e| e.to_string())?;
+        d.activation_reserve_bytes = self.activation_reserve_bytes;
+        d.compute_memory_overlap = self.compute_memory_overlap;
+        if d.kv_capacity_tokens() == 0 {
+            return Err(format!(
+                "no memory left for the KV cache after {:.0} GB of weights and {:.0} GB of \
+                 activation reserve per GPU",
+                model.weight_bytes() / 1e9,
+                self.activation_reserve_bytes / 1e9
+            ));
+        }
+        Ok(d)
+    }
+}
+
+fn invalid(file: &Path, key: &str, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    }
+}
+
+fn positive(file: &Path, key: &str, v: f64) -> Result<f64, ScenarioError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(invalid(file, key, format!("must be a positive number, got {v}")))
+    }
+}
+
+/// Validates the `[model]` table.
+pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, ScenarioError> {
+    let raw = raw.ok_or_else(|| {
+        invalid(
+            file,
+            "model",
+            format!(
+                "missing: kind = \"llm\" needs a [model] table with `preset` (one of {}) or \
+                 the keys params, layers, hidden, heads",
+                MODEL_PRESETS.join(", ")
+            ),
+        )
+    })?;
+    let base = match &raw.preset {
+        Some(p) => Some(model_preset(p).ok_or_else(|| {
+            invalid(
+                file,
+                "model.preset",
+                format!("unknown preset {p:?}; allowed: {}", MODEL_PRESETS.join(", ")),
+            )
+        })?),
+        None => None,
+    };
+    let need = |v: Option<f64>, from: Option<f64>, key: &str| -> Result<f64, ScenarioError> {
+        v.or(from).ok_or_else(|| {
+            invalid(
+                file,
+                key,
+                "missing: give it, or a `preset` to take it from".into(),
+            )
+        })
+    };
+    let b = base.as_ref();
+    let params = positive(file, "model.params", need(raw.params, b.map(|m| m.params), "model.params")?)?;
+    let layers = need(raw.layers.map(f64::from), b.map(|m| f64::from(m.layers)), "model.layers")? as u32;
+    let hidden = need(raw.hidden.map(f64::from), b.map(|m| f64::from(m.hidden)), "model.hidden")? as u32;
+    let heads = need(raw.heads.map(f64::from), b.map(|m| f64::from(m.heads)), "model.heads")? as u32;
+    let kv_heads = raw.kv_heads.or(b.map(|m| m.kv_heads)).unwrap_or(heads);
+    for (key, v) in [("model.layers", layers), ("model.hidden", hidden), ("model.heads", heads), ("model.kv_heads", kv_heads)] {
+        if v == 0 {
+            return Err(invalid(file, key, "must be at least 1, got 0".into()));
+        }
+    }
+    if hidden % heads != 0 {
+        return Err(invalid(
+            file,
+            "model.heads",
+            format!("must divide hidden ({hidden}), got {heads}"),
+        ));
+    }
+    if kv_heads > heads || heads % kv_heads != 0 {
+        return Err(invalid(
+            file,
+            "model.kv_heads",
+            format!("must divide heads ({heads}), got {kv_heads}"),
+        ));
+    }
+    let bytes_per_param = positive(
+        file,
+        "model.bytes_per_param",
+        raw.bytes_per_param.or(b.map(|m| m.bytes_per_param)).unwrap_or(2.0),
+    )?;
+    let weight_bytes = match raw.weight_bytes.or(b.and_then(|m| m.weight_bytes)) {
+        Some(w) => Some(positive(file, "model.weight_bytes", w)?),
+        None => None,
+    };
+    let compression = raw.compression.or(b.map(|m| m.compression)).unwrap_or(1.0);
+    if !(compression > 0.0 && compression <= 1.0) {
+        return Err(invalid(
+            file,
+            "model.compression",
+            format!("must be in (0, 1] (the fraction of the weights a compressed model moves and computes), got {compression}"),
+        ));
+    }
+    let name = raw
+        .name
+        .or(raw.preset.clone())
+        .or(b.map(|m| m.name.clone()))
+        .unwrap_or_else(|| "custom".into());
+    Ok(Model {
+        name,
+        params,
+        layers,
+        hidden,
+        heads,
+        kv_heads,
+        bytes_per_param,
+        weight_bytes,
+        compression,
+    })
+}
+
+/// Validates the `[request]` table for an LLM scenario.
+pub fn validate_request(raw: Option<RawRequest>, file: &Path) -> Result<RequestSpec, ScenarioError> {
+    let raw = raw.unwrap_or_default();
+    let mut check = |v: Option<DistSpec>, key: &str| -> Result<DistSpec, ScenarioError> {
+        let d = v.ok_or_else(|| {
+            invalid(
+                file,
+                key,
+                "missing: kind = \"llm\" needs token-count distributions, e.g. \
+                 { dist = \"fixed\", value = 1000 }"
+                    .into(),
+            )
+        })?;
+        let built = d.build().map_err(|m| invalid(file, key, m))?;
+        if built.mean() < 1.0 {
+            return Err(invalid(
+                file,
+                key,
+                format!("the mean must be at least 1 token, got {}", built.mean()),
+            ));
+        }
+        Ok(d)
+    };
+    Ok(RequestSpec {
+        input_tokens: check(raw.input_tokens, "request.input_tokens")?,
+        output_tokens: check(raw.output_tokens, "request.output_tokens")?,
+    })
+}
+
+/// Validates the `llm` keys of `[servers]` against `model`.
+pub fn validate_servers(
+    rs: &RawServers,
+    model: &Model,
+    file: &Path,
+) -> Result<LlmServerSpec, ScenarioError> {
+    for (key, present) in [
+        ("servers.slots", rs.slots.is_some()),
+        ("servers.service_time_s", rs.service_time_s.is_some()),
+    ] {
+        if present {
+            return Err(invalid(
+                file,
+                key,
+                "only applies to kind = \"queue\"; an llm server's timing comes from [model] \
+                 and [request]"
+                    .into(),
+            ));
+        }
+    }
+    let hardware = rs.hardware.clone().unwrap_or_else(|| "a100-80gb".into());
+    let mut gpu = gpu_preset(&hardware).ok_or_else(|| {
+        invalid(
+            file,
+            "servers.hardware",
+            format!("unknown GPU preset {hardware:?}; allowed: {}", GPU_PRESETS.join(", ")),
+        )
+    })?;
+    if let Some(g) = &rs.gpu {
+        if let Some(n) = &g.name {
+            gpu.name = n.clone();
+        }
+        for (key, v, slot) in [
+            ("servers.gpu.hbm_bytes", g.hbm_bytes, &mut gpu.hbm_bytes),
+            ("servers.gpu.hbm_bw_bytes_per_s", g.hbm_bw_bytes_per_s, &mut gpu.hbm_bw_bytes_per_s),
+            ("servers.gpu.peak_flops", g.peak_flops, &mut gpu.peak_flops),
+            ("servers.gpu.nvlink_bw_bytes_per_s", g.nvlink_bw_bytes_per_s, &mut gpu.nvlink_bw_bytes_per_s),
+            ("servers.gpu.tdp_w", g.tdp_w, &mut gpu.tdp_w),
+        ] {
+            if let Some(v) = v {
+                *slot = positive(file, key, v)?;
+            }
+        }
+    }
+    let gpus_per_server = rs.gpus_per_server.unwrap_or(8);
+    if gpus_per_server == 0 {
+        return Err(invalid(file, "servers.gpus_per_server", "must be at least 1, got 0".into()));
+    }
+    let mem_util = rs.mem_util.unwrap_or(DEFAULT_MEM_UTIL);
+    let batching = rs.batching.unwrap_or(Batching::Continuous);
+    let max_batch = rs.max_batch.unwrap_or(match batching {
+        Batching::Continuous => DEFAULT_MAX_BATCH,
+        Batching::Static => 1,
+    });
+    if max_batch == 0 {
+        return Err(invalid(file, "servers.max_batch", "must be at least 1, got 0".into()));
+    }
+    let max_batch_tokens = rs.max_batch_tokens.unwrap_or(DEFAULT_MAX_BATCH_TOKENS);
+    if max_batch_tokens == 0 {
+        return Err(invalid(file, "servers.max_batch_tokens", "must be at least 1, got 0".into()));
+    }
+    let overlap = rs.compute_memory_overlap.unwrap_or(DEFAULT_COMPUTE_MEMORY_OVERLAP);
+    if !(0.0..=1.0).contains(&overlap) {
+        return Err(invalid(
+            file,
+            "servers.compute_memory_overlap",
+            format!("must be between 0 and 1, got {overlap}"),
+        ));
+    }
+    let reserve = rs.activation_reserve_bytes.unwrap_or(DEFAULT_ACTIVATION_RESERVE_BYTES);
+    if !(reserve.is_finite() && reserve >= 0.0) {
+        return Err(invalid(
+            file,
+            "servers.activation_reserve_bytes",
+            format!("must be zero or positive, got {reserve}"),
+        ));
+    }
+    let build = |tp: u32| -> Result<LlmServerSpec, String> {
+        let mut eff = Efficiency::calibrated_default(tp);
+        if let Some(e) = &rs.efficiency {
+            eff.mbu = e.mbu.unwrap_or(eff.mbu);
+            eff.mfu = e.mfu.unwrap_or(eff.mfu);
+            eff.alpha = e.alpha.unwrap_or(eff.alpha);
+            eff.beta_s = e.beta_s.unwrap_or(eff.beta_s);
+            eff.allreduce_latency_s = e.allreduce_latency_s.unwrap_or(eff.allreduce_latency_s);
+        }
+        let spec = LlmServerSpec {
+            hardware: hardware.clone(),
+            gpus_per_server,
+            tensor_parallel: tp,
+            batching,
+            max_batch,
+            max_batch_tokens,
+            chunked_prefill: rs.chunked_prefill.unwrap_or(false),
+            mem_util,
+            activation_reserve_bytes: reserve,
+            compute_memory_overlap: overlap,
+            gpu: gpu.clone(),
+            efficiency: eff,
+        };
+        spec.deployment(model)?;
+        Ok(spec)
+    };
+    match rs.tensor_parallel {
+        Some(tp) => build(tp).map_err(|m| invalid(file, "servers.tensor_parallel", m)),
+        None => {
+            let mut last = String::new();
+            for &tp in ALLOWED_TP.iter().filter(|&&tp| tp <= gpus_per_server) {
+                match build(tp) {
+                    Ok(spec) => return Ok(spec),
+                    Err(m) => last = m,
+                }
+            }
+            Err(invalid(
+                file,
+                "servers.tensor_parallel",
+                format!("no tensor-parallel degree fits this model on this server: {last}"),
+            ))
+        }
+    }
+}
