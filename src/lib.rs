@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod cli;
 pub mod engine;
+pub mod llm;
 pub mod metrics;
 pub mod report;
 pub mod router;
