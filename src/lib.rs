@@ -4,6 +4,7 @@ pub mod cache;
 pub mod cli;
 pub mod cost;
 pub mod engine;
+pub mod llm;
 pub mod metrics;
 pub mod prefix_cache;
 pub mod report;

@@ -1,0 +1,28 @@
+//! Pure, event-free timing model of LLM inference on GPUs.
+//!
+//! * [`hardware`]: GPU presets. [`model`]: transformer presets, weight and KV sizes.
+//! * [`roofline`]: the shape of one forward pass and the breakdown of its time.
+//! * [`deployment`]: a model on `TP` GPUs — memory admission, KV capacity, step time.
+//! * [`calibration`]: every A100 measurement of `inference-model.md` §4 and how well the
+//!   defaults reproduce it.
+//!
+//! Nothing here knows about simulated time or events; the batching scheduler calls
+//! [`Deployment::step_time_s`] once per iteration.
+
+pub mod calibration;
+pub mod deployment;
+pub mod hardware;
+pub mod model;
+pub mod roofline;
+
+pub use calibration::{
+    CalKind, CalPoint, CalRow, calibrate_default, calibrate_table, calibration_points,
+    render_calibration_text,
+};
+pub use deployment::{
+    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment, DeploymentError,
+    Efficiency, KV_BLOCK_TOKENS,
+};
+pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
+pub use model::{MODEL_PRESETS, Model, model_preset};
+pub use roofline::{Bound, RooflineTerm, StepBreakdown, StepShape};
