@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::raw::{RawModel, RawRequest, RawServers};
 use super::{DistSpec, ScenarioError};
+use crate::llm::deployment::ALLOWED_TP;
 use crate::llm::{
-    ALLOWED_TP, DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment,
+    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment,
     Efficiency, GPU_PRESETS, Gpu, MODEL_PRESETS, Model, gpu_preset, model_preset,
 };
 use crate::server::llm::Batching;
@@ -197,7 +198,7 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
 /// Validates the `[request]` table for an LLM scenario.
 pub fn validate_request(raw: Option<RawRequest>, file: &Path) -> Result<RequestSpec, ScenarioError> {
     let raw = raw.unwrap_or_default();
-    let mut check = |v: Option<DistSpec>, key: &str| -> Result<DistSpec, ScenarioError> {
+    let check = |v: Option<DistSpec>, key: &str| -> Result<DistSpec, ScenarioError> {
         let d = v.ok_or_else(|| {
             invalid(
                 file,

@@ -369,6 +369,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                 "only applies to kind = \"llm\" servers".into(),
             ));
         }
+    }
     let servers = match kind_name {
         ServerKindName::Queue => {
             let slots = rs.slots.unwrap_or(1);
@@ -411,7 +412,6 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             }
         }
     };
-    }
     if servers.count == 0 {
         return Err(invalid("servers.count", "must be at least 1, got 0".into()));
     }

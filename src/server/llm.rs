@@ -552,3 +552,97 @@ fn step_bytes(dep: &Deployment, shape: &StepShape) -> f64 {
 fn step_flops(dep: &Deployment, shape: &StepShape) -> f64 {
     dep.step_breakdown(shape).flops_per_gpu() * f64::from(dep.tensor_parallel)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{Efficiency, gpu_preset, model_preset};
+
+    fn dep70() -> Deployment {
+        Deployment::new(
+            gpu_preset("a100-80gb").unwrap(),
+            8,
+            4,
+            model_preset("llama-2-70b").unwrap(),
+            Efficiency::calibrated_default(4),
+            0.9,
+        )
+        .unwrap()
+    }
+
+    fn limits(dep: &Deployment) -> BatchLimits {
+        BatchLimits {
+            batching: Batching::Continuous,
+            max_batch: 256,
+            max_batch_tokens: 8192,
+            chunked_prefill: false,
+            kv_capacity_tokens: dep.kv_capacity_tokens(),
+        }
+    }
+
+    /// Drives one replica with the given arrivals until it is empty; returns finished seqs.
+    fn drive(dep: &Deployment, lim: BatchLimits, arrivals: Vec<Seq>) -> Vec<Finished> {
+        let mut rep = Replica::new(lim, SimTime::ZERO, SimTime::NEVER);
+        let mut arrivals: VecDeque<Seq> = arrivals.into();
+        let mut done = Vec::new();
+        let mut wake: Option<SimTime> = None;
+        loop {
+            let next_arrival = arrivals.front().map(|s| s.arrival);
+            match (next_arrival, wake) {
+                (Some(a), w) if w.is_none_or(|w| a < w) => {
+                    let s = arrivals.pop_front().unwrap();
+                    rep.enqueue(s);
+                    let nw = if rep.is_stepping() {
+                        rep.interrupt(a)
+                    } else {
+                        rep.plan(a, dep)
+                    };
+                    if nw.is_some() {
+                        wake = nw;
+                    }
+                }
+                (_, Some(w)) => {
+                    rep.complete(w, dep, &mut done);
+                    wake = rep.plan(w, dep);
+                }
+                (None, None) => break,
+                _ => unreachable!(),
+            }
+        }
+        done
+    }
+
+    #[test]
+    fn one_request_alone_has_ttft_equal_to_prefill_time() {
+        let dep = dep70();
+        let done = drive(&dep, limits(&dep), vec![Seq::new(0, SimTime::ZERO, 2048, 100)]);
+        let s = &done[0].seq;
+        let ttft = s.first_token.unwrap().as_secs_f64();
+        let want = dep.prefill_time_s(2048);
+        assert!((ttft - want).abs() < 1e-6, "ttft {ttft} vs prefill {want}");
+        // The other 99 tokens are decode steps at batch 1.
+        let decode = done[0].at.as_secs_f64() - ttft;
+        let per = decode / 99.0;
+        let lo = dep.decode_step_time_s(1, 2048);
+        let hi = dep.decode_step_time_s(1, 2048 + 99);
+        assert!(per >= lo - 1e-9 && per <= hi + 1e-9, "{per} not in [{lo}, {hi}]");
+    }
+
+    #[test]
+    fn a_long_prompt_joining_a_busy_batch_is_prefilled_at_the_next_step() {
+        let dep = dep70();
+        let mut arrivals: Vec<Seq> = (0..20)
+            .map(|i| Seq::new(i, SimTime::from_secs_f64(i as f64 * 0.01), 500, 400))
+            .collect();
+        arrivals.push(Seq::new(99, SimTime::from_secs_f64(2.0), 9000, 10));
+        let done = drive(&dep, limits(&dep), arrivals);
+        let long = done.iter().find(|f| f.seq.id == 99).unwrap();
+        let ttft = long.seq.first_token.unwrap().as_secs_f64() - 2.0;
+        assert!(
+            ttft < 2.0 * dep.prefill_time_s(9000) + 0.5,
+            "ttft {ttft} s, prefill alone {} s",
+            dep.prefill_time_s(9000)
+        );
+        assert_eq!(done.len(), 21);
+    }
+}
