@@ -5,6 +5,7 @@ use fleetsim::llm::{
     MODEL_PRESETS, StepShape, calibrate_default, gpu_preset, model_preset, render_calibration_text,
 };
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn preset(gpu: &str, model: &str, tp: u32) -> Deployment {
     Deployment::from_presets(gpu, model, tp)
@@ -209,7 +210,13 @@ fn deployments() -> Vec<Deployment> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/proptest-regressions/llm_timing.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn step_time_monotone(
