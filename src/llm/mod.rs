@@ -9,6 +9,8 @@
 //! Nothing here knows about simulated time or events; the batching scheduler calls
 //! [`Deployment::step_time_s`] once per iteration.
 
+#![deny(missing_docs)]
+
 pub mod calibration;
 pub mod deployment;
 pub mod hardware;

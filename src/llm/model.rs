@@ -70,13 +70,12 @@ impl Model {
 
     /// Short dtype label derived from `bytes_per_param` (`"fp16"`, `"int8"`, ...).
     pub fn dtype_label(&self) -> &'static str {
-        match self.bytes_per_param {
-            b if b == 4.0 => "fp32",
-            b if b == 2.0 => "fp16",
-            b if b == 1.0 => "int8",
-            b if b == 0.5 => "int4",
-            _ => "custom-precision",
-        }
+        const LABELS: [(f64, &str); 4] =
+            [(4.0, "fp32"), (2.0, "fp16"), (1.0, "int8"), (0.5, "int4")];
+        LABELS
+            .iter()
+            .find(|(bytes, _)| *bytes == self.bytes_per_param)
+            .map_or("custom-precision", |(_, label)| label)
     }
 }
 
