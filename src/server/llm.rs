@@ -284,8 +284,11 @@ impl Replica {
                     self.kv_used_tokens += u64::from(chunk);
                     s.pending_chunk = 0;
                     if s.decoding() {
-                        // The pass that completes a prompt emits the next token.
+                        // The pass that completes a prompt emits the next token; like every
+                        // generated token, it holds a KV slot from now on.
                         s.generated += 1;
+                        s.prefilled += 1;
+                        self.kv_used_tokens += 1;
                         if s.first_token.is_none() {
                             s.first_token = Some(now);
                         }

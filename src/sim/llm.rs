@@ -76,7 +76,6 @@ impl Recorders {
         self.wait.record(admitted - s.arrival);
         self.service.record(f.at - admitted);
         self.ttft.record(first - s.arrival);
-        if (first - s.arrival).as_secs_f64() > 10.0 { eprintln!("DEBUG ttft {:?} adm {:?} first {:?} at {:?}", s, admitted.as_secs_f64(), first.as_secs_f64(), f.at.as_secs_f64()); }
         if s.output_tokens > 1 {
             let per = (f.at - first).as_secs_f64() / f64::from(s.output_tokens - 1);
             self.tpot.record(SimDuration::from_secs_f64(per));
