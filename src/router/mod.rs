@@ -7,6 +7,9 @@ use rand::rngs::ChaCha8Rng;
 use crate::engine::rng::{Purpose, stream};
 use crate::scenario::RouterPolicy;
 
+pub mod loads;
+pub use loads::Loads;
+
 /// The router of one replication.
 pub struct Router {
     policy: RouterPolicy,
@@ -31,7 +34,7 @@ impl Router {
 
     /// Picks a server given each server's outstanding requests (waiting + in service).
     /// Ties go to the lowest index, so the choice is deterministic.
-    pub fn choose(&mut self, outstanding: &[usize]) -> usize {
+    pub fn choose(&mut self, outstanding: &Loads) -> usize {
         let n = outstanding.len();
         match self.policy {
             RouterPolicy::RoundRobin | RouterPolicy::CentralQueue => {
@@ -40,7 +43,7 @@ impl Router {
                 i
             }
             RouterPolicy::Random => self.rng.random_range(0..n),
-            RouterPolicy::LeastOutstanding => least(outstanding),
+            RouterPolicy::LeastOutstanding => outstanding.argmin(),
             RouterPolicy::PowerOfTwo => {
                 if n == 1 {
                     return 0;
@@ -51,7 +54,7 @@ impl Router {
                     b += 1;
                 }
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                if outstanding[hi] < outstanding[lo] {
+                if outstanding.get(hi) < outstanding.get(lo) {
                     hi
                 } else {
                     lo
@@ -61,16 +64,6 @@ impl Router {
     }
 }
 
-fn least(outstanding: &[usize]) -> usize {
-    let mut best = 0;
-    for (i, &o) in outstanding.iter().enumerate() {
-        if o < outstanding[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,18 +71,20 @@ mod tests {
     #[test]
     fn policies_pick_as_documented() {
         let mut r = Router::new(RouterPolicy::RoundRobin, 1);
-        let picks: Vec<usize> = (0..5).map(|_| r.choose(&[0, 0, 0])).collect();
+        let picks: Vec<usize> = (0..5)
+            .map(|_| r.choose(&Loads::from_counts(&[0, 0, 0])))
+            .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1]);
         let mut r = Router::new(RouterPolicy::LeastOutstanding, 1);
-        assert_eq!(r.choose(&[3, 1, 1, 2]), 1);
+        assert_eq!(r.choose(&Loads::from_counts(&[3, 1, 1, 2])), 1);
         let mut r = Router::new(RouterPolicy::PowerOfTwo, 1);
         for _ in 0..100 {
-            assert!(r.choose(&[0, 9, 9]) < 3);
+            assert!(r.choose(&Loads::from_counts(&[0, 9, 9])) < 3);
         }
         let mut r = Router::new(RouterPolicy::PowerOfTwo, 1);
         // With two servers both are always drawn, so the less loaded one always wins.
         for _ in 0..50 {
-            assert_eq!(r.choose(&[5, 2]), 1);
+            assert_eq!(r.choose(&Loads::from_counts(&[5, 2])), 1);
         }
     }
 }

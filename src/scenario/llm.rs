@@ -9,8 +9,8 @@ use super::raw::{RawModel, RawRequest, RawServers};
 use super::{DistSpec, ScenarioError};
 use crate::llm::deployment::ALLOWED_TP;
 use crate::llm::{
-    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment,
-    Efficiency, GPU_PRESETS, Gpu, MODEL_PRESETS, Model, gpu_preset, model_preset,
+    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment, Efficiency,
+    GPU_PRESETS, Gpu, MODEL_PRESETS, Model, gpu_preset, model_preset,
 };
 use crate::server::llm::Batching;
 
@@ -99,7 +99,11 @@ fn positive(file: &Path, key: &str, v: f64) -> Result<f64, ScenarioError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(invalid(file, key, format!("must be a positive number, got {v}")))
+        Err(invalid(
+            file,
+            key,
+            format!("must be a positive number, got {v}"),
+        ))
     }
 }
 
@@ -121,7 +125,10 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
             invalid(
                 file,
                 "model.preset",
-                format!("unknown preset {p:?}; allowed: {}", MODEL_PRESETS.join(", ")),
+                format!(
+                    "unknown preset {p:?}; allowed: {}",
+                    MODEL_PRESETS.join(", ")
+                ),
             )
         })?),
         None => None,
@@ -136,24 +143,45 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
         })
     };
     let b = base.as_ref();
-    let params = positive(file, "model.params", need(raw.params, b.map(|m| m.params), "model.params")?)?;
-    let layers = need(raw.layers.map(f64::from), b.map(|m| f64::from(m.layers)), "model.layers")? as u32;
-    let hidden = need(raw.hidden.map(f64::from), b.map(|m| f64::from(m.hidden)), "model.hidden")? as u32;
-    let heads = need(raw.heads.map(f64::from), b.map(|m| f64::from(m.heads)), "model.heads")? as u32;
+    let params = positive(
+        file,
+        "model.params",
+        need(raw.params, b.map(|m| m.params), "model.params")?,
+    )?;
+    let layers = need(
+        raw.layers.map(f64::from),
+        b.map(|m| f64::from(m.layers)),
+        "model.layers",
+    )? as u32;
+    let hidden = need(
+        raw.hidden.map(f64::from),
+        b.map(|m| f64::from(m.hidden)),
+        "model.hidden",
+    )? as u32;
+    let heads = need(
+        raw.heads.map(f64::from),
+        b.map(|m| f64::from(m.heads)),
+        "model.heads",
+    )? as u32;
     let kv_heads = raw.kv_heads.or(b.map(|m| m.kv_heads)).unwrap_or(heads);
-    for (key, v) in [("model.layers", layers), ("model.hidden", hidden), ("model.heads", heads), ("model.kv_heads", kv_heads)] {
+    for (key, v) in [
+        ("model.layers", layers),
+        ("model.hidden", hidden),
+        ("model.heads", heads),
+        ("model.kv_heads", kv_heads),
+    ] {
         if v == 0 {
             return Err(invalid(file, key, "must be at least 1, got 0".into()));
         }
     }
-    if hidden % heads != 0 {
+    if !hidden.is_multiple_of(heads) {
         return Err(invalid(
             file,
             "model.heads",
             format!("must divide hidden ({hidden}), got {heads}"),
         ));
     }
-    if kv_heads > heads || heads % kv_heads != 0 {
+    if kv_heads > heads || !heads.is_multiple_of(kv_heads) {
         return Err(invalid(
             file,
             "model.kv_heads",
@@ -163,7 +191,9 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
     let bytes_per_param = positive(
         file,
         "model.bytes_per_param",
-        raw.bytes_per_param.or(b.map(|m| m.bytes_per_param)).unwrap_or(2.0),
+        raw.bytes_per_param
+            .or(b.map(|m| m.bytes_per_param))
+            .unwrap_or(2.0),
     )?;
     let weight_bytes = match raw.weight_bytes.or(b.and_then(|m| m.weight_bytes)) {
         Some(w) => Some(positive(file, "model.weight_bytes", w)?),
@@ -174,7 +204,9 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
         return Err(invalid(
             file,
             "model.compression",
-            format!("must be in (0, 1] (the fraction of the weights a compressed model moves and computes), got {compression}"),
+            format!(
+                "must be in (0, 1] (the fraction of the weights a compressed model moves and computes), got {compression}"
+            ),
         ));
     }
     let name = raw
@@ -196,7 +228,10 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
 }
 
 /// Validates the `[request]` table for an LLM scenario.
-pub fn validate_request(raw: Option<RawRequest>, file: &Path) -> Result<RequestSpec, ScenarioError> {
+pub fn validate_request(
+    raw: Option<RawRequest>,
+    file: &Path,
+) -> Result<RequestSpec, ScenarioError> {
     let raw = raw.unwrap_or_default();
     let check = |v: Option<DistSpec>, key: &str| -> Result<DistSpec, ScenarioError> {
         let d = v.ok_or_else(|| {
@@ -249,7 +284,10 @@ pub fn validate_servers(
         invalid(
             file,
             "servers.hardware",
-            format!("unknown GPU preset {hardware:?}; allowed: {}", GPU_PRESETS.join(", ")),
+            format!(
+                "unknown GPU preset {hardware:?}; allowed: {}",
+                GPU_PRESETS.join(", ")
+            ),
         )
     })?;
     if let Some(g) = &rs.gpu {
@@ -258,9 +296,17 @@ pub fn validate_servers(
         }
         for (key, v, slot) in [
             ("servers.gpu.hbm_bytes", g.hbm_bytes, &mut gpu.hbm_bytes),
-            ("servers.gpu.hbm_bw_bytes_per_s", g.hbm_bw_bytes_per_s, &mut gpu.hbm_bw_bytes_per_s),
+            (
+                "servers.gpu.hbm_bw_bytes_per_s",
+                g.hbm_bw_bytes_per_s,
+                &mut gpu.hbm_bw_bytes_per_s,
+            ),
             ("servers.gpu.peak_flops", g.peak_flops, &mut gpu.peak_flops),
-            ("servers.gpu.nvlink_bw_bytes_per_s", g.nvlink_bw_bytes_per_s, &mut gpu.nvlink_bw_bytes_per_s),
+            (
+                "servers.gpu.nvlink_bw_bytes_per_s",
+                g.nvlink_bw_bytes_per_s,
+                &mut gpu.nvlink_bw_bytes_per_s,
+            ),
             ("servers.gpu.tdp_w", g.tdp_w, &mut gpu.tdp_w),
         ] {
             if let Some(v) = v {
@@ -270,7 +316,11 @@ pub fn validate_servers(
     }
     let gpus_per_server = rs.gpus_per_server.unwrap_or(8);
     if gpus_per_server == 0 {
-        return Err(invalid(file, "servers.gpus_per_server", "must be at least 1, got 0".into()));
+        return Err(invalid(
+            file,
+            "servers.gpus_per_server",
+            "must be at least 1, got 0".into(),
+        ));
     }
     let mem_util = rs.mem_util.unwrap_or(DEFAULT_MEM_UTIL);
     let batching = rs.batching.unwrap_or(Batching::Continuous);
@@ -279,13 +329,23 @@ pub fn validate_servers(
         Batching::Static => 1,
     });
     if max_batch == 0 {
-        return Err(invalid(file, "servers.max_batch", "must be at least 1, got 0".into()));
+        return Err(invalid(
+            file,
+            "servers.max_batch",
+            "must be at least 1, got 0".into(),
+        ));
     }
     let max_batch_tokens = rs.max_batch_tokens.unwrap_or(DEFAULT_MAX_BATCH_TOKENS);
     if max_batch_tokens == 0 {
-        return Err(invalid(file, "servers.max_batch_tokens", "must be at least 1, got 0".into()));
+        return Err(invalid(
+            file,
+            "servers.max_batch_tokens",
+            "must be at least 1, got 0".into(),
+        ));
     }
-    let overlap = rs.compute_memory_overlap.unwrap_or(DEFAULT_COMPUTE_MEMORY_OVERLAP);
+    let overlap = rs
+        .compute_memory_overlap
+        .unwrap_or(DEFAULT_COMPUTE_MEMORY_OVERLAP);
     if !(0.0..=1.0).contains(&overlap) {
         return Err(invalid(
             file,
@@ -293,7 +353,9 @@ pub fn validate_servers(
             format!("must be between 0 and 1, got {overlap}"),
         ));
     }
-    let reserve = rs.activation_reserve_bytes.unwrap_or(DEFAULT_ACTIVATION_RESERVE_BYTES);
+    let reserve = rs
+        .activation_reserve_bytes
+        .unwrap_or(DEFAULT_ACTIVATION_RESERVE_BYTES);
     if !(reserve.is_finite() && reserve >= 0.0) {
         return Err(invalid(
             file,

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::llm::Model;
 pub use dist::{Dist, DistSpec};
 pub use error::ScenarioError;
 pub use llm::{LlmServerSpec, RequestSpec};
-use crate::llm::Model;
 use raw::{CacheKindName, RawCache, RawScenario, ServerKindName};
 
 /// A validated scenario: every key present, every value in range.
@@ -418,14 +418,11 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
 
     let is_llm = kind_name == ServerKindName::Llm;
     let router = RouterSpec {
-        policy: raw
-            .router
-            .and_then(|r| r.policy)
-            .unwrap_or(if is_llm {
-                RouterPolicy::LeastOutstanding
-            } else {
-                RouterPolicy::CentralQueue
-            }),
+        policy: raw.router.and_then(|r| r.policy).unwrap_or(if is_llm {
+            RouterPolicy::LeastOutstanding
+        } else {
+            RouterPolicy::CentralQueue
+        }),
     };
     if is_llm && router.policy == RouterPolicy::CentralQueue {
         return Err(invalid(

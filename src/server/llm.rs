@@ -395,7 +395,11 @@ impl Replica {
             .map(|s| u64::from(s.output_tokens - s.generated))
             .min()
             .unwrap_or(1);
-        let kv_room = self.limits.kv_capacity_tokens.saturating_sub(self.kv_used_tokens) / b;
+        let kv_room = self
+            .limits
+            .kv_capacity_tokens
+            .saturating_sub(self.kv_used_tokens)
+            / b;
         let mut steps = to_finish.min(kv_room.max(1));
         let admissible = self.limits.batching == Batching::Continuous
             && !self.waiting.is_empty()
@@ -490,8 +494,9 @@ impl Replica {
         t.busy_s += busy_s * share;
         t.batch_area += b * busy_s * share;
         t.kv_area += (self.kv_used_tokens as f64 + b * k / 2.0) * busy_s * share;
-        t.bytes += step_bytes(dep, &shape) * k * share;
-        t.flops += step_flops(dep, &shape) * k * share;
+        let (bytes, flops) = step_work(dep, &shape);
+        t.bytes += bytes * k * share;
+        t.flops += flops * k * share;
         t.output_tokens += ((b * k) * share).round() as u64;
     }
 
@@ -521,8 +526,9 @@ impl Replica {
         t.busy_s += busy_s * share;
         t.batch_area += self.running.len() as f64 * busy_s * share;
         t.kv_area += self.kv_used_tokens as f64 * busy_s * share;
-        t.bytes += step_bytes(dep, &shape) * share;
-        t.flops += step_flops(dep, &shape) * share;
+        let (bytes, flops) = step_work(dep, &shape);
+        t.bytes += bytes * share;
+        t.flops += flops * share;
         t.output_tokens += (out as f64 * share).round() as u64;
         t.prefill_tokens += (pre as f64 * share).round() as u64;
     }
@@ -546,14 +552,11 @@ impl Replica {
     }
 }
 
-/// Bytes a step moves from HBM, over all GPUs of the replica.
-fn step_bytes(dep: &Deployment, shape: &StepShape) -> f64 {
-    dep.step_breakdown(shape).bytes_per_gpu() * f64::from(dep.tensor_parallel)
-}
-
-/// FLOPs a step does, over all GPUs of the replica.
-fn step_flops(dep: &Deployment, shape: &StepShape) -> f64 {
-    dep.step_breakdown(shape).flops_per_gpu() * f64::from(dep.tensor_parallel)
+/// Bytes a step moves from HBM and FLOPs it does, over all GPUs of the replica.
+fn step_work(dep: &Deployment, shape: &StepShape) -> (f64, f64) {
+    let b = dep.step_breakdown(shape);
+    let tp = f64::from(dep.tensor_parallel);
+    (b.bytes_per_gpu() * tp, b.flops_per_gpu() * tp)
 }
 
 #[cfg(test)]
@@ -618,7 +621,11 @@ mod tests {
     #[test]
     fn one_request_alone_has_ttft_equal_to_prefill_time() {
         let dep = dep70();
-        let done = drive(&dep, limits(&dep), vec![Seq::new(0, SimTime::ZERO, 2048, 100)]);
+        let done = drive(
+            &dep,
+            limits(&dep),
+            vec![Seq::new(0, SimTime::ZERO, 2048, 100)],
+        );
         let s = &done[0].seq;
         let ttft = s.first_token.unwrap().as_secs_f64();
         let want = dep.prefill_time_s(2048);
@@ -628,7 +635,10 @@ mod tests {
         let per = decode / 99.0;
         let lo = dep.decode_step_time_s(1, 2048);
         let hi = dep.decode_step_time_s(1, 2048 + 99);
-        assert!(per >= lo - 1e-9 && per <= hi + 1e-9, "{per} not in [{lo}, {hi}]");
+        assert!(
+            per >= lo - 1e-9 && per <= hi + 1e-9,
+            "{per} not in [{lo}, {hi}]"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
 //! Server models: the generic queueing server and the LLM inference server.
 
-pub mod queue;
 pub mod llm;
+pub mod queue;

@@ -12,7 +12,7 @@ use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::llm::Deployment;
 use crate::metrics::{LatencyRecorder, LevelMeter};
-use crate::router::Router;
+use crate::router::{Loads, Router};
 use crate::scenario::{LlmServerSpec, Scenario};
 use crate::server::llm::{BatchLimits, Finished, Replica, Seq};
 use crate::workload::{Request, Workload};
@@ -109,7 +109,7 @@ pub fn run_llm_replication(
     let mut cache = ResponseCache::new(&scenario.cache, seed);
     let mut router = Router::new(scenario.router.policy, seed);
     let mut replicas: Vec<Replica> = (0..n).map(|_| Replica::new(limits, warmup, end)).collect();
-    let mut outstanding = vec![0usize; n];
+    let mut outstanding = Loads::new(n);
     let mut generation = vec![0u32; n];
     let mut waiting_total: u64 = 0;
     let mut waiting_at_warmup: Option<u64> = None;
@@ -156,7 +156,7 @@ pub fn run_llm_replication(
                     continue;
                 }
                 let r = router.choose(&outstanding);
-                outstanding[r] += 1;
+                outstanding.inc(r);
                 let rep = &mut replicas[r];
                 let before = rep.waiting_len() as u64;
                 rep.enqueue(Seq::new(
@@ -223,7 +223,7 @@ pub fn run_llm_replication(
                     );
                 }
                 for f in done.drain(..) {
-                    outstanding[r] -= 1;
+                    outstanding.dec(r);
                     in_system.set(now, in_system.level() - 1);
                     if f.seq.arrival >= warmup {
                         counts.completed += 1;
@@ -295,10 +295,7 @@ pub fn run_llm_replication(
         replicas: n as f64,
         kv_capacity_tokens: limits.kv_capacity_tokens as f64,
         mean_batch: ratio(batch_area, busy),
-        mbu: ratio(
-            bytes,
-            busy * gpus_per_replica * dep.gpu.hbm_bw_bytes_per_s,
-        ),
+        mbu: ratio(bytes, busy * gpus_per_replica * dep.gpu.hbm_bw_bytes_per_s),
         mfu: ratio(flops, busy * gpus_per_replica * dep.gpu.peak_flops),
         kv_occupancy: ratio(kv_area, busy * limits.kv_capacity_tokens as f64),
         preemptions: preemptions as f64,

@@ -12,7 +12,7 @@ use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimTime};
 use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
-use crate::router::Router;
+use crate::router::{Loads, Router};
 use crate::scenario::{RouterPolicy, Scenario, ServerKind};
 use crate::server::queue::QueueServer;
 use crate::workload::{Request, Workload};
@@ -132,7 +132,7 @@ pub fn offered_load(s: &Scenario) -> Option<f64> {
 
 struct Fleet {
     servers: Vec<QueueServer>,
-    outstanding: Vec<usize>,
+    outstanding: Loads,
     /// One entry per free slot (server index), for `central-queue`.
     free_slots: Vec<u32>,
     central: VecDeque<Request>,
@@ -161,7 +161,7 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
         servers: (0..n)
             .map(|_| QueueServer::new(slots, warmup, end))
             .collect(),
-        outstanding: vec![0; n],
+        outstanding: Loads::new(n),
         free_slots: (0..slots)
             .flat_map(|_| (0..n as u32).rev())
             .collect::<Vec<u32>>(),
@@ -217,7 +217,7 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
                         start_service(&mut fleet, &mut queue, s as u32, req, now);
                     } else {
                         fleet.servers[s].waiting.push_back(req);
-                        fleet.outstanding[s] += 1;
+                        fleet.outstanding.inc(s);
                         fleet.waiting += 1;
                     }
                 }
@@ -254,13 +254,13 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
                 }
                 let s = server as usize;
                 fleet.servers[s].finish(now);
-                fleet.outstanding[s] -= 1;
+                fleet.outstanding.dec(s);
                 let next = if central {
                     fleet.central.pop_front()
                 } else {
                     let r = fleet.servers[s].waiting.pop_front();
                     if r.is_some() {
-                        fleet.outstanding[s] -= 1;
+                        fleet.outstanding.dec(s);
                     }
                     r
                 };
@@ -361,7 +361,7 @@ fn start_service(
 ) {
     let s = server as usize;
     let done = fleet.servers[s].start(now, &req);
-    fleet.outstanding[s] += 1;
+    fleet.outstanding.inc(s);
     queue.push(
         done,
         Event::ServiceDone {

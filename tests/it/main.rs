@@ -4,5 +4,6 @@
 mod cli;
 mod determinism;
 mod invariants;
+mod llm;
 mod queueing;
 mod support;
