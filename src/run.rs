@@ -69,10 +69,14 @@ pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {
     if let Value::Object(m) = means {
         summary.extend(m);
     }
-    summary.insert("ci95".into(), cis);
+    let mut summary = Value::Object(summary);
+    crate::cost::add_costs(scenario, &mut summary);
+    if let Value::Object(m) = &mut summary {
+        m.insert("ci95".into(), cis);
+    }
     RunOutput {
         scenario: scenario.clone(),
-        summary: Value::Object(summary),
+        summary,
         replications: outcomes.into_iter().map(|o| o.metrics).collect(),
     }
 }

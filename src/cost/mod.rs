@@ -21,6 +21,8 @@ pub mod render;
 pub mod reports;
 pub mod tco;
 
+pub mod run_cost;
+pub use run_cost::add_costs;
 pub use bridge::{BridgeFactors, BridgeTerm, bridge};
 pub use formula::{
     FormulaInputs, FormulaTerm, PerTokenInputs, equivalent_idle_rate, formula_breakdown,

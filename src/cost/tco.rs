@@ -20,7 +20,8 @@ pub fn self_built_from_cloud_usd(cloud_usd: f64) -> f64 {
 }
 
 /// Inputs of a self-built server's cost per hour.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TcoInputs {
     /// Purchase price of one server in USD. Default 199,000: DGX A100 launch list price
     /// (GTC, May 2020; R4 uses the same figure).

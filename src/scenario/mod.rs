@@ -46,6 +46,138 @@ pub struct Scenario {
     /// Token counts per request (`kind = "llm"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestSpec>,
+    /// Prices and the formula's assumed rates.
+    pub cost: CostSpec,
+}
+
+/// Prices and the R1 formula's assumptions, for the cost part of every summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// The cloud price preset the price came from (`custom` when given directly).
+    pub cloud_preset: String,
+    /// Cloud price of one server-hour, USD.
+    pub cloud_usd_per_server_hour: f64,
+    /// The idle rate the R1 formula assumes.
+    pub assumed_idle_rate: f64,
+    /// The cache hit rate the formula assumes.
+    pub assumed_cache_hit_rate: f64,
+    /// The MFU the formula assumes.
+    pub assumed_mfu: f64,
+    /// Self-built server price, USD.
+    pub server_capex_usd: f64,
+    /// Depreciation years.
+    pub years: f64,
+    /// Server power, kW.
+    pub power_kw: f64,
+    /// Average fraction of power drawn.
+    pub power_draw_fraction: f64,
+    /// Data-centre PUE.
+    pub pue: f64,
+    /// Electricity, USD per kWh.
+    pub usd_per_kwh: f64,
+    /// Rack rent per month, USD.
+    pub hosting_usd_per_rack_month: f64,
+    /// Servers per rack.
+    pub servers_per_rack: f64,
+}
+
+/// Default cloud price preset: a current 8 x A100-80GB list price.
+pub const DEFAULT_CLOUD_PRESET: &str = "azure-nd96amsr-a100-v4";
+
+impl CostSpec {
+    /// The self-built inputs as the cost module takes them.
+    pub fn tco(&self) -> crate::cost::TcoInputs {
+        crate::cost::TcoInputs {
+            server_capex_usd: self.server_capex_usd,
+            years: self.years,
+            power_kw: self.power_kw,
+            power_draw_fraction: self.power_draw_fraction,
+            pue: self.pue,
+            usd_per_kwh: self.usd_per_kwh,
+            hosting_usd_per_rack_month: self.hosting_usd_per_rack_month,
+            servers_per_rack: self.servers_per_rack,
+        }
+    }
+}
+
+fn validate_cost(
+    raw: Option<raw::RawCost>,
+    cache: &CacheSpec,
+    file: &Path,
+) -> Result<CostSpec, ScenarioError> {
+    let invalid = |key: &str, message: String| ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let r = raw.unwrap_or_default();
+    let preset_name = r
+        .cloud_preset
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLOUD_PRESET.to_string());
+    let preset = crate::cost::price_preset(&preset_name);
+    let (cloud_preset, price) = match (r.cloud_usd_per_server_hour, preset) {
+        (Some(p), _) => (
+            if r.cloud_preset.is_some() { preset_name } else { "custom".to_string() },
+            p,
+        ),
+        (None, Some(p)) => (preset_name, p.usd_per_hour),
+        (None, None) => {
+            let names: Vec<&str> = crate::cost::PRICE_PRESETS.iter().map(|p| p.name).collect();
+            return Err(invalid(
+                "cost.cloud_preset",
+                format!("unknown price preset {preset_name:?}; allowed: {}", names.join(", ")),
+            ));
+        }
+    };
+    let d = crate::cost::TcoInputs::default();
+    let spec = CostSpec {
+        cloud_preset,
+        cloud_usd_per_server_hour: price,
+        assumed_idle_rate: r.assumed_idle_rate.unwrap_or(0.20),
+        assumed_cache_hit_rate: r.assumed_cache_hit_rate.unwrap_or(cache.assumed_hit_rate()),
+        assumed_mfu: r.assumed_mfu.unwrap_or(0.30),
+        server_capex_usd: r.server_capex_usd.unwrap_or(d.server_capex_usd),
+        years: r.years.unwrap_or(d.years),
+        power_kw: r.power_kw.unwrap_or(d.power_kw),
+        power_draw_fraction: r.power_draw_fraction.unwrap_or(d.power_draw_fraction),
+        pue: r.pue.unwrap_or(d.pue),
+        usd_per_kwh: r.usd_per_kwh.unwrap_or(d.usd_per_kwh),
+        hosting_usd_per_rack_month: r.hosting_usd_per_rack_month.unwrap_or(d.hosting_usd_per_rack_month),
+        servers_per_rack: r.servers_per_rack.unwrap_or(d.servers_per_rack),
+    };
+    for (key, v) in [
+        ("cost.assumed_idle_rate", spec.assumed_idle_rate),
+        ("cost.assumed_cache_hit_rate", spec.assumed_cache_hit_rate),
+    ] {
+        if !(0.0..1.0).contains(&v) {
+            return Err(invalid(key, format!("must be in [0, 1), got {v}")));
+        }
+    }
+    for (key, v) in [
+        ("cost.cloud_usd_per_server_hour", spec.cloud_usd_per_server_hour),
+        ("cost.assumed_mfu", spec.assumed_mfu),
+        ("cost.years", spec.years),
+        ("cost.pue", spec.pue),
+        ("cost.servers_per_rack", spec.servers_per_rack),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(invalid(key, format!("must be a positive number, got {v}")));
+        }
+    }
+    for (key, v) in [
+        ("cost.server_capex_usd", spec.server_capex_usd),
+        ("cost.power_kw", spec.power_kw),
+        ("cost.power_draw_fraction", spec.power_draw_fraction),
+        ("cost.usd_per_kwh", spec.usd_per_kwh),
+        ("cost.hosting_usd_per_rack_month", spec.hosting_usd_per_rack_month),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(invalid(key, format!("must be zero or positive, got {v}")));
+        }
+    }
+    Ok(spec)
 }
 
 /// Seed, replications and the overload guard.
@@ -476,6 +608,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         }
     };
 
+    let cost = validate_cost(raw.cost, &cache, file)?;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -486,6 +619,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         cache,
         model,
         request,
+        cost,
     })
 }
 

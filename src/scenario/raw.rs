@@ -28,6 +28,40 @@ pub struct RawScenario {
     pub model: Option<RawModel>,
     /// `[request]`: what each request asks of an LLM server.
     pub request: Option<RawRequest>,
+    /// `[cost]`: prices and the formula's assumptions.
+    pub cost: Option<RawCost>,
+}
+
+/// `[cost]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    /// Cloud price preset (default `azure-nd96amsr-a100-v4`).
+    pub cloud_preset: Option<String>,
+    /// Cloud price per server-hour, overriding the preset.
+    pub cloud_usd_per_server_hour: Option<f64>,
+    /// The idle rate the R1 formula assumes (default 0.20).
+    pub assumed_idle_rate: Option<f64>,
+    /// The cache hit rate the formula assumes (default: the cache's configured hit rate).
+    pub assumed_cache_hit_rate: Option<f64>,
+    /// The MFU the formula assumes (default 0.30, R1).
+    pub assumed_mfu: Option<f64>,
+    /// Self-built server price, USD.
+    pub server_capex_usd: Option<f64>,
+    /// Depreciation years.
+    pub years: Option<f64>,
+    /// Server power, kW.
+    pub power_kw: Option<f64>,
+    /// Average fraction of power drawn.
+    pub power_draw_fraction: Option<f64>,
+    /// Data-centre PUE.
+    pub pue: Option<f64>,
+    /// Electricity, USD per kWh.
+    pub usd_per_kwh: Option<f64>,
+    /// Rack rent per month, USD.
+    pub hosting_usd_per_rack_month: Option<f64>,
+    /// Servers per rack.
+    pub servers_per_rack: Option<f64>,
 }
 
 /// `[model]` as written: a preset, custom keys, or a preset with some keys changed.
