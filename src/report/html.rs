@@ -152,19 +152,25 @@ pub fn write_report(path: &Path, data: &ReportData) -> std::io::Result<()> {
     std::fs::write(path, render_report(data))
 }
 
+/// A series ready to draw: its index (for the colour), itself, and its runs of drawable
+/// points (split where points were left out).
+type Prepared<'a> = (usize, &'a Series, Vec<Vec<(f64, f64)>>);
+
 /// One plot as an `<svg>` element, with notes about left-out data; `Err` says why there is
 /// no plot (nothing finite to draw, or a plotting error).
 pub fn render_plot_svg(plot: &Plot) -> Result<(String, Vec<String>), String> {
     let mut notes = Vec::new();
     // Per series: runs of drawable points, split where a point had to be left out.
-    let mut prepared: Vec<(usize, &Series, Vec<Vec<(f64, f64)>>)> = Vec::new();
+    let mut prepared: Vec<Prepared> = Vec::new();
     for (i, s) in plot.series.iter().enumerate() {
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         let mut dropped = 0usize;
         for &(x, y) in &s.points {
             let ok = x.is_finite() && y.is_finite() && (!plot.log_y || y > 0.0);
             if ok {
-                runs.last_mut().map(|r| r.push((x, y)));
+                if let Some(r) = runs.last_mut() {
+                    r.push((x, y));
+                }
             } else {
                 dropped += 1;
                 if runs.last().is_some_and(|r| !r.is_empty()) {
@@ -220,7 +226,7 @@ pub fn render_plot_svg(plot: &Plot) -> Result<(String, Vec<String>), String> {
 fn draw_chart<DB, Y>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     plot: &Plot,
-    prepared: &[(usize, &Series, Vec<Vec<(f64, f64)>>)],
+    prepared: &[Prepared],
     x_range: Range<f64>,
     y_spec: Y,
 ) -> Result<(), String>
