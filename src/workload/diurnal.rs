@@ -567,6 +567,7 @@ mod tests {
         // Counted by hour of day (offset applied), the counts still follow the weights.
         let counts = hourly_counts(&human, 0.05, 19.0, 10);
         let (stat, p) = chi_square(&counts, &human.hourly_weights);
+        eprintln!("seed {SEED}: start 19:00, chi2 = {stat:.2}, p = {p:.4}");
         assert!(
             p > 0.001,
             "seed {SEED}: offset run rejected, chi2 {stat}, p {p}"
