@@ -4,6 +4,8 @@
 //! streams. Servers and routers never draw a request's size, so a fleet of 10 servers and a
 //! fleet of 11 see exactly the same requests (common random numbers).
 
+pub mod diurnal;
+
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
