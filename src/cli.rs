@@ -26,6 +26,29 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a scenario, print a summary table and write a results folder.
     Run(RunArgs),
+    /// Reproduce the 2023 reports' estimates from their own inputs; with a scenario, apply
+    /// the R1 formula to it.
+    Estimate(EstimateArgs),
+    /// Print the LLM timing model beside public A100 measurements.
+    Calibrate(CalibrateArgs),
+}
+
+/// `fleetsim estimate` flags.
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    /// A scenario to price with the R1 formula (default: every report's estimates).
+    pub scenario: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fleetsim calibrate` flags.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags that change a scenario before it runs.
@@ -110,7 +133,63 @@ pub struct UsageError(pub String);
 pub fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => cmd_run(args),
+        Command::Estimate(args) => cmd_estimate(args),
+        Command::Calibrate(args) => cmd_calibrate(args),
     }
+}
+
+fn cmd_estimate(args: EstimateArgs) -> Result<()> {
+    use crate::cost::{self, FormulaInputs, PerTokenInputs};
+    let estimates = match &args.scenario {
+        None => cost::all_estimates(),
+        Some(path) => {
+            let s = scenario::load(path, &Overrides::default())?;
+            let (Some(model), Some(req), scenario::ServerKind::Llm(spec)) =
+                (&s.model, &s.request, &s.servers.kind)
+            else {
+                return Err(UsageError(format!(
+                    "{}: the R1 formula prices tokens; this scenario has no LLM servers",
+                    path.display()
+                ))
+                .into());
+            };
+            let mean = |d: &scenario::DistSpec| d.build().map(|d| d.mean()).unwrap_or(0.0);
+            let per_token = PerTokenInputs {
+                params: model.params,
+                flops_per_token_factor: 2.0,
+                mfu: s.cost.assumed_mfu,
+                gpus: f64::from(spec.gpus_per_server),
+                peak_flops_per_gpu: spec.gpu.peak_flops,
+                server_usd_per_hour: s.cost.cloud_usd_per_server_hour,
+                idle_rate: 0.0,
+            };
+            vec![cost::estimate_scenario(&FormulaInputs {
+                task_tokens: mean(&req.input_tokens) + mean(&req.output_tokens),
+                cost_per_1k_tokens_cents: per_token.per_1k_tokens_cents_busy(),
+                cache_hit_rate: s.cost.assumed_cache_hit_rate,
+                idle_rate: s.cost.assumed_idle_rate,
+                compression: model.compression,
+            })]
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", cost::render_estimates_json(&estimates))?;
+    } else {
+        writeln!(stdout, "{}", cost::render_estimates_text(&estimates))?;
+    }
+    Ok(())
+}
+
+fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
+    let rows = crate::llm::calibrate_default();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        writeln!(stdout, "{}", crate::llm::render_calibration_text(&rows))?;
+    }
+    Ok(())
 }
 
 fn cmd_run(args: RunArgs) -> Result<()> {

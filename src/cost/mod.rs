@@ -22,7 +22,6 @@ pub mod reports;
 pub mod tco;
 
 pub mod run_cost;
-pub use run_cost::add_costs;
 pub use bridge::{BridgeFactors, BridgeTerm, bridge};
 pub use formula::{
     FormulaInputs, FormulaTerm, PerTokenInputs, equivalent_idle_rate, formula_breakdown,
@@ -31,4 +30,5 @@ pub use formula::{
 pub use prices::{PRICE_PRESETS, PricePreset, price_preset};
 pub use render::{render_estimates_json, render_estimates_text};
 pub use reports::{Estimate, EstimateInput, all_estimates, estimate_scenario, find_estimate};
+pub use run_cost::add_costs;
 pub use tco::{SELF_BUILT_FRACTION_OF_CLOUD, TcoBreakdown, TcoInputs, self_built_from_cloud_usd};

@@ -85,7 +85,7 @@ pub struct CalPoint {
 }
 
 /// One point compared with the model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CalRow {
     /// The point's case label.
     pub case: String,

@@ -86,7 +86,89 @@ pub fn render(summary: &Value) -> String {
     for (label, path, scale, digits) in rows {
         t.add_row([label.to_string(), cell(summary, path, scale, digits)]);
     }
+    let llm_rows: [(&str, &str, f64, usize); 7] = [
+        ("mean batch (sequences/step)", "llm.mean_batch", 1.0, 2),
+        ("bandwidth use (MBU)", "llm.mbu", 1.0, 3),
+        ("compute use (MFU)", "llm.mfu", 1.0, 3),
+        ("KV occupancy", "llm.kv_occupancy", 1.0, 3),
+        ("preemptions", "llm.preemptions", 1.0, 1),
+        ("output tokens/s", "llm.output_tokens_per_s", 1.0, 1),
+        ("prompt tokens/s", "llm.prefill_tokens_per_s", 1.0, 1),
+    ];
+    for (label, path, scale, digits) in llm_rows {
+        if get(summary, path).is_some() {
+            t.add_row([label.to_string(), cell(summary, path, scale, digits)]);
+        }
+    }
     out.push_str(&t.to_string());
     out.push('\n');
+
+    // The idle-rate question and the cost, when the summary has them.
+    if get(summary, "cost").is_some() {
+        let f = |path: &str, digits: usize| {
+            get(summary, path)
+                .and_then(Value::as_f64)
+                .map(|x| format!("{x:.digits$}"))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(["idle rate and cost", "value"]);
+        t.add_row([
+            "idle rate assumed (formula)".to_string(),
+            f("idle_rate.assumed", 3),
+        ]);
+        t.add_row([
+            "idle rate achieved (time idle)".to_string(),
+            f("idle_rate.achieved", 4),
+        ]);
+        t.add_row([
+            "idle rate equivalent (same cost in the formula)".to_string(),
+            f("idle_rate.equivalent", 3),
+        ]);
+        t.add_row([
+            format!(
+                "cloud $/request ({} at ${}/server-h)",
+                get(summary, "cost.cloud.preset")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                f("cost.cloud.usd_per_server_hour", 2)
+            ),
+            f("cost.cloud.per_request_usd", 6),
+        ]);
+        t.add_row([
+            "cloud $/1k tokens".to_string(),
+            f("cost.cloud.per_1k_tokens_usd", 6),
+        ]);
+        t.add_row(["cloud $/day".to_string(), f("cost.cloud.per_day_usd", 0)]);
+        t.add_row([
+            format!(
+                "self-built $/request (TCO ${}/server-h)",
+                f("cost.self_built.usd_per_server_hour", 2)
+            ),
+            f("cost.self_built.per_request_usd", 6),
+        ]);
+        t.add_row([
+            "self-built $/request, reports' shortcut (cloud x 0.3)".to_string(),
+            f("cost.self_built.reports_shortcut_per_request_usd", 6),
+        ]);
+        t.add_row([
+            "R1 formula $/request (assumed rates)".to_string(),
+            f("cost.formula.per_request_usd", 6),
+        ]);
+        if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array) {
+            for term in terms {
+                t.add_row([
+                    format!("  bridge: {}", term["term"].as_str().unwrap_or("")),
+                    term["usd"]
+                        .as_f64()
+                        .map(|x| format!("{x:+.6}"))
+                        .unwrap_or_default(),
+                ]);
+            }
+        }
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
     out
 }

@@ -119,7 +119,11 @@ fn validate_cost(
     let preset = crate::cost::price_preset(&preset_name);
     let (cloud_preset, price) = match (r.cloud_usd_per_server_hour, preset) {
         (Some(p), _) => (
-            if r.cloud_preset.is_some() { preset_name } else { "custom".to_string() },
+            if r.cloud_preset.is_some() {
+                preset_name
+            } else {
+                "custom".to_string()
+            },
             p,
         ),
         (None, Some(p)) => (preset_name, p.usd_per_hour),
@@ -127,7 +131,10 @@ fn validate_cost(
             let names: Vec<&str> = crate::cost::PRICE_PRESETS.iter().map(|p| p.name).collect();
             return Err(invalid(
                 "cost.cloud_preset",
-                format!("unknown price preset {preset_name:?}; allowed: {}", names.join(", ")),
+                format!(
+                    "unknown price preset {preset_name:?}; allowed: {}",
+                    names.join(", ")
+                ),
             ));
         }
     };
@@ -144,7 +151,9 @@ fn validate_cost(
         power_draw_fraction: r.power_draw_fraction.unwrap_or(d.power_draw_fraction),
         pue: r.pue.unwrap_or(d.pue),
         usd_per_kwh: r.usd_per_kwh.unwrap_or(d.usd_per_kwh),
-        hosting_usd_per_rack_month: r.hosting_usd_per_rack_month.unwrap_or(d.hosting_usd_per_rack_month),
+        hosting_usd_per_rack_month: r
+            .hosting_usd_per_rack_month
+            .unwrap_or(d.hosting_usd_per_rack_month),
         servers_per_rack: r.servers_per_rack.unwrap_or(d.servers_per_rack),
     };
     for (key, v) in [
@@ -156,7 +165,10 @@ fn validate_cost(
         }
     }
     for (key, v) in [
-        ("cost.cloud_usd_per_server_hour", spec.cloud_usd_per_server_hour),
+        (
+            "cost.cloud_usd_per_server_hour",
+            spec.cloud_usd_per_server_hour,
+        ),
         ("cost.assumed_mfu", spec.assumed_mfu),
         ("cost.years", spec.years),
         ("cost.pue", spec.pue),
@@ -171,7 +183,10 @@ fn validate_cost(
         ("cost.power_kw", spec.power_kw),
         ("cost.power_draw_fraction", spec.power_draw_fraction),
         ("cost.usd_per_kwh", spec.usd_per_kwh),
-        ("cost.hosting_usd_per_rack_month", spec.hosting_usd_per_rack_month),
+        (
+            "cost.hosting_usd_per_rack_month",
+            spec.hosting_usd_per_rack_month,
+        ),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             return Err(invalid(key, format!("must be zero or positive, got {v}")));
