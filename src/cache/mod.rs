@@ -1,5 +1,7 @@
 //! The response cache in front of the fleet: a hit is answered without any server time.
 
+pub mod lru;
+
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
