@@ -300,6 +300,21 @@ pub enum CacheSpec {
         /// Time to answer a hit, in seconds; a hit uses no server time.
         hit_latency_s: f64,
     },
+    /// An LRU cache of `capacity` answers in front of a stream of queries whose popularity
+    /// is Zipf(`zipf_s`) over `distinct_queries`; the hit rate emerges.
+    Lru {
+        /// Zipf exponent.
+        zipf_s: f64,
+        /// Distinct queries.
+        distinct_queries: u64,
+        /// Entries held.
+        capacity: u64,
+        /// Seconds an entry stays valid after insertion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_s: Option<f64>,
+        /// Time to answer a hit, in seconds.
+        hit_latency_s: f64,
+    },
 }
 
 impl CacheSpec {
@@ -308,6 +323,13 @@ impl CacheSpec {
         match self {
             CacheSpec::None => 0.0,
             CacheSpec::Bernoulli { hit_rate, .. } => *hit_rate,
+            // Che's approximation: the hit rate LRU is expected to reach without TTL.
+            CacheSpec::Lru {
+                zipf_s,
+                distinct_queries,
+                capacity,
+                ..
+            } => crate::cache::lru::che_hit_rate(*distinct_queries, *zipf_s, *capacity),
         }
     }
 }
@@ -585,6 +607,10 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         kind: None,
         hit_rate: None,
         hit_latency_s: None,
+        zipf_s: None,
+        distinct_queries: None,
+        capacity: None,
+        ttl_s: None,
     });
     let cache = match rc.kind.unwrap_or(CacheKindName::None) {
         CacheKindName::None => {
@@ -618,6 +644,55 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             }
             CacheSpec::Bernoulli {
                 hit_rate,
+                hit_latency_s,
+            }
+        }
+        CacheKindName::Lru => {
+            let zipf_s = rc.zipf_s.unwrap_or(0.8);
+            if !(zipf_s.is_finite() && zipf_s >= 0.0) {
+                return Err(invalid(
+                    "cache.zipf_s",
+                    format!("must be zero or positive, got {zipf_s}"),
+                ));
+            }
+            let distinct_queries = rc.distinct_queries.ok_or_else(|| {
+                invalid(
+                    "cache.distinct_queries",
+                    "missing: kind = \"lru\" needs the number of distinct queries".into(),
+                )
+            })?;
+            if distinct_queries == 0 || distinct_queries > 10_000_000 {
+                return Err(invalid(
+                    "cache.distinct_queries",
+                    format!("must be between 1 and 10,000,000, got {distinct_queries}"),
+                ));
+            }
+            let capacity = rc.capacity.ok_or_else(|| {
+                invalid(
+                    "cache.capacity",
+                    "missing: kind = \"lru\" needs a capacity in entries".into(),
+                )
+            })?;
+            if let Some(t) = rc.ttl_s
+                && !(t.is_finite() && t > 0.0)
+            {
+                return Err(invalid(
+                    "cache.ttl_s",
+                    format!("must be a positive number of seconds, got {t}"),
+                ));
+            }
+            let hit_latency_s = rc.hit_latency_s.unwrap_or(DEFAULT_HIT_LATENCY_S);
+            if !(hit_latency_s.is_finite() && hit_latency_s >= 0.0) {
+                return Err(invalid(
+                    "cache.hit_latency_s",
+                    format!("must be zero or a positive number of seconds, got {hit_latency_s}"),
+                ));
+            }
+            CacheSpec::Lru {
+                zipf_s,
+                distinct_queries,
+                capacity,
+                ttl_s: rc.ttl_s,
                 hit_latency_s,
             }
         }

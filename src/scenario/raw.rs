@@ -230,6 +230,14 @@ pub struct RawCache {
     pub hit_rate: Option<f64>,
     /// Seconds to answer a hit (default 0.01).
     pub hit_latency_s: Option<f64>,
+    /// `lru`: Zipf exponent of query popularity.
+    pub zipf_s: Option<f64>,
+    /// `lru`: number of distinct queries.
+    pub distinct_queries: Option<u64>,
+    /// `lru`: entries the cache holds.
+    pub capacity: Option<u64>,
+    /// `lru`: seconds an entry stays valid after insertion (default: for ever).
+    pub ttl_s: Option<f64>,
 }
 
 /// The cache models a scenario can name.
@@ -240,4 +248,6 @@ pub enum CacheKindName {
     None,
     /// Fixed hit probability.
     Bernoulli,
+    /// LRU cache over Zipf-popular queries.
+    Lru,
 }

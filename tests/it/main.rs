@@ -6,4 +6,5 @@ mod determinism;
 mod invariants;
 mod llm;
 mod queueing;
+mod scenarios;
 mod support;

@@ -1,0 +1,81 @@
+//! The reports' scenario files end to end, the cost fields of every summary, and the LRU
+//! response cache against Che's approximation.
+
+use std::path::Path;
+
+use fleetsim::cache::lru::che_hit_rate;
+use fleetsim::run::run;
+use fleetsim::scenario::{self, Overrides};
+
+use crate::support::{at, load};
+
+#[test]
+fn every_report_scenario_runs_stable_with_cost_idle_and_bridge() {
+    for file in [
+        "bing-search.toml",
+        "office-assistant.toml",
+        "customer-service.toml",
+        "chatgpt-jan2023.toml",
+        "enterprise-assistant.toml",
+        "llama70b-chat.toml",
+    ] {
+        let s = load(file, &["run.replications=2"]);
+        let sum = run(&s, None).summary;
+        assert_eq!(sum["stable"], true, "{file}: {}", sum["overload"]);
+        for key in [
+            "idle_rate.assumed",
+            "idle_rate.equivalent",
+            "idle_rate.achieved",
+            "cost.cloud.per_request_usd",
+            "cost.self_built.per_request_usd",
+            "cost.formula.per_request_usd",
+        ] {
+            let v = at(&sum, key);
+            assert!(v.is_finite(), "{file}: {key} = {v}");
+        }
+        // The bridge's terms add up to the simulated cost minus the formula's.
+        let bridge = &sum["cost"]["bridge"];
+        let total: f64 = bridge["terms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{file}: no bridge"))
+            .iter()
+            .map(|t| t["usd"].as_f64().unwrap())
+            .sum();
+        let diff =
+            at(&sum, "cost.cloud.per_request_usd") - at(&sum, "cost.formula.per_request_usd");
+        assert!(
+            (total - diff).abs() <= 1e-12 + 1e-9 * diff.abs(),
+            "{file}: {total} vs {diff}"
+        );
+        // The equivalent idle rate put back into the formula gives the simulated cost.
+        let eq = at(&sum, "idle_rate.equivalent");
+        let assumed = at(&sum, "idle_rate.assumed");
+        let back = at(&sum, "cost.formula.per_request_usd") * (1.0 - assumed) / (1.0 - eq);
+        let sim = at(&sum, "cost.cloud.per_request_usd");
+        assert!((back / sim - 1.0).abs() < 1e-9, "{file}: {back} vs {sim}");
+    }
+}
+
+fn lru_hit_rate(capacity: u64) -> f64 {
+    let text = format!(
+        "name = \"lru\"\n[run]\nseed = 5\nreplications = 2\n\
+         [traffic]\nrequests_per_s = 100\nduration_s = 6000\nwarmup_s = 1000\n\
+         [servers]\nkind = \"queue\"\ncount = 1\nslots = 100\n\
+         service_time_s = {{ dist = \"fixed\", value = 0.1 }}\n\
+         [cache]\nkind = \"lru\"\nzipf_s = 0.8\ndistinct_queries = 100000\ncapacity = {capacity}\n"
+    );
+    let s = scenario::parse(&text, Path::new("lru.toml"), &Overrides::default()).unwrap();
+    at(&run(&s, None).summary, "cache_hit_rate")
+}
+
+#[test]
+fn lru_cache_hit_rate_matches_che_at_two_sizes() {
+    for capacity in [1_000, 10_000] {
+        let sim = lru_hit_rate(capacity);
+        let che = che_hit_rate(100_000, 0.8, capacity);
+        assert!(
+            (sim - che).abs() < 0.02,
+            "capacity {capacity}: simulated {sim}, Che {che}"
+        );
+    }
+}
