@@ -31,6 +31,25 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Print the LLM timing model beside public A100 measurements.
     Calibrate(CalibrateArgs),
+    /// Statistics of a request trace: count, rate, burstiness, token percentiles, and the
+    /// prefix-cache hit fraction where the trace has block hashes.
+    TraceStats(TraceStatsArgs),
+}
+
+/// `fleetsim trace-stats` flags.
+#[derive(Debug, Args)]
+pub struct TraceStatsArgs {
+    /// The trace file.
+    pub trace: PathBuf,
+    /// Its format: azure-2023 or mooncake (default: guessed from the file name).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Prefix-cache capacity in 512-token blocks (default: unlimited).
+    #[arg(long)]
+    pub prefix_cache_blocks: Option<u64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fleetsim estimate` flags.
@@ -135,7 +154,49 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Run(args) => cmd_run(args),
         Command::Estimate(args) => cmd_estimate(args),
         Command::Calibrate(args) => cmd_calibrate(args),
+        Command::TraceStats(args) => cmd_trace_stats(args),
     }
+}
+
+fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
+    use crate::trace::{TraceFormat, read_trace, trace_stats};
+    let name = args.trace.to_string_lossy().to_lowercase();
+    let format = match args.format.as_deref() {
+        Some("azure-2023") => TraceFormat::Azure2023,
+        Some("mooncake") => TraceFormat::Mooncake,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "--format {other:?}: allowed values are azure-2023, mooncake"
+            ))
+            .into());
+        }
+        None if name.contains("mooncake") || name.ends_with(".jsonl") => TraceFormat::Mooncake,
+        None => TraceFormat::Azure2023,
+    };
+    let records = read_trace(&args.trace, &format).map_err(|e| UsageError(e.to_string()))?;
+    let stats = trace_stats(&records);
+    let mut v = serde_json::to_value(&stats)?;
+    if records.iter().any(|r| !r.hash_ids.is_empty()) {
+        let replay = crate::prefix_cache::replay_prefix_cache(
+            &records,
+            args.prefix_cache_blocks,
+            crate::prefix_cache::DEFAULT_BLOCK_TOKENS,
+        );
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert(
+                "prefix_hit_fraction".into(),
+                serde_json::json!(replay.token_hit_fraction),
+            );
+            m.insert(
+                "prefix_cache_blocks".into(),
+                serde_json::json!(args.prefix_cache_blocks),
+            );
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    let _ = args.json; // text and JSON are the same document for now
+    Ok(())
 }
 
 fn cmd_estimate(args: EstimateArgs) -> Result<()> {

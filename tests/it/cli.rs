@@ -255,3 +255,33 @@ fn json_flag_prints_the_contract_keys() {
         assert!(v["idle_rate"][k].is_number());
     }
 }
+
+#[test]
+fn trace_stats_prints_the_prefix_hit_fraction() {
+    // Reference (traces/README.md): Mooncake conversation trace, block LRU of 10k blocks,
+    // token hit fraction 0.215.
+    let traces = std::env::var("FLEETSIM_TRACES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared/traces"));
+    let file = traces.join("mooncake_fast25/conversation_trace.jsonl");
+    assert!(
+        file.exists(),
+        "{} is missing: set FLEETSIM_TRACES to the shared traces folder (this test must not be skipped)",
+        file.display()
+    );
+    let out = fleetsim(&root())
+        .arg("trace-stats")
+        .arg(&file)
+        .args(["--prefix-cache-blocks", "10000", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["prefix_hit_fraction"].as_f64().unwrap();
+    assert!((f - 0.215).abs() < 0.01, "{f}");
+    assert_eq!(v["requests"], 12031);
+}

@@ -58,3 +58,14 @@ fn more_servers_leave_the_arrival_stream_unchanged() {
             < 0.05
     );
 }
+
+#[test]
+fn llm_runs_are_byte_identical_with_one_or_two_threads() {
+    let s = load(
+        "llama70b-chat.toml",
+        &["traffic.duration_s=600.0", "traffic.warmup_s=60.0"],
+    );
+    let a = summary_json(&run(&s, Some(1)).summary);
+    let b = summary_json(&run(&s, Some(2)).summary);
+    assert_eq!(a, b);
+}
