@@ -48,6 +48,107 @@ pub struct Scenario {
     pub request: Option<RequestSpec>,
     /// Prices and the formula's assumed rates.
     pub cost: CostSpec,
+    /// Latency targets (`fleetsim plan` finds the fewest servers meeting all of them).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "slo_as_map",
+        deserialize_with = "slo_from_map"
+    )]
+    pub slo: Vec<SloTarget>,
+}
+
+/// One latency target: `stat` of `metric` must be at most `max_s`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloTarget {
+    /// `ttft`, `tpot`, `e2e` or `queue_wait`.
+    pub metric: String,
+    /// `mean`, `p50`, `p90` or `p99`.
+    pub stat: String,
+    /// The bound in seconds.
+    pub max_s: f64,
+}
+
+impl SloTarget {
+    /// The summary path of the measured value, e.g. `latency_s.ttft.p99`.
+    pub fn summary_path(&self) -> String {
+        format!("latency_s.{}.{}", self.metric, self.stat)
+    }
+
+    /// The scenario key it came from, e.g. `slo.ttft_p99_s`.
+    pub fn key(&self) -> String {
+        format!("slo.{}_{}_s", self.metric, self.stat)
+    }
+}
+
+/// Writes targets back as the `[slo]` table they came from.
+fn slo_as_map<S: serde::Serializer>(slo: &[SloTarget], ser: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = ser.serialize_map(Some(slo.len()))?;
+    for t in slo {
+        m.serialize_entry(&format!("{}_{}_s", t.metric, t.stat), &t.max_s)?;
+    }
+    m.end()
+}
+
+/// Reads an `[slo]` table of a resolved scenario.
+fn slo_from_map<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<SloTarget>, D::Error> {
+    let map = std::collections::BTreeMap::<String, f64>::deserialize(de)?;
+    validate_slo(Some(map), true, Path::new("<resolved scenario>"))
+        .map_err(|e| serde::de::Error::custom(e.to_string()))
+}
+
+/// Metrics an `[slo]` key may name.
+pub const SLO_METRICS: &[&str] = &["ttft", "tpot", "e2e", "queue_wait"];
+/// Statistics an `[slo]` key may name.
+pub const SLO_STATS: &[&str] = &["mean", "p50", "p90", "p99"];
+
+fn validate_slo(
+    raw: Option<std::collections::BTreeMap<String, f64>>,
+    is_llm: bool,
+    file: &Path,
+) -> Result<Vec<SloTarget>, ScenarioError> {
+    let mut out = Vec::new();
+    for (key, max_s) in raw.unwrap_or_default() {
+        let invalid = |message: String| ScenarioError::Invalid {
+            file: file.to_path_buf(),
+            key: format!("slo.{key}"),
+            message,
+        };
+        let parsed = key.strip_suffix("_s").and_then(|k| {
+            SLO_STATS.iter().find_map(|stat| {
+                let metric = k.strip_suffix(&format!("_{stat}"))?;
+                SLO_METRICS
+                    .contains(&metric)
+                    .then(|| (metric.to_string(), stat.to_string()))
+            })
+        });
+        let Some((metric, stat)) = parsed else {
+            return Err(invalid(format!(
+                "unknown target; keys are <metric>_<stat>_s with metric one of {} and stat one \
+                 of {}, e.g. ttft_p99_s = 2.0",
+                SLO_METRICS.join(", "),
+                SLO_STATS.join(", ")
+            )));
+        };
+        if !is_llm && (metric == "ttft" || metric == "tpot") {
+            return Err(invalid(
+                "ttft and tpot apply to llm servers; on queue servers use e2e or queue_wait".into(),
+            ));
+        }
+        if !(max_s.is_finite() && max_s > 0.0) {
+            return Err(invalid(format!(
+                "must be a positive number of seconds, got {max_s}"
+            )));
+        }
+        out.push(SloTarget {
+            metric,
+            stat,
+            max_s,
+        });
+    }
+    Ok(out)
 }
 
 /// Prices and the R1 formula's assumptions, for the cost part of every summary.
@@ -699,6 +800,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
     };
 
     let cost = validate_cost(raw.cost, &cache, file)?;
+    let slo = validate_slo(raw.slo, is_llm, file)?;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -710,6 +812,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         model,
         request,
         cost,
+        slo,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct RawScenario {
     pub request: Option<RawRequest>,
     /// `[cost]`: prices and the formula's assumptions.
     pub cost: Option<RawCost>,
+    /// `[slo]`: latency targets, `<metric>_<stat>_s = seconds`.
+    pub slo: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// `[cost]` as written.
