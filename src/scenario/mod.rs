@@ -10,6 +10,7 @@ pub mod dist;
 pub mod error;
 pub mod llm;
 pub mod raw;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 
@@ -314,6 +315,20 @@ pub struct RunSpec {
 pub enum ArrivalKind {
     /// Homogeneous Poisson process: exponential inter-arrival times.
     Poisson,
+    /// Non-homogeneous Poisson process following a 24-hour profile (thinning).
+    Diurnal,
+    /// Replay of a recorded request trace.
+    Trace,
+    /// The trace's Poisson twin: Poisson arrivals at the trace's mean rate, token counts drawn
+    /// from the trace's own distributions.
+    TracePoisson,
+}
+
+impl ArrivalKind {
+    /// Whether the arrivals come from a trace file (`path` required).
+    pub fn uses_trace(self) -> bool {
+        matches!(self, ArrivalKind::Trace | ArrivalKind::TracePoisson)
+    }
 }
 
 /// The request stream.
@@ -328,6 +343,27 @@ pub struct TrafficSpec {
     pub duration_s: f64,
     /// Requests arriving before this time are not measured, and idle time is counted after it.
     pub warmup_s: f64,
+    /// `diurnal`: the 24 hourly weights in use (mean 1), UTC hour 0 first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hourly_weights: Option<Vec<f64>>,
+    /// `diurnal`: the hour of day at simulated time zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_hour: Option<f64>,
+    /// `trace`: the trace file, resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `trace`: its format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// `trace`: time-axis compression factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_scale: Option<f64>,
+    /// `trace`: replay again when the trace ends.
+    #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub loop_trace: Option<bool>,
+    /// `trace`: the records, read once at validation (not part of the resolved file).
+    #[serde(skip)]
+    pub records: Option<std::sync::Arc<Vec<crate::trace::TraceRecord>>>,
 }
 
 /// The server pool.
@@ -567,6 +603,8 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                 "give either requests_per_s or requests_per_day, not both".into(),
             ));
         }
+        // A replayed trace brings its own rate.
+        (None, None) if t.arrival.is_some_and(ArrivalKind::uses_trace) => 0.0,
         (None, None) => {
             return Err(invalid(
                 "traffic.requests_per_s",
@@ -579,7 +617,9 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
     } else {
         "traffic.requests_per_s"
     };
-    if !(requests_per_s.is_finite() && requests_per_s > 0.0) {
+    if !t.arrival.is_some_and(ArrivalKind::uses_trace)
+        && !(requests_per_s.is_finite() && requests_per_s > 0.0)
+    {
         return Err(invalid(
             rate_key,
             format!("must be a positive number, got {requests_per_s}"),
@@ -616,12 +656,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             ),
         ));
     }
-    let traffic = TrafficSpec {
-        arrival: t.arrival.unwrap_or(ArrivalKind::Poisson),
-        requests_per_s,
-        duration_s: t.duration_s,
-        warmup_s,
-    };
+    let traffic = traffic::validate_traffic(t, requests_per_s, warmup_s, file)?;
 
     let rs = raw.servers;
     let (mut model, mut request) = (None, None);
@@ -675,7 +710,25 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             let m = llm::validate_model(raw.model, file)?;
             let spec = llm::validate_servers(&rs, &m, file)?;
             model = Some(m);
-            request = Some(llm::validate_request(raw.request, file)?);
+            request = Some(match (&raw.request, &traffic.records) {
+                // A replayed trace brings its token counts; its empirical distributions stand
+                // for them in costs and estimates.
+                (None, Some(records)) => {
+                    let (iv, iw) = crate::trace::empirical_input_tokens(records);
+                    let (ov, ow) = crate::trace::empirical_output_tokens(records);
+                    RequestSpec {
+                        input_tokens: DistSpec::Empirical {
+                            values: iv,
+                            weights: Some(iw),
+                        },
+                        output_tokens: DistSpec::Empirical {
+                            values: ov,
+                            weights: Some(ow),
+                        },
+                    }
+                }
+                _ => llm::validate_request(raw.request, file)?,
+            });
             ServersSpec {
                 count: rs.count,
                 kind: ServerKind::Llm(spec),

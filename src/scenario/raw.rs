@@ -162,6 +162,23 @@ pub struct RawTraffic {
     pub duration_s: f64,
     /// Warm-up in seconds (default 10% of the duration).
     pub warmup_s: Option<f64>,
+    /// `diurnal`: built-in day profile (`human`).
+    pub profile: Option<String>,
+    /// `diurnal`: 24 relative hourly rates (UTC hour 0 first).
+    pub hourly_weights: Option<Vec<f64>>,
+    /// `diurnal`: a CSV of 24 hourly rates (`hour,rate` or one column).
+    pub rates_csv: Option<String>,
+    /// `diurnal`: the hour of day at simulated time zero (default 0).
+    pub start_hour: Option<f64>,
+    /// `trace`: the trace file (relative to the scenario file; `$FLEETSIM_TRACES/...` allowed).
+    pub path: Option<String>,
+    /// `trace`: `azure-2023` or `mooncake`.
+    pub format: Option<String>,
+    /// `trace`: compress (> 1) or stretch (< 1) the trace's time axis.
+    pub rate_scale: Option<f64>,
+    /// `trace`: replay again from the start when the trace ends (default false).
+    #[serde(rename = "loop")]
+    pub loop_trace: Option<bool>,
 }
 
 /// `[servers]` as written. One flat table (not a tagged enum) so that serde reports unknown

@@ -30,22 +30,117 @@ pub struct Request {
 
 /// Generates requests in arrival order until the end of the run.
 pub struct Workload {
-    interarrival: Exp<f64>,
-    arrivals_rng: ChaCha8Rng,
+    arrivals: Arrivals,
     service: Option<(Dist, ChaCha8Rng)>,
     tokens: Option<TokenDraws>,
-    next_time_s: f64,
     end: SimTime,
     next_id: u64,
 }
 
+/// Where arrival times come from.
+enum Arrivals {
+    Poisson {
+        interarrival: Exp<f64>,
+        rng: ChaCha8Rng,
+        next_time_s: f64,
+    },
+    Diurnal(Box<diurnal::DiurnalArrivals>),
+    Trace(TraceReplay),
+}
+
+/// A trace replayed in order, time scaled by `1 / rate_scale`, optionally looped.
+struct TraceReplay {
+    records: std::sync::Arc<Vec<crate::trace::TraceRecord>>,
+    /// Mooncake's 3-second steps spread within each step (this replication's own draw).
+    spread: Option<Vec<crate::trace::TraceRecord>>,
+    index: usize,
+    pass: u64,
+    /// Length of one pass in trace seconds (span plus one mean gap, so loops do not collide).
+    period_s: f64,
+    rate_scale: f64,
+    looped: bool,
+}
+
+impl TraceReplay {
+    fn records(&self) -> &[crate::trace::TraceRecord] {
+        self.spread.as_deref().unwrap_or(&self.records)
+    }
+
+    /// The next record's (arrival seconds, input, output), or `None` at the end.
+    fn next(&mut self) -> Option<(f64, u32, u32)> {
+        if self.index >= self.records().len() {
+            if !self.looped {
+                return None;
+            }
+            self.index = 0;
+            self.pass += 1;
+        }
+        let r = &self.records()[self.index];
+        let t = (r.arrival_s + self.pass as f64 * self.period_s) / self.rate_scale;
+        let out = (t, r.input_tokens.max(1), r.output_tokens.max(1));
+        self.index += 1;
+        Some(out)
+    }
+}
+
+/// Mooncake trace timestamps come in 3-second steps (traces/README.md).
+pub const MOONCAKE_STEP_S: f64 = 3.0;
+
 impl Workload {
     /// The workload of one replication seeded with `seed`.
     pub fn new(scenario: &Scenario, seed: u64) -> Self {
-        let ArrivalKind::Poisson = scenario.traffic.arrival;
-        // Validation guarantees a positive finite rate, so Exp::new cannot fail.
-        let interarrival =
-            Exp::new(scenario.traffic.requests_per_s).unwrap_or_else(|_| Exp::new(1.0).unwrap());
+        let tr = &scenario.traffic;
+        let arrivals = match tr.arrival {
+            ArrivalKind::Poisson | ArrivalKind::TracePoisson => Arrivals::Poisson {
+                // Validation guarantees a positive finite rate, so Exp::new cannot fail.
+                interarrival: Exp::new(tr.requests_per_s)
+                    .unwrap_or_else(|_| Exp::new(1.0).expect("1 is a valid rate")),
+                rng: stream(seed, Purpose::Arrivals),
+                next_time_s: 0.0,
+            },
+            ArrivalKind::Diurnal => {
+                let weights = tr.hourly_weights.clone().unwrap_or_else(|| vec![1.0; 24]);
+                let profile = diurnal::DailyProfile::from_weights(&weights)
+                    .unwrap_or_else(|_| diurnal::DailyProfile::flat());
+                match diurnal::DiurnalArrivals::new(
+                    profile,
+                    tr.requests_per_s,
+                    tr.start_hour.unwrap_or(0.0),
+                    stream(seed, Purpose::Arrivals),
+                ) {
+                    Ok(d) => Arrivals::Diurnal(Box::new(d)),
+                    // Validation checked the profile and rate; fall back to Poisson.
+                    Err(_) => Arrivals::Poisson {
+                        interarrival: Exp::new(tr.requests_per_s.max(1e-9))
+                            .unwrap_or_else(|_| Exp::new(1.0).expect("1 is a valid rate")),
+                        rng: stream(seed, Purpose::Arrivals),
+                        next_time_s: 0.0,
+                    },
+                }
+            }
+            ArrivalKind::Trace => {
+                let records = tr.records.clone().unwrap_or_default();
+                let spread = (tr.format.as_deref() == Some("mooncake")).then(|| {
+                    crate::trace::spread_steps(
+                        &records,
+                        MOONCAKE_STEP_S,
+                        crate::engine::rng::mix64(seed ^ Purpose::Arrivals as u64),
+                    )
+                });
+                let span = records.last().map_or(0.0, |r| r.arrival_s)
+                    - records.first().map_or(0.0, |r| r.arrival_s);
+                let gap = span / (records.len().max(2) - 1) as f64;
+                Arrivals::Trace(TraceReplay {
+                    records,
+                    spread,
+                    index: 0,
+                    pass: 0,
+                    period_s: span + gap,
+                    rate_scale: tr.rate_scale.unwrap_or(1.0),
+                    looped: tr.loop_trace.unwrap_or(false),
+                })
+            }
+        };
         let service = match &scenario.servers.kind {
             ServerKind::Queue { service_time_s, .. } => service_time_s
                 .build()
@@ -62,11 +157,9 @@ impl Workload {
             })
         });
         Workload {
-            interarrival,
-            arrivals_rng: stream(seed, Purpose::Arrivals),
+            arrivals,
             service,
             tokens,
-            next_time_s: 0.0,
             end: SimTime::from_secs_f64(scenario.traffic.duration_s),
             next_id: 0,
         }
@@ -77,8 +170,24 @@ impl Workload {
     /// Arrival times accumulate in f64 seconds and are rounded once per request, so rounding
     /// never drifts the rate.
     pub fn next_request(&mut self) -> Option<Request> {
-        self.next_time_s += self.interarrival.sample(&mut self.arrivals_rng);
-        let arrival = SimTime::from_secs_f64(self.next_time_s);
+        let mut trace_tokens = None;
+        let time_s = match &mut self.arrivals {
+            Arrivals::Poisson {
+                interarrival,
+                rng,
+                next_time_s,
+            } => {
+                *next_time_s += interarrival.sample(rng);
+                *next_time_s
+            }
+            Arrivals::Diurnal(d) => d.next_arrival_s(),
+            Arrivals::Trace(t) => {
+                let (time_s, input, output) = t.next()?;
+                trace_tokens = Some((input, output));
+                time_s
+            }
+        };
+        let arrival = SimTime::from_secs_f64(time_s);
         if arrival >= self.end {
             return None;
         }
@@ -86,12 +195,14 @@ impl Workload {
             Some((d, rng)) => SimDuration::from_secs_f64(d.sample(rng)),
             None => SimDuration::ZERO,
         };
-        let (input_tokens, output_tokens) = match &mut self.tokens {
-            Some(t) => (
+        let (input_tokens, output_tokens) = match (&mut self.tokens, trace_tokens) {
+            // A replayed trace carries each request's own token counts.
+            (_, Some(tokens)) => tokens,
+            (Some(t), None) => (
                 round_tokens(t.input.sample(&mut t.input_rng)),
                 round_tokens(t.output.sample(&mut t.output_rng)),
             ),
-            None => (0, 0),
+            (None, None) => (0, 0),
         };
         let id = self.next_id;
         self.next_id += 1;

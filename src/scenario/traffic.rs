@@ -1,0 +1,204 @@
+//! The `[traffic]` arrival processes beyond Poisson: a 24-hour profile (`diurnal`) and a
+//! replayed trace (`trace`), validated into [`super::TrafficSpec`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::raw::RawTraffic;
+use super::{ArrivalKind, ScenarioError, TrafficSpec};
+use crate::trace::{TraceFormat, mean_rate_per_s, read_trace};
+use crate::workload::diurnal::DailyProfile;
+
+fn invalid(file: &Path, key: &str, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    }
+}
+
+/// Where the shared traces live: `$FLEETSIM_TRACES`, else `../shared/traces`.
+pub fn traces_dir() -> PathBuf {
+    std::env::var_os("FLEETSIM_TRACES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/traces"))
+}
+
+/// Resolves a path written in a scenario: `$FLEETSIM_TRACES/...` expands to [`traces_dir`];
+/// a relative path is taken from the scenario file's folder.
+pub fn resolve_path(written: &str, scenario_file: &Path) -> PathBuf {
+    if let Some(rest) = written.strip_prefix("$FLEETSIM_TRACES/") {
+        return traces_dir().join(rest);
+    }
+    let p = PathBuf::from(written);
+    if p.is_absolute() {
+        p
+    } else {
+        scenario_file
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(p)
+    }
+}
+
+/// Validates the arrival-process keys of `[traffic]`.
+pub fn validate_traffic(
+    t: RawTraffic,
+    requests_per_s: f64,
+    warmup_s: f64,
+    file: &Path,
+) -> Result<TrafficSpec, ScenarioError> {
+    let arrival = t.arrival.unwrap_or(ArrivalKind::Poisson);
+    let mut spec = TrafficSpec {
+        arrival,
+        requests_per_s,
+        duration_s: t.duration_s,
+        warmup_s,
+        hourly_weights: None,
+        start_hour: None,
+        path: None,
+        format: None,
+        rate_scale: None,
+        loop_trace: None,
+        records: None,
+    };
+    let only = |present: bool, key: &str, kind: &str| -> Result<(), ScenarioError> {
+        if present {
+            Err(invalid(
+                file,
+                &format!("traffic.{key}"),
+                format!("only applies to arrival = \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if arrival != ArrivalKind::Diurnal {
+        only(t.profile.is_some(), "profile", "diurnal")?;
+        only(t.hourly_weights.is_some(), "hourly_weights", "diurnal")?;
+        only(t.rates_csv.is_some(), "rates_csv", "diurnal")?;
+        only(t.start_hour.is_some(), "start_hour", "diurnal")?;
+    }
+    if !arrival.uses_trace() {
+        only(t.path.is_some(), "path", "trace")?;
+        only(t.format.is_some(), "format", "trace")?;
+        only(t.rate_scale.is_some(), "rate_scale", "trace")?;
+        only(t.loop_trace.is_some(), "loop", "trace")?;
+    }
+    match arrival {
+        ArrivalKind::Poisson => {}
+        ArrivalKind::Diurnal => {
+            let given = [
+                t.profile.is_some(),
+                t.hourly_weights.is_some(),
+                t.rates_csv.is_some(),
+            ]
+            .iter()
+            .filter(|&&b| b)
+            .count();
+            if given > 1 {
+                return Err(invalid(
+                    file,
+                    "traffic.profile",
+                    "give one of profile, hourly_weights or rates_csv".into(),
+                ));
+            }
+            let profile = if let Some(w) = &t.hourly_weights {
+                DailyProfile::from_weights(w)
+                    .map_err(|m| invalid(file, "traffic.hourly_weights", m))?
+            } else if let Some(csv) = &t.rates_csv {
+                let path = resolve_path(csv, file);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    invalid(
+                        file,
+                        "traffic.rates_csv",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                DailyProfile::from_rates_csv(&text).map_err(|m| {
+                    invalid(
+                        file,
+                        "traffic.rates_csv",
+                        format!("{}: {m}", path.display()),
+                    )
+                })?
+            } else {
+                match t.profile.as_deref().unwrap_or("human") {
+                    "human" => DailyProfile::builtin_human(),
+                    "flat" => DailyProfile::flat(),
+                    other => {
+                        return Err(invalid(
+                            file,
+                            "traffic.profile",
+                            format!("unknown profile {other:?}; allowed: human, flat"),
+                        ));
+                    }
+                }
+            };
+            let start_hour = t.start_hour.unwrap_or(0.0);
+            if !(0.0..24.0).contains(&start_hour) {
+                return Err(invalid(
+                    file,
+                    "traffic.start_hour",
+                    format!("must be in [0, 24), got {start_hour}"),
+                ));
+            }
+            spec.hourly_weights = Some(profile.hourly_weights.to_vec());
+            spec.start_hour = Some(start_hour);
+        }
+        ArrivalKind::Trace | ArrivalKind::TracePoisson => {
+            let written = t.path.ok_or_else(|| {
+                invalid(
+                    file,
+                    "traffic.path",
+                    "missing: a trace arrival needs the trace file, e.g. \
+                     \"$FLEETSIM_TRACES/azure_llm_2023/AzureLLMInferenceTrace_code.csv\""
+                        .into(),
+                )
+            })?;
+            let path = resolve_path(&written, file);
+            let format_name = t.format.unwrap_or_else(|| {
+                if written.ends_with(".jsonl") {
+                    "mooncake".into()
+                } else {
+                    "azure-2023".into()
+                }
+            });
+            let format = match format_name.as_str() {
+                "azure-2023" => TraceFormat::Azure2023,
+                "mooncake" => TraceFormat::Mooncake,
+                other => {
+                    return Err(invalid(
+                        file,
+                        "traffic.format",
+                        format!("unknown trace format {other:?}; allowed: azure-2023, mooncake"),
+                    ));
+                }
+            };
+            let rate_scale = t.rate_scale.unwrap_or(1.0);
+            if !(rate_scale.is_finite() && rate_scale > 0.0) {
+                return Err(invalid(
+                    file,
+                    "traffic.rate_scale",
+                    format!("must be a positive number, got {rate_scale}"),
+                ));
+            }
+            let records = read_trace(&path, &format)
+                .map_err(|e| invalid(file, "traffic.path", e.to_string()))?;
+            if records.len() < 2 {
+                return Err(invalid(
+                    file,
+                    "traffic.path",
+                    format!("{}: a trace needs at least two requests", path.display()),
+                ));
+            }
+            spec.requests_per_s = mean_rate_per_s(&records) * rate_scale;
+            spec.path = Some(path.to_string_lossy().into_owned());
+            spec.format = Some(format_name);
+            spec.rate_scale = Some(rate_scale);
+            spec.loop_trace = Some(t.loop_trace.unwrap_or(false));
+            spec.records = Some(Arc::new(records));
+        }
+    }
+    Ok(spec)
+}
