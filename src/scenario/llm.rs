@@ -59,6 +59,17 @@ pub struct RequestSpec {
     pub input_tokens: DistSpec,
     /// Generated tokens.
     pub output_tokens: DistSpec,
+    /// Rounds per session: round k's prompt carries the conversation so far (every earlier
+    /// round's input and output) plus its own new input.
+    #[serde(default = "one")]
+    pub rounds: u32,
+    /// Seconds between a round's last token and the next round's arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time_s: Option<DistSpec>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl LlmServerSpec {
@@ -253,9 +264,34 @@ pub fn validate_request(
         }
         Ok(d)
     };
+    let rounds = raw.rounds.unwrap_or(1);
+    if rounds == 0 || rounds > 1000 {
+        return Err(invalid(
+            file,
+            "request.rounds",
+            format!("must be between 1 and 1000, got {rounds}"),
+        ));
+    }
+    let think_time_s = match raw.think_time_s {
+        Some(d) => {
+            d.build()
+                .map_err(|m| invalid(file, "request.think_time_s", m))?;
+            Some(d)
+        }
+        None => None,
+    };
+    if think_time_s.is_some() && rounds == 1 {
+        return Err(invalid(
+            file,
+            "request.think_time_s",
+            "only applies to sessions of more than one round (set request.rounds)".into(),
+        ));
+    }
     Ok(RequestSpec {
         input_tokens: check(raw.input_tokens, "request.input_tokens")?,
         output_tokens: check(raw.output_tokens, "request.output_tokens")?,
+        rounds,
+        think_time_s,
     })
 }
 

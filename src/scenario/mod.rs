@@ -725,6 +725,8 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                             values: ov,
                             weights: Some(ow),
                         },
+                        rounds: 1,
+                        think_time_s: None,
                     }
                 }
                 _ => llm::validate_request(raw.request, file)?,

@@ -100,6 +100,10 @@ pub struct RawRequest {
     pub input_tokens: Option<DistSpec>,
     /// Generated tokens per request.
     pub output_tokens: Option<DistSpec>,
+    /// Rounds per session (default 1: every request stands alone).
+    pub rounds: Option<u32>,
+    /// Seconds between a round's answer and the next round's question.
+    pub think_time_s: Option<DistSpec>,
 }
 
 /// `[servers.gpu]` as written: overrides of the `hardware` preset's fields.

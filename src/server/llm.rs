@@ -70,6 +70,9 @@ pub struct Seq {
     pub first_token: Option<SimTime>,
     /// Prompt tokens planned for the step in progress.
     pending_chunk: u32,
+    /// The session this request belongs to (its first round's id), its round (from 1) and
+    /// when the session began.
+    pub session: (u64, u32, SimTime),
 }
 
 impl Seq {
@@ -85,6 +88,7 @@ impl Seq {
             admitted: None,
             first_token: None,
             pending_chunk: 0,
+            session: (id, 1, arrival),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::llm::Deployment;
-use crate::metrics::{LatencyRecorder, LevelMeter};
+use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::{LlmServerSpec, Scenario};
 use crate::server::llm::{BatchLimits, Finished, Replica, Seq};
@@ -40,6 +40,95 @@ pub struct LlmMetrics {
     pub prefill_tokens_per_s: f64,
     /// Steps executed per replica per second of busy time.
     pub steps_per_busy_s: f64,
+}
+
+/// Session figures (scenarios with `request.rounds > 1`): sessions whose first round arrived
+/// after the warm-up.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SessionMetrics {
+    /// Rounds per session.
+    pub rounds: f64,
+    /// Sessions that answered every round before the run ended.
+    pub completed: f64,
+    /// First question to last answer, seconds.
+    pub e2e_s: LatencySummary,
+    /// Per round (`round_1`, `round_2`, ...): answered rounds and their mean latencies.
+    pub per_round: std::collections::BTreeMap<String, RoundMetrics>,
+}
+
+/// One round position across sessions.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RoundMetrics {
+    /// Rounds answered.
+    pub completed: f64,
+    /// Mean arrival-to-last-token seconds.
+    pub e2e_mean_s: f64,
+    /// Mean time to first token (server-answered rounds), seconds.
+    pub ttft_mean_s: f64,
+}
+
+struct SessionRecorder {
+    rounds: u32,
+    e2e: LatencyRecorder,
+    /// Per round: (count, Σ e2e s, ttft count, Σ ttft s).
+    per_round: Vec<(u64, f64, u64, f64)>,
+}
+
+impl SessionRecorder {
+    fn new(rounds: u32) -> Self {
+        SessionRecorder {
+            rounds,
+            e2e: LatencyRecorder::new(),
+            per_round: vec![(0, 0.0, 0, 0.0); rounds as usize],
+        }
+    }
+
+    fn round_done(
+        &mut self,
+        req: &Request,
+        at: SimTime,
+        warmup: SimTime,
+        ttft: Option<SimDuration>,
+    ) {
+        if self.rounds <= 1 || req.session_start < warmup {
+            return;
+        }
+        let last = self.per_round.len() - 1;
+        let slot = &mut self.per_round[(req.round as usize - 1).min(last)];
+        slot.0 += 1;
+        slot.1 += (at - req.arrival).as_secs_f64();
+        if let Some(t) = ttft {
+            slot.2 += 1;
+            slot.3 += t.as_secs_f64();
+        }
+        if req.round == self.rounds {
+            self.e2e.record(at - req.session_start);
+        }
+    }
+
+    fn summary(&self) -> SessionMetrics {
+        let ratio = |a: f64, b: u64| if b > 0 { a / b as f64 } else { 0.0 };
+        SessionMetrics {
+            rounds: f64::from(self.rounds),
+            completed: self.e2e.count() as f64,
+            e2e_s: self.e2e.summary(),
+            per_round: self
+                .per_round
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, e, tn, t))| {
+                    (
+                        format!("round_{}", i + 1),
+                        RoundMetrics {
+                            completed: n as f64,
+                            e2e_mean_s: ratio(e, n),
+                            ttft_mean_s: ratio(t, tn),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 enum Event {
@@ -126,6 +215,8 @@ pub fn run_llm_replication(
     let mut overload = None;
     let mut now = SimTime::ZERO;
     let mut done: Vec<Finished> = Vec::new();
+    let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
+    let mut sessions = SessionRecorder::new(rounds);
     let mut events = 0u64;
 
     let mut queue: EventQueue<Event> = EventQueue::new();
@@ -146,7 +237,9 @@ pub fn run_llm_replication(
         }
         match ev {
             Event::Arrival(req) => {
-                if let Some(next) = workload.next_request() {
+                if !req.is_follow_up()
+                    && let Some(next) = workload.next_request()
+                {
                     queue.push(next.arrival, Event::Arrival(next));
                 }
                 counts.arrived += u64::from(req.arrival >= warmup);
@@ -159,12 +252,9 @@ pub fn run_llm_replication(
                 outstanding.inc(r);
                 let rep = &mut replicas[r];
                 let before = rep.waiting_len() as u64;
-                rep.enqueue(Seq::new(
-                    req.id,
-                    req.arrival,
-                    req.input_tokens,
-                    req.output_tokens,
-                ));
+                let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
+                seq.session = (req.session, req.round, req.session_start);
+                rep.enqueue(seq);
                 let wake = if rep.is_stepping() {
                     rep.interrupt(now)
                 } else {
@@ -198,6 +288,10 @@ pub fn run_llm_replication(
                     counts.cache_hits += 1;
                     rec.e2e.record(now - req.arrival);
                 }
+                sessions.round_done(&req, now, warmup, None);
+                if let Some(next) = workload.follow_up(&req, now) {
+                    queue.push(next.arrival, Event::Arrival(next));
+                }
             }
             Event::Wake {
                 replica,
@@ -228,6 +322,22 @@ pub fn run_llm_replication(
                     if f.seq.arrival >= warmup {
                         counts.completed += 1;
                         rec.record(&f);
+                    }
+                    let (session, round, session_start) = f.seq.session;
+                    let req = Request {
+                        id: f.seq.id,
+                        arrival: f.seq.arrival,
+                        work: SimDuration::ZERO,
+                        input_tokens: f.seq.input_tokens,
+                        output_tokens: f.seq.output_tokens,
+                        session,
+                        round,
+                        session_start,
+                    };
+                    let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
+                    sessions.round_done(&req, now, warmup, ttft);
+                    if let Some(next) = workload.follow_up(&req, now) {
+                        queue.push(next.arrival, Event::Arrival(next));
                     }
                 }
             }
@@ -328,6 +438,7 @@ pub fn run_llm_replication(
         cache_hit_rate: ratio(counts.cache_hits as f64, counts.arrived as f64),
         ended_at_s: now.as_secs_f64(),
         llm: Some(llm),
+        sessions: (rounds > 1).then(|| sessions.summary()),
     };
     ReplicationOutcome {
         metrics,

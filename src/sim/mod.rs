@@ -89,6 +89,9 @@ pub struct ReplicationMetrics {
     /// LLM fleets: batching, bandwidth and KV figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmMetrics>,
+    /// Multi-round sessions: per session and per round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<llm::SessionMetrics>,
 }
 
 /// The outcome of one replication.
@@ -344,6 +347,7 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
         },
         ended_at_s: now.as_secs_f64(),
         llm: None,
+        sessions: None,
     };
     ReplicationOutcome {
         metrics,

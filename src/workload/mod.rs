@@ -26,6 +26,20 @@ pub struct Request {
     pub input_tokens: u32,
     /// Tokens to generate (LLM servers; zero otherwise).
     pub output_tokens: u32,
+    /// The session this request is a round of (the id of its first round).
+    pub session: u64,
+    /// Round number within the session, from 1.
+    pub round: u32,
+    /// When the session's first round arrived.
+    pub session_start: SimTime,
+}
+
+impl Request {
+    /// Whether this is a later round of a session (it arrives after an earlier round's answer,
+    /// not from the arrival process).
+    pub fn is_follow_up(&self) -> bool {
+        self.round > 1
+    }
 }
 
 /// Generates requests in arrival order until the end of the run.
@@ -33,6 +47,10 @@ pub struct Workload {
     arrivals: Arrivals,
     service: Option<(Dist, ChaCha8Rng)>,
     tokens: Option<TokenDraws>,
+    /// Rounds per session and the think time between them.
+    rounds: u32,
+    think: Option<Dist>,
+    seed: u64,
     end: SimTime,
     next_id: u64,
 }
@@ -156,10 +174,19 @@ impl Workload {
                 output_rng: stream(seed, Purpose::OutputTokens),
             })
         });
+        let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
+        let think = scenario
+            .request
+            .as_ref()
+            .and_then(|r| r.think_time_s.as_ref())
+            .and_then(|d| d.build().ok());
         Workload {
             arrivals,
             service,
             tokens,
+            rounds,
+            think,
+            seed,
             end: SimTime::from_secs_f64(scenario.traffic.duration_s),
             next_id: 0,
         }
@@ -212,6 +239,57 @@ impl Workload {
             work,
             input_tokens,
             output_tokens,
+            session: id,
+            round: 1,
+            session_start: arrival,
+        })
+    }
+
+    /// The next round of `done`'s session, asked after `done` was answered at `answered`, or
+    /// `None` when the session is over or the next round would arrive after the run ends.
+    ///
+    /// Its prompt carries the conversation: `done`'s whole prompt, `done`'s answer, and a new
+    /// input drawn like a first round's. Its output length is drawn afresh.
+    pub fn follow_up(&mut self, done: &Request, answered: SimTime) -> Option<Request> {
+        if done.round >= self.rounds {
+            return None;
+        }
+        // Each later round draws from its own stream, keyed by (session, round), so its
+        // think time and tokens do not depend on the order in which rounds finish (common
+        // random numbers across fleet sizes).
+        let key = crate::engine::rng::mix64(
+            self.seed ^ done.session.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(done.round),
+        );
+        let mut rng = stream(key, Purpose::Sessions);
+        let think_s = match &self.think {
+            Some(d) => d.sample(&mut rng).max(0.0),
+            None => 0.0,
+        };
+        let arrival = answered + SimDuration::from_secs_f64(think_s);
+        if arrival >= self.end {
+            return None;
+        }
+        let (own_input, output_tokens) = match &self.tokens {
+            Some(t) => (
+                round_tokens(t.input.sample(&mut rng)),
+                round_tokens(t.output.sample(&mut rng)),
+            ),
+            None => (0, 0),
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(Request {
+            id,
+            arrival,
+            work: SimDuration::ZERO,
+            input_tokens: done
+                .input_tokens
+                .saturating_add(done.output_tokens)
+                .saturating_add(own_input),
+            output_tokens,
+            session: done.session,
+            round: done.round + 1,
+            session_start: done.session_start,
         })
     }
 }

@@ -6,5 +6,6 @@ mod determinism;
 mod invariants;
 mod llm;
 mod queueing;
+mod replay;
 mod scenarios;
 mod support;

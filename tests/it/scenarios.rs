@@ -79,3 +79,51 @@ fn lru_cache_hit_rate_matches_che_at_two_sizes() {
         );
     }
 }
+
+#[test]
+fn a_third_round_carries_the_whole_conversation() {
+    // Office assistant: 3 rounds of 400 in / 2,000 out. Round 3's prompt = round 1's input
+    // and output + round 2's own input and output + its own 400 = 5,200 tokens.
+    let s = load("office-assistant.toml", &[]);
+    let mut w = fleetsim::workload::Workload::new(&s, 9);
+    let r1 = w.next_request().unwrap();
+    assert_eq!(
+        (r1.round, r1.input_tokens, r1.output_tokens),
+        (1, 400, 2000)
+    );
+    let t1 = r1.arrival + fleetsim::engine::SimDuration::from_secs_f64(100.0);
+    let r2 = w.follow_up(&r1, t1).unwrap();
+    assert_eq!((r2.round, r2.input_tokens), (2, 400 + 2000 + 400));
+    assert!(
+        r2.arrival >= t1,
+        "the next round comes after the answer and a think time"
+    );
+    let r3 = w.follow_up(&r2, r2.arrival).unwrap();
+    assert_eq!(
+        r3.input_tokens,
+        r1.input_tokens + r1.output_tokens + 400 + r2.output_tokens + 400
+    );
+    assert_eq!(r3.input_tokens, 5200);
+    assert_eq!((r3.session, r3.session_start), (r1.session, r1.arrival));
+    assert!(
+        w.follow_up(&r3, r3.arrival).is_none(),
+        "a session has 3 rounds"
+    );
+}
+
+#[test]
+fn sessions_are_reported_per_round_and_per_session() {
+    let s = load("customer-service.toml", &["run.replications=1"]);
+    let sum = run(&s, None).summary;
+    assert_eq!(at(&sum, "sessions.rounds"), 5.0);
+    assert!(at(&sum, "sessions.completed") > 100.0);
+    // Later rounds carry longer prompts, so their first token takes longer.
+    assert!(
+        at(&sum, "sessions.per_round.round_5.ttft_mean_s")
+            > at(&sum, "sessions.per_round.round_1.ttft_mean_s")
+    );
+    assert!(
+        at(&sum, "sessions.e2e_s.mean") > 4.0 * 30.0 * 0.5,
+        "five rounds with think times"
+    );
+}
