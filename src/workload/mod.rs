@@ -63,7 +63,7 @@ enum Arrivals {
         next_time_s: f64,
     },
     Diurnal(Box<diurnal::DiurnalArrivals>),
-    Trace(TraceReplay),
+    Trace(Box<TraceReplay>),
 }
 
 /// A trace replayed in order, time scaled by `1 / rate_scale`, optionally looped.
@@ -148,7 +148,7 @@ impl Workload {
                 let span = records.last().map_or(0.0, |r| r.arrival_s)
                     - records.first().map_or(0.0, |r| r.arrival_s);
                 let gap = span / (records.len().max(2) - 1) as f64;
-                Arrivals::Trace(TraceReplay {
+                Arrivals::Trace(Box::new(TraceReplay {
                     records,
                     spread,
                     index: 0,
@@ -156,7 +156,7 @@ impl Workload {
                     period_s: span + gap,
                     rate_scale: tr.rate_scale.unwrap_or(1.0),
                     looped: tr.loop_trace.unwrap_or(false),
-                })
+                }))
             }
         };
         let service = match &scenario.servers.kind {
