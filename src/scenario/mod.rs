@@ -618,7 +618,8 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         "traffic.requests_per_s"
     };
     let from_trace = t.arrival.is_some_and(ArrivalKind::uses_trace);
-    if !from_trace && !(requests_per_s.is_finite() && requests_per_s > 0.0) {
+    let rate_ok = requests_per_s.is_finite() && requests_per_s > 0.0;
+    if !(from_trace || rate_ok) {
         return Err(invalid(
             rate_key,
             format!("must be a positive number, got {requests_per_s}"),

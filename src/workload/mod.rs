@@ -55,15 +55,16 @@ pub struct Workload {
     next_id: u64,
 }
 
-/// Where arrival times come from.
+/// Where arrival times come from (one per replication, so its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Arrivals {
     Poisson {
         interarrival: Exp<f64>,
         rng: ChaCha8Rng,
         next_time_s: f64,
     },
-    Diurnal(Box<diurnal::DiurnalArrivals>),
-    Trace(Box<TraceReplay>),
+    Diurnal(diurnal::DiurnalArrivals),
+    Trace(TraceReplay),
 }
 
 /// A trace replayed in order, time scaled by `1 / rate_scale`, optionally looped.
@@ -126,7 +127,7 @@ impl Workload {
                     tr.start_hour.unwrap_or(0.0),
                     stream(seed, Purpose::Arrivals),
                 ) {
-                    Ok(d) => Arrivals::Diurnal(Box::new(d)),
+                    Ok(d) => Arrivals::Diurnal(d),
                     // Validation checked the profile and rate; fall back to Poisson.
                     Err(_) => Arrivals::Poisson {
                         interarrival: Exp::new(tr.requests_per_s.max(1e-9))
@@ -148,7 +149,7 @@ impl Workload {
                 let span = records.last().map_or(0.0, |r| r.arrival_s)
                     - records.first().map_or(0.0, |r| r.arrival_s);
                 let gap = span / (records.len().max(2) - 1) as f64;
-                Arrivals::Trace(Box::new(TraceReplay {
+                Arrivals::Trace(TraceReplay {
                     records,
                     spread,
                     index: 0,
@@ -156,7 +157,7 @@ impl Workload {
                     period_s: span + gap,
                     rate_scale: tr.rate_scale.unwrap_or(1.0),
                     looped: tr.loop_trace.unwrap_or(false),
-                }))
+                })
             }
         };
         let service = match &scenario.servers.kind {
