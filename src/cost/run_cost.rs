@@ -23,7 +23,8 @@ fn num(v: &Value, path: &str) -> Option<f64> {
 /// Adds `cost` and `idle_rate.{assumed,equivalent}` to a summary of means.
 pub fn add_costs(scenario: &Scenario, summary: &mut Value) {
     let c = &scenario.cost;
-    let n = f64::from(scenario.servers.count);
+    // Servers paid for: the time-averaged fleet when it autoscales.
+    let n = num(summary, "llm.mean_servers").unwrap_or(f64::from(scenario.servers.count));
     let throughput = num(summary, "throughput_per_s").unwrap_or(0.0);
     let idle = num(summary, "idle_rate.achieved").unwrap_or(0.0);
     let hit = num(summary, "cache_hit_rate").unwrap_or(0.0);

@@ -80,6 +80,19 @@ impl Loads {
         self.update(i);
     }
 
+    /// Adds `k` to target `i` (e.g. a large penalty that keeps a drained server out of
+    /// least-loaded choices).
+    pub fn add(&mut self, i: usize, k: usize) {
+        self.counts[i] += k;
+        self.update(i);
+    }
+
+    /// Removes `k` from target `i`.
+    pub fn sub(&mut self, i: usize, k: usize) {
+        self.counts[i] -= k;
+        self.update(i);
+    }
+
     /// The least-loaded target, lowest index on ties.
     pub fn argmin(&self) -> usize {
         if self.width == 1 {

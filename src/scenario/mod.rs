@@ -49,6 +49,9 @@ pub struct Scenario {
     pub request: Option<RequestSpec>,
     /// Prices and the formula's assumed rates.
     pub cost: CostSpec,
+    /// Autoscaling of an LLM fleet (`servers.count` is then the starting size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSpec>,
     /// Latency targets (`fleetsim plan` finds the fewest servers meeting all of them).
     #[serde(
         default,
@@ -57,6 +60,94 @@ pub struct Scenario {
         deserialize_with = "slo_from_map"
     )]
     pub slo: Vec<SloTarget>,
+}
+
+/// Autoscaling settings. Load = in-flight sequences per active replica over
+/// `sequences_per_replica`; the fleet is resized to `ceil(active x load / target_utilization)`
+/// every `interval_s` (the Kubernetes HPA rule), within `[min_servers, max_servers]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleSpec {
+    /// Fewest active servers.
+    pub min_servers: u32,
+    /// Most servers.
+    pub max_servers: u32,
+    /// Load the fleet is sized for.
+    pub target_utilization: f64,
+    /// In-flight sequences per replica that count as full load.
+    pub sequences_per_replica: f64,
+    /// Seconds from ordering a server to it serving.
+    pub scale_out_delay_s: f64,
+    /// Seconds after any scaling before a scale-in.
+    pub scale_in_cooldown_s: f64,
+    /// Seconds between evaluations.
+    pub interval_s: f64,
+}
+
+impl AutoscaleSpec {
+    /// The autoscaler's own settings.
+    pub fn config(&self) -> crate::workload::diurnal::AutoscalerConfig {
+        crate::workload::diurnal::AutoscalerConfig {
+            min_servers: self.min_servers,
+            max_servers: self.max_servers,
+            target_utilization: self.target_utilization,
+            scale_out_delay_s: self.scale_out_delay_s,
+            scale_in_cooldown_s: self.scale_in_cooldown_s,
+            interval_s: self.interval_s,
+        }
+    }
+}
+
+fn validate_autoscale(
+    raw: Option<raw::RawAutoscale>,
+    servers: &ServersSpec,
+    file: &Path,
+) -> Result<Option<AutoscaleSpec>, ScenarioError> {
+    let Some(r) = raw else {
+        return Ok(None);
+    };
+    let invalid = |key: &str, message: String| ScenarioError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    if !matches!(servers.kind, ServerKind::Llm(_)) {
+        return Err(invalid(
+            "autoscale",
+            "autoscaling applies to kind = \"llm\" servers".into(),
+        ));
+    }
+    let spec = AutoscaleSpec {
+        min_servers: r.min_servers.unwrap_or(1),
+        max_servers: r.max_servers.unwrap_or(servers.count),
+        target_utilization: r.target_utilization.unwrap_or(0.7),
+        sequences_per_replica: r.sequences_per_replica.unwrap_or(16.0),
+        scale_out_delay_s: r.scale_out_delay_s.unwrap_or(300.0),
+        scale_in_cooldown_s: r.scale_in_cooldown_s.unwrap_or(600.0),
+        interval_s: r.interval_s.unwrap_or(60.0),
+    };
+    if !(spec.sequences_per_replica.is_finite() && spec.sequences_per_replica > 0.0) {
+        return Err(invalid(
+            "autoscale.sequences_per_replica",
+            format!(
+                "must be a positive number, got {}",
+                spec.sequences_per_replica
+            ),
+        ));
+    }
+    if servers.count < spec.min_servers || servers.count > spec.max_servers {
+        return Err(invalid(
+            "servers.count",
+            format!(
+                "the starting fleet ({}) must lie within autoscale.min_servers..=max_servers \
+                 ({}..={})",
+                servers.count, spec.min_servers, spec.max_servers
+            ),
+        ));
+    }
+    crate::workload::diurnal::Autoscaler::new(spec.config())
+        .map_err(|m| invalid("autoscale", m))?;
+    Ok(Some(spec))
 }
 
 /// One latency target: `stat` of `metric` must be at most `max_s`.
@@ -856,6 +947,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
 
     let cost = validate_cost(raw.cost, &cache, file)?;
     let slo = validate_slo(raw.slo, is_llm, file)?;
+    let autoscale = validate_autoscale(raw.autoscale, &servers, file)?;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -867,6 +959,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         model,
         request,
         cost,
+        autoscale,
         slo,
     })
 }

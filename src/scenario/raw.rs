@@ -30,6 +30,8 @@ pub struct RawScenario {
     pub request: Option<RawRequest>,
     /// `[cost]`: prices and the formula's assumptions.
     pub cost: Option<RawCost>,
+    /// `[autoscale]`: grow and shrink an LLM fleet with its load.
+    pub autoscale: Option<RawAutoscale>,
     /// `[slo]`: latency targets, `<metric>_<stat>_s = seconds`.
     pub slo: Option<std::collections::BTreeMap<String, f64>>,
 }
@@ -273,4 +275,24 @@ pub enum CacheKindName {
     Bernoulli,
     /// LRU cache over Zipf-popular queries.
     Lru,
+}
+
+/// `[autoscale]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    /// Fewest active servers (default 1).
+    pub min_servers: Option<u32>,
+    /// Most servers (default: servers.count).
+    pub max_servers: Option<u32>,
+    /// Load the fleet is sized for, in (0, 1] (default 0.7).
+    pub target_utilization: Option<f64>,
+    /// In-flight sequences per replica that count as full load (default 16).
+    pub sequences_per_replica: Option<f64>,
+    /// Seconds from ordering a server to it serving (default 300).
+    pub scale_out_delay_s: Option<f64>,
+    /// Seconds after any scaling before a scale-in (default 600).
+    pub scale_in_cooldown_s: Option<f64>,
+    /// Seconds between evaluations (default 60).
+    pub interval_s: Option<f64>,
 }

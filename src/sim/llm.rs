@@ -40,6 +40,9 @@ pub struct LlmMetrics {
     pub prefill_tokens_per_s: f64,
     /// Steps executed per replica per second of busy time.
     pub steps_per_busy_s: f64,
+    /// Servers paid for, time-averaged over the measured window (active, being provisioned,
+    /// or draining); equals the fleet size without autoscaling.
+    pub mean_servers: f64,
 }
 
 /// Session figures (scenarios with `request.rounds > 1`): sessions whose first round arrived
@@ -134,8 +137,17 @@ impl SessionRecorder {
 enum Event {
     Arrival(Request),
     CacheDone(Request),
-    Wake { replica: u32, generation: u32 },
+    Wake {
+        replica: u32,
+        generation: u32,
+    },
+    /// An autoscaler evaluation.
+    Tick,
 }
+
+/// Load added to every replica of a server that is not taking new requests, so that
+/// least-loaded routing never picks it.
+const OFF: usize = 1 << 40;
 
 /// The limits of one replica from the server spec and its deployment.
 pub fn batch_limits(spec: &LlmServerSpec, dep: &Deployment) -> BatchLimits {
@@ -190,8 +202,22 @@ pub fn run_llm_replication(
     let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
     let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
     let per_server = dep.replicas_per_server() as usize;
-    let n_servers = scenario.servers.count as usize;
+    // With autoscaling, replicas exist for the largest fleet; servers at or above `active`
+    // take no new requests.
+    let n_servers = scenario
+        .autoscale
+        .as_ref()
+        .map_or(scenario.servers.count, |a| a.max_servers) as usize;
     let n = n_servers * per_server;
+    let mut active = scenario.servers.count as usize;
+    let mut scaler = scenario.autoscale.as_ref().map(|a| {
+        (
+            crate::workload::diurnal::Autoscaler::new(a.config())
+                .expect("validation built this autoscaler"),
+            a.sequences_per_replica,
+            SimDuration::from_secs_f64(a.interval_s),
+        )
+    });
     let limits = batch_limits(spec, &dep);
 
     let mut workload = Workload::new(scenario, seed);
@@ -199,6 +225,11 @@ pub fn run_llm_replication(
     let mut router = Router::new(scenario.router.policy, seed);
     let mut replicas: Vec<Replica> = (0..n).map(|_| Replica::new(limits, warmup, end)).collect();
     let mut outstanding = Loads::new(n);
+    for r in active * per_server..n {
+        outstanding.add(r, OFF);
+    }
+    let mut paid = LevelMeter::new(warmup, end);
+    paid.set(SimTime::ZERO, active as u64);
     let mut generation = vec![0u32; n];
     let mut waiting_total: u64 = 0;
     let mut waiting_at_warmup: Option<u64> = None;
@@ -222,6 +253,9 @@ pub fn run_llm_replication(
     let mut queue: EventQueue<Event> = EventQueue::new();
     if let Some(r) = workload.next_request() {
         queue.push(r.arrival, Event::Arrival(r));
+    }
+    if let Some((_, _, interval)) = &scaler {
+        queue.push(SimTime::ZERO + *interval, Event::Tick);
     }
 
     while let Some((t, ev)) = queue.pop() {
@@ -248,7 +282,10 @@ pub fn run_llm_replication(
                     queue.push(now + latency, Event::CacheDone(req));
                     continue;
                 }
-                let r = router.choose(&outstanding);
+                let mut r = router.choose(&outstanding);
+                if r / per_server >= active {
+                    r = outstanding.argmin();
+                }
                 outstanding.inc(r);
                 let rep = &mut replicas[r];
                 let before = rep.waiting_len() as u64;
@@ -292,6 +329,35 @@ pub fn run_llm_replication(
                 if let Some(next) = workload.follow_up(&req, now) {
                     queue.push(next.arrival, Event::Arrival(next));
                 }
+            }
+            Event::Tick => {
+                let Some((scaler, seqs_per_replica, interval)) = &mut scaler else {
+                    continue;
+                };
+                let active_replicas = active * per_server;
+                let in_flight: usize = (0..active_replicas).map(|r| outstanding.get(r)).sum();
+                let load = in_flight as f64 / (active_replicas as f64 * *seqs_per_replica);
+                let d = scaler.observe(now.as_secs_f64(), load, active as u32);
+                let next = d.active as usize;
+                for s in next.min(active)..next.max(active) {
+                    for r in s * per_server..(s + 1) * per_server {
+                        if next > active {
+                            outstanding.sub(r, OFF);
+                        } else {
+                            outstanding.add(r, OFF);
+                        }
+                    }
+                }
+                active = next;
+                // Servers paid for: active, being provisioned, or still draining their work.
+                let draining = (active..n_servers)
+                    .filter(|&s| {
+                        (s * per_server..(s + 1) * per_server).any(|r| outstanding.get(r) > OFF)
+                    })
+                    .count();
+                paid.set(now, (active + d.provisioning as usize + draining) as u64);
+                let next_tick = now + *interval;
+                queue.push(next_tick, Event::Tick);
             }
             Event::Wake {
                 replica,
@@ -399,7 +465,10 @@ pub fn run_llm_replication(
         }
     }
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let idle = 1.0 - ratio(busy, window * n as f64);
+    let (paid_area, _, _) = paid.finish(now);
+    let mean_servers = ratio(paid_area, window);
+    // Idle over the replica-time paid for.
+    let idle = 1.0 - ratio(busy, paid_area * per_server as f64);
     let (l_area, _, _) = in_system.finish(now);
     let llm = LlmMetrics {
         replicas: n as f64,
@@ -412,6 +481,7 @@ pub fn run_llm_replication(
         output_tokens_per_s: ratio(out_tokens as f64, window),
         prefill_tokens_per_s: ratio(pre_tokens as f64, window),
         steps_per_busy_s: ratio(steps as f64, busy),
+        mean_servers,
     };
     let metrics = ReplicationMetrics {
         requests: counts.clone(),

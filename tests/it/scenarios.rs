@@ -127,3 +127,15 @@ fn sessions_are_reported_per_round_and_per_session() {
         "five rounds with think times"
     );
 }
+
+#[test]
+fn autoscaling_stays_in_bounds_and_costs_less_than_a_fleet_fixed_for_the_peak() {
+    let sets = ["traffic.duration_s=43200.0", "run.replications=1"];
+    let fixed = run(&load("chat-diurnal-fixed.toml", &sets), None).summary;
+    let auto = run(&load("chat-diurnal-autoscale.toml", &sets), None).summary;
+    let mean = at(&auto, "llm.mean_servers");
+    assert!((2.0..=10.0).contains(&mean), "mean servers {mean}");
+    assert!(mean < at(&fixed, "llm.mean_servers"));
+    assert!(at(&auto, "cost.cloud.per_request_usd") < at(&fixed, "cost.cloud.per_request_usd"));
+    assert_eq!(auto["stable"], true);
+}
