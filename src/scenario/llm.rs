@@ -49,6 +49,13 @@ pub struct LlmServerSpec {
     pub gpu: Gpu,
     /// Efficiency and calibration constants.
     pub efficiency: Efficiency,
+    /// Keep prompts' KV blocks (512 tokens) for reuse by later prompts sharing the prefix.
+    #[serde(default)]
+    pub prefix_cache: bool,
+    /// Share of KV memory set aside for the prefix cache (a static split: running sequences
+    /// use the rest).
+    #[serde(default)]
+    pub prefix_cache_fraction: f64,
 }
 
 /// What each request asks of an LLM server.
@@ -66,6 +73,9 @@ pub struct RequestSpec {
     /// Seconds between a round's last token and the next round's arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time_s: Option<DistSpec>,
+    /// Tokens of a system prompt shared by every session's first prompt.
+    #[serde(default)]
+    pub system_prompt_tokens: u32,
 }
 
 fn one() -> u32 {
@@ -292,6 +302,7 @@ pub fn validate_request(
         output_tokens: check(raw.output_tokens, "request.output_tokens")?,
         rounds,
         think_time_s,
+        system_prompt_tokens: raw.system_prompt_tokens.unwrap_or(0),
     })
 }
 
@@ -399,6 +410,19 @@ pub fn validate_servers(
             format!("must be zero or positive, got {reserve}"),
         ));
     }
+    let prefix_cache = rs.prefix_cache.unwrap_or(false);
+    let prefix_cache_fraction =
+        rs.prefix_cache_fraction
+            .unwrap_or(if prefix_cache { 0.3 } else { 0.0 });
+    if !(0.0..1.0).contains(&prefix_cache_fraction)
+        || (prefix_cache && prefix_cache_fraction == 0.0)
+    {
+        return Err(invalid(
+            file,
+            "servers.prefix_cache_fraction",
+            format!("must be in (0, 1) with prefix_cache = true, got {prefix_cache_fraction}"),
+        ));
+    }
     let build = |tp: u32| -> Result<LlmServerSpec, String> {
         let mut eff = Efficiency::calibrated_default(tp);
         if let Some(e) = &rs.efficiency {
@@ -421,6 +445,8 @@ pub fn validate_servers(
             compute_memory_overlap: overlap,
             gpu: gpu.clone(),
             efficiency: eff,
+            prefix_cache,
+            prefix_cache_fraction,
         };
         spec.deployment(model)?;
         Ok(spec)

@@ -818,6 +818,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                         },
                         rounds: 1,
                         think_time_s: None,
+                        system_prompt_tokens: 0,
                     }
                 }
                 _ => llm::validate_request(raw.request, file)?,

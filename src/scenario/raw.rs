@@ -106,6 +106,8 @@ pub struct RawRequest {
     pub rounds: Option<u32>,
     /// Seconds between a round's answer and the next round's question.
     pub think_time_s: Option<DistSpec>,
+    /// Tokens of a system prompt at the start of every session's first prompt (default 0).
+    pub system_prompt_tokens: Option<u32>,
 }
 
 /// `[servers.gpu]` as written: overrides of the `hardware` preset's fields.
@@ -225,6 +227,10 @@ pub struct RawServers {
     pub compute_memory_overlap: Option<f64>,
     /// `llm`: efficiency and calibration overrides.
     pub efficiency: Option<RawEfficiency>,
+    /// `llm`: keep prompts' KV blocks for reuse by later prompts with the same prefix.
+    pub prefix_cache: Option<bool>,
+    /// `llm`: share of KV memory the prefix cache may hold (default 0.3).
+    pub prefix_cache_fraction: Option<f64>,
 }
 
 /// The server models a scenario can name.

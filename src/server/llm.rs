@@ -45,8 +45,49 @@ pub struct BatchLimits {
     pub max_batch_tokens: u32,
     /// Split prompts into chunks that share steps with decodes under the token budget.
     pub chunked_prefill: bool,
-    /// KV capacity in tokens.
+    /// KV capacity in tokens for running sequences.
     pub kv_capacity_tokens: u64,
+    /// The prefix (KV block) cache, if enabled.
+    pub prefix: Option<PrefixConfig>,
+}
+
+/// A replica's prefix cache: whole KV blocks of earlier prompts kept for reuse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PrefixConfig {
+    /// Tokens per block (512, Mooncake's hash granularity).
+    pub block_tokens: u32,
+    /// Blocks the cache may hold (its share of KV memory).
+    pub capacity_blocks: u64,
+    /// Tokens of a system prompt shared by every request (its blocks are shared).
+    pub system_prompt_tokens: u32,
+}
+
+/// Block ids of a prompt without trace hashes: the shared system prompt's blocks, then
+/// blocks keyed by (session, position). Round k's prompt begins with round k-1's whole
+/// conversation, so its chain extends the earlier round's chain.
+pub fn synthetic_chain(seq: &Seq, cfg: &PrefixConfig) -> Vec<u64> {
+    let bt = cfg.block_tokens.max(1);
+    let n = seq.prompt_len().div_ceil(bt);
+    let sys_blocks = cfg.system_prompt_tokens / bt;
+    (0..n)
+        .map(|i| {
+            if i < sys_blocks {
+                crate::engine::rng::mix64(0x5359_5354_454d ^ u64::from(i))
+            } else {
+                crate::engine::rng::mix64(
+                    seq.session.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(i) << 1) ^ 1,
+                )
+            }
+        })
+        .collect()
+}
+
+/// The chain a sequence uses with the prefix cache.
+pub fn chain_of(seq: &Seq, cfg: &PrefixConfig) -> std::sync::Arc<Vec<u64>> {
+    match &seq.blocks {
+        Some(b) => b.clone(),
+        None => std::sync::Arc::new(synthetic_chain(seq, cfg)),
+    }
 }
 
 /// A request inside a replica.
@@ -73,6 +114,17 @@ pub struct Seq {
     /// The session this request belongs to (its first round's id), its round (from 1) and
     /// when the session began.
     pub session: (u64, u32, SimTime),
+    /// KV block ids of the prompt (a trace's hash ids), if known; otherwise the prefix cache
+    /// derives them from the session (see [`synthetic_chain`]).
+    pub blocks: Option<std::sync::Arc<Vec<u64>>>,
+    /// Prompt tokens found in the prefix cache at admission (their prefill is skipped).
+    pub cached: u32,
+    /// Leading blocks of `chain` pinned in the prefix cache while this sequence runs.
+    pinned: usize,
+    /// The block chain used with the prefix cache.
+    chain: Option<std::sync::Arc<Vec<u64>>>,
+    /// Prompt tokens found cached at the first admission (for the hit fraction).
+    pub first_cached: Option<u32>,
 }
 
 impl Seq {
@@ -89,6 +141,11 @@ impl Seq {
             first_token: None,
             pending_chunk: 0,
             session: (id, 1, arrival),
+            blocks: None,
+            cached: 0,
+            pinned: 0,
+            chain: None,
+            first_cached: None,
         }
     }
 
@@ -173,6 +230,8 @@ pub struct Replica {
     batch_closed: bool,
     /// Preemptions so far.
     pub preemptions: u64,
+    /// The prefix cache, if enabled.
+    pub cache: Option<crate::prefix_cache::PrefixCache>,
     /// Step accounting inside the measured window.
     pub totals: StepTotals,
     measure_from: SimTime,
@@ -190,6 +249,9 @@ impl Replica {
             run: None,
             batch_closed: false,
             preemptions: 0,
+            cache: limits
+                .prefix
+                .map(|p| crate::prefix_cache::PrefixCache::new(Some(p.capacity_blocks))),
             totals: StepTotals::default(),
             measure_from,
             measure_to,
@@ -288,6 +350,7 @@ impl Replica {
                     self.kv_used_tokens += u64::from(chunk);
                     s.pending_chunk = 0;
                     if s.decoding() {
+                        Self::publish_prefix(&mut self.cache, self.limits.prefix, s);
                         // The pass that completes a prompt emits the next token; like every
                         // generated token, it holds a KV slot from now on.
                         s.generated += 1;
@@ -304,8 +367,8 @@ impl Replica {
         let mut i = 0;
         while i < self.running.len() {
             if self.running[i].generated >= self.running[i].output_tokens {
-                let seq = self.running.remove(i);
-                self.kv_used_tokens -= u64::from(seq.prefilled);
+                let mut seq = self.running.remove(i);
+                self.release(&mut seq);
                 done.push(Finished { seq, at: now });
             } else {
                 i += 1;
@@ -350,8 +413,9 @@ impl Replica {
             if self.running.len() >= self.limits.max_batch as usize {
                 break;
             }
-            // Room for the whole prompt and the first generated token.
-            let need = u64::from(head.prompt_len()) + 1;
+            // Room for the prompt (less what the prefix cache holds) and the first token.
+            let hit = self.cached_prefix(head);
+            let need = u64::from(head.prompt_len() - hit) + 1;
             // A prompt larger than the whole KV memory is admitted alone (and overshoots)
             // rather than blocking the queue for ever.
             let fits = self.kv_used_tokens + self.reserved_prefill() + need
@@ -363,10 +427,60 @@ impl Replica {
             if s.admitted.is_none() {
                 s.admitted = Some(now);
             }
+            self.attach_prefix(&mut s);
             self.running.push(s);
         }
         if self.limits.batching == Batching::Static && !self.running.is_empty() {
             self.batch_closed = true;
+        }
+    }
+
+    /// Prompt tokens of `s` the prefix cache holds now (at most the prompt less one token:
+    /// the last token is always computed, as it produces the next one).
+    fn cached_prefix(&self, s: &Seq) -> u32 {
+        let (Some(cache), Some(cfg)) = (&self.cache, &self.limits.prefix) else {
+            return 0;
+        };
+        let chain = chain_of(s, cfg);
+        let blocks = cache.lookup(&chain) as u64;
+        (blocks * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1)) as u32
+    }
+
+    /// Pins `s`'s cached prefix and starts its prefill after it.
+    fn attach_prefix(&mut self, s: &mut Seq) {
+        let (Some(cache), Some(cfg)) = (&mut self.cache, &self.limits.prefix) else {
+            return;
+        };
+        let chain = chain_of(s, cfg);
+        let blocks = cache.pin(&chain);
+        let hit = (blocks as u64 * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1));
+        s.pinned = blocks;
+        s.cached = hit as u32;
+        s.prefilled = s.cached;
+        s.first_cached.get_or_insert(s.cached);
+        s.chain = Some(chain);
+    }
+
+    /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins.
+    fn release(&mut self, s: &mut Seq) {
+        self.kv_used_tokens -= u64::from(s.prefilled - s.cached);
+        if let (Some(cache), Some(chain)) = (&mut self.cache, &s.chain) {
+            cache.unpin(&chain[..s.pinned]);
+        }
+        s.pinned = 0;
+        s.cached = 0;
+        s.chain = None;
+    }
+
+    /// Puts a prompt's whole blocks into the prefix cache once its KV is computed.
+    fn publish_prefix(
+        cache: &mut Option<crate::prefix_cache::PrefixCache>,
+        cfg: Option<PrefixConfig>,
+        s: &Seq,
+    ) {
+        if let (Some(cache), Some(cfg), Some(chain)) = (cache, cfg, &s.chain) {
+            let full = (s.prompt_len() / cfg.block_tokens.max(1)) as usize;
+            cache.insert_or_refresh(&chain[..full.min(chain.len())]);
         }
     }
 
@@ -380,7 +494,7 @@ impl Replica {
 
     fn preempt_latest(&mut self) {
         if let Some(mut s) = self.running.pop() {
-            self.kv_used_tokens -= u64::from(s.prefilled);
+            self.release(&mut s);
             s.prefilled = 0;
             s.pending_chunk = 0;
             self.preemptions += 1;

@@ -14,7 +14,7 @@ use crate::llm::Deployment;
 use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::{LlmServerSpec, Scenario};
-use crate::server::llm::{BatchLimits, Finished, Replica, Seq};
+use crate::server::llm::{BatchLimits, Finished, PrefixConfig, Replica, Seq};
 use crate::workload::{Request, Workload};
 
 /// Fleet-level figures of an LLM run (time-weighted over the measured window).
@@ -43,6 +43,9 @@ pub struct LlmMetrics {
     /// Servers paid for, time-averaged over the measured window (active, being provisioned,
     /// or draining); equals the fleet size without autoscaling.
     pub mean_servers: f64,
+    /// Fraction of measured prompt tokens found in a replica's prefix cache at admission
+    /// (0 without a prefix cache).
+    pub prefix_hit_fraction: f64,
 }
 
 /// Session figures (scenarios with `request.rounds > 1`): sessions whose first round arrived
@@ -150,13 +153,28 @@ enum Event {
 const OFF: usize = 1 << 40;
 
 /// The limits of one replica from the server spec and its deployment.
-pub fn batch_limits(spec: &LlmServerSpec, dep: &Deployment) -> BatchLimits {
+pub fn batch_limits(
+    spec: &LlmServerSpec,
+    dep: &Deployment,
+    system_prompt_tokens: u32,
+) -> BatchLimits {
     BatchLimits {
         batching: spec.batching,
         max_batch: spec.max_batch,
         max_batch_tokens: spec.max_batch_tokens,
         chunked_prefill: spec.chunked_prefill,
-        kv_capacity_tokens: dep.kv_capacity_tokens(),
+        kv_capacity_tokens: if spec.prefix_cache {
+            (dep.kv_capacity_tokens() as f64 * (1.0 - spec.prefix_cache_fraction)) as u64
+        } else {
+            dep.kv_capacity_tokens()
+        },
+        prefix: spec.prefix_cache.then(|| PrefixConfig {
+            block_tokens: crate::prefix_cache::DEFAULT_BLOCK_TOKENS,
+            capacity_blocks: (dep.kv_capacity_tokens() as f64 * spec.prefix_cache_fraction
+                / f64::from(crate::prefix_cache::DEFAULT_BLOCK_TOKENS))
+                as u64,
+            system_prompt_tokens: system_prompt_tokens,
+        }),
     }
 }
 
@@ -218,7 +236,14 @@ pub fn run_llm_replication(
             SimDuration::from_secs_f64(a.interval_s),
         )
     });
-    let limits = batch_limits(spec, &dep);
+    let limits = batch_limits(
+        spec,
+        &dep,
+        scenario
+            .request
+            .as_ref()
+            .map_or(0, |r| r.system_prompt_tokens),
+    );
 
     let mut workload = Workload::new(scenario, seed);
     let mut cache = ResponseCache::new(&scenario.cache, seed);
@@ -248,6 +273,7 @@ pub fn run_llm_replication(
     let mut done: Vec<Finished> = Vec::new();
     let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
     let mut sessions = SessionRecorder::new(rounds);
+    let (mut prefix_hits, mut prompt_tokens) = (0u64, 0u64);
     let mut events = 0u64;
 
     let mut queue: EventQueue<Event> = EventQueue::new();
@@ -291,6 +317,7 @@ pub fn run_llm_replication(
                 let before = rep.waiting_len() as u64;
                 let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
                 seq.session = (req.session, req.round, req.session_start);
+                seq.blocks = req.blocks.clone();
                 rep.enqueue(seq);
                 let wake = if rep.is_stepping() {
                     rep.interrupt(now)
@@ -388,6 +415,8 @@ pub fn run_llm_replication(
                     if f.seq.arrival >= warmup {
                         counts.completed += 1;
                         rec.record(&f);
+                        prefix_hits += u64::from(f.seq.first_cached.unwrap_or(0));
+                        prompt_tokens += u64::from(f.seq.input_tokens);
                     }
                     let (session, round, session_start) = f.seq.session;
                     let req = Request {
@@ -399,6 +428,7 @@ pub fn run_llm_replication(
                         session,
                         round,
                         session_start,
+                        blocks: None,
                     };
                     let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
                     sessions.round_done(&req, now, warmup, ttft);
@@ -482,6 +512,7 @@ pub fn run_llm_replication(
         prefill_tokens_per_s: ratio(pre_tokens as f64, window),
         steps_per_busy_s: ratio(steps as f64, busy),
         mean_servers,
+        prefix_hit_fraction: ratio(prefix_hits as f64, prompt_tokens as f64),
     };
     let metrics = ReplicationMetrics {
         requests: counts.clone(),

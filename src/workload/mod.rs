@@ -14,7 +14,7 @@ use crate::engine::{SimDuration, SimTime};
 use crate::scenario::{ArrivalKind, Dist, Scenario, ServerKind};
 
 /// One request as it enters the system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     /// Sequence number in arrival order, from 0.
     pub id: u64,
@@ -32,6 +32,8 @@ pub struct Request {
     pub round: u32,
     /// When the session's first round arrived.
     pub session_start: SimTime,
+    /// KV block hashes of the prompt, when a trace gives them (Mooncake).
+    pub blocks: Option<std::sync::Arc<Vec<u64>>>,
 }
 
 impl Request {
@@ -50,6 +52,7 @@ pub struct Workload {
     /// Rounds per session and the think time between them.
     rounds: u32,
     think: Option<Dist>,
+    system_prompt_tokens: u32,
     seed: u64,
     end: SimTime,
     next_id: u64,
@@ -85,8 +88,8 @@ impl TraceReplay {
         self.spread.as_deref().unwrap_or(&self.records)
     }
 
-    /// The next record's (arrival seconds, input, output), or `None` at the end.
-    fn next(&mut self) -> Option<(f64, u32, u32)> {
+    /// The next record's (arrival seconds, input, output, block hashes), or `None` at the end.
+    fn next(&mut self) -> Option<(f64, u32, u32, Option<std::sync::Arc<Vec<u64>>>)> {
         if self.index >= self.records().len() {
             if !self.looped {
                 return None;
@@ -96,7 +99,8 @@ impl TraceReplay {
         }
         let r = &self.records()[self.index];
         let t = (r.arrival_s + self.pass as f64 * self.period_s) / self.rate_scale;
-        let out = (t, r.input_tokens.max(1), r.output_tokens.max(1));
+        let blocks = (!r.hash_ids.is_empty()).then(|| std::sync::Arc::new(r.hash_ids.clone()));
+        let out = (t, r.input_tokens.max(1), r.output_tokens.max(1), blocks);
         self.index += 1;
         Some(out)
     }
@@ -188,6 +192,10 @@ impl Workload {
             rounds,
             think,
             seed,
+            system_prompt_tokens: scenario
+                .request
+                .as_ref()
+                .map_or(0, |r| r.system_prompt_tokens),
             end: SimTime::from_secs_f64(scenario.traffic.duration_s),
             next_id: 0,
         }
@@ -199,6 +207,7 @@ impl Workload {
     /// never drifts the rate.
     pub fn next_request(&mut self) -> Option<Request> {
         let mut trace_tokens = None;
+        let mut blocks = None;
         let time_s = match &mut self.arrivals {
             Arrivals::Poisson {
                 interarrival,
@@ -210,8 +219,9 @@ impl Workload {
             }
             Arrivals::Diurnal(d) => d.next_arrival_s(),
             Arrivals::Trace(t) => {
-                let (time_s, input, output) = t.next()?;
+                let (time_s, input, output, hashes) = t.next()?;
                 trace_tokens = Some((input, output));
+                blocks = hashes;
                 time_s
             }
         };
@@ -227,7 +237,8 @@ impl Workload {
             // A replayed trace carries each request's own token counts.
             (_, Some(tokens)) => tokens,
             (Some(t), None) => (
-                round_tokens(t.input.sample(&mut t.input_rng)),
+                round_tokens(t.input.sample(&mut t.input_rng))
+                    .saturating_add(self.system_prompt_tokens),
                 round_tokens(t.output.sample(&mut t.output_rng)),
             ),
             (None, None) => (0, 0),
@@ -243,6 +254,7 @@ impl Workload {
             session: id,
             round: 1,
             session_start: arrival,
+            blocks,
         })
     }
 
@@ -291,6 +303,7 @@ impl Workload {
             session: done.session,
             round: done.round + 1,
             session_start: done.session_start,
+            blocks: None,
         })
     }
 }
