@@ -450,6 +450,10 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         log_y: false,
     });
 
+    // Queue fleets have no formula estimate or equivalent idle rate: leave those series out.
+    for p in &mut plots {
+        p.series.retain(|s| !s.points.is_empty());
+    }
     tables.extend(summary_tables(
         &plan.summary,
         &format!("At {} servers: ", plan.servers),
