@@ -157,7 +157,7 @@ pub struct PlanArgs {
     /// Write results into exactly this folder (created; refused if it exists and is not empty).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root of numbered results folders (results/<scenario>/run-NNNN).
+    /// Root of numbered results folders (`results/<scenario>/run-NNNN`).
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
     /// Print plan.json to stdout instead of the table.
