@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::results::{self, Destination, ResultFile};
-use crate::report::table;
+use crate::report::{html, pages, table};
 use crate::run::run;
 use crate::scenario::{self, Overrides, Scenario};
 
@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a scenario, print a summary table and write a results folder.
     Run(RunArgs),
+    /// Find the fewest servers meeting every `[slo]` target (bracketing, then bisection).
+    Plan(PlanArgs),
     /// Reproduce the 2023 reports' estimates from their own inputs; with a scenario, apply
     /// the R1 formula to it.
     Estimate(EstimateArgs),
@@ -143,6 +145,29 @@ pub struct RunArgs {
     pub threads: Option<usize>,
 }
 
+/// `fleetsim plan` flags.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The scenario and overrides (`--servers` sets where the search starts).
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Upper bound of the search; planning fails if this many servers miss a target.
+    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_SERVERS)]
+    pub servers_max: u32,
+    /// Write results into exactly this folder (created; refused if it exists and is not empty).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root of numbered results folders (`results/<scenario>/run-NNNN`).
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Print plan.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
 /// An error the user can fix by changing the command line (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -152,6 +177,7 @@ pub struct UsageError(pub String);
 pub fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => cmd_run(args),
+        Command::Plan(args) => cmd_plan(args),
         Command::Estimate(args) => cmd_estimate(args),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::TraceStats(args) => cmd_trace_stats(args),
@@ -255,18 +281,7 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
 
 fn cmd_run(args: RunArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
-    if let Some(out) = &args.out
-        && out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(UsageError(format!(
-            "--out {}: the folder exists and is not empty; results are never overwritten",
-            out.display()
-        ))
-        .into());
-    }
+    check_out(args.out.as_deref())?;
     let output = run(&scenario, args.threads);
     let json = results::summary_json(&output.summary);
     let docs: Vec<serde_json::Value> = output
@@ -278,6 +293,10 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         ResultFile::text("summary.json", json.clone()),
         ResultFile::text("summary.csv", results::rows_csv("replication", &docs)?),
         ResultFile::text("scenario.resolved.toml", scenario.to_resolved_toml()),
+        ResultFile::text(
+            "report.html",
+            html::render_report(&pages::run_report(&output.summary)),
+        ),
     ];
     let dest = match &args.out {
         Some(out) => Destination::Exact(out),
@@ -292,6 +311,56 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render(&output.summary))?;
+        writeln!(stdout, "results: {}", folder.display())?;
+    }
+    Ok(())
+}
+
+/// Refuses an `--out` folder that exists and is not empty, before any long run.
+fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
+    if let Some(out) = out
+        && out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(UsageError(format!(
+            "--out {}: the folder exists and is not empty; results are never overwritten",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+fn cmd_plan(args: PlanArgs) -> Result<()> {
+    let scenario = args.scenario.load()?;
+    check_out(args.out.as_deref())?;
+    let outcome = crate::plan::plan_bounded(&scenario, args.threads, args.servers_max)
+        .map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
+    let json = results::summary_json(&serde_json::to_value(&outcome)?);
+    let mut resolved = scenario.clone();
+    resolved.servers.count = outcome.servers;
+    let files = [
+        ResultFile::text("plan.json", json.clone()),
+        ResultFile::text(
+            "report.html",
+            html::render_report(&pages::plan_report(&outcome)),
+        ),
+        ResultFile::text("scenario.resolved.toml", resolved.to_resolved_toml()),
+    ];
+    let dest = match &args.out {
+        Some(out) => Destination::Exact(out),
+        None => Destination::Numbered {
+            root: &args.results_dir,
+            scenario: &scenario.name,
+        },
+    };
+    let folder = results::write_atomically(dest, &files)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(json.as_bytes())?;
+    } else {
+        writeln!(stdout, "{}", table::render_plan(&outcome))?;
         writeln!(stdout, "results: {}", folder.display())?;
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod engine;
 pub mod llm;
 pub mod metrics;
+pub mod plan;
 pub mod prefix_cache;
 pub mod report;
 pub mod router;

@@ -2,5 +2,6 @@
 //! results folder.
 
 pub mod html;
+pub mod pages;
 pub mod results;
 pub mod table;

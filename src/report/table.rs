@@ -172,3 +172,73 @@ pub fn render(summary: &Value) -> String {
     }
     out
 }
+
+/// Renders a plan: the chosen count, the count below and why it fails, idle rates and cost,
+/// and the curve of counts tried.
+pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
+    let f = |x: Option<f64>, digits: usize| {
+        x.map(|x| format!("{x:.digits$}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut out = format!(
+        "scenario {}  seed {}  replications {} per count  targets: {}\n",
+        plan.scenario,
+        plan.seed,
+        plan.replications,
+        plan.targets
+            .iter()
+            .map(|(k, v)| format!("{k} = {v} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out.push_str(&format!(
+        "A count meets a target when the upper end of its 95% CI does.\n\nservers: {}\n",
+        plan.servers
+    ));
+    match &plan.below {
+        Some(b) => {
+            out.push_str(&format!("{} servers fail:\n", b.servers));
+            for w in &b.why {
+                out.push_str(&format!("  {w}\n"));
+            }
+        }
+        None => out.push_str("(1 server meets every target)\n"),
+    }
+    out.push_str(&format!(
+        "idle rate achieved {}, equivalent {}, assumed {}; cloud $/request {} (R1 formula {})\n",
+        f(plan.achieved_idle_rate, 4),
+        f(plan.equivalent_idle_rate, 3),
+        f(Some(plan.assumed_idle_rate), 3),
+        f(plan.cost_per_request_usd, 6),
+        f(plan.formula_cost_per_request_usd, 6),
+    ));
+
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec!["servers".to_string(), "meets".to_string()];
+    if let Some(p) = plan.curve.first() {
+        header.extend(p.targets.iter().map(|t| format!("{} ≤ {}", t.key, t.max_s)));
+    }
+    header.extend(["idle achieved", "$/request"].map(String::from));
+    t.set_header(header);
+    for p in &plan.curve {
+        let mut row = vec![
+            p.servers.to_string(),
+            match (p.pass, p.stable) {
+                (true, _) => "yes".into(),
+                (false, true) => "no".into(),
+                (false, false) => "no (unstable)".into(),
+            },
+        ];
+        row.extend(p.targets.iter().map(|t| match (t.mean_s, t.ci95_s) {
+            (Some(m), Some(h)) => format!("{m:.4} ± {h:.4}"),
+            _ => "-".into(),
+        }));
+        row.push(f(p.achieved_idle_rate, 4));
+        row.push(f(p.cost_per_request_usd, 6));
+        t.add_row(row);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out
+}

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod invariants;
 mod llm;
+mod plan;
 mod queueing;
 mod replay;
 mod scenarios;

@@ -1,0 +1,471 @@
+//! What `report.html` shows for a `run` and for a `plan`: the numbers as tables, and the
+//! plots drawn from the same numbers beside them.
+
+use serde_json::Value;
+
+use super::html::{Plot, ReportData, Series, SeriesStyle, Table};
+use crate::plan::PlanOutcome;
+
+/// Latency statistics shown, with their percentile (x of the percentile plot).
+const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 50.0),
+    ("p90", 90.0),
+    ("p95", 95.0),
+    ("p99", 99.0),
+    ("p999", 99.9),
+];
+/// Latency metrics, in the terminal table's order.
+const METRICS: [&str; 5] = ["e2e", "queue_wait", "service", "ttft", "tpot"];
+
+fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+fn num(v: &Value, path: &str) -> Option<f64> {
+    get(v, path).and_then(Value::as_f64)
+}
+
+fn fmt(x: Option<f64>, digits: usize) -> String {
+    x.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// `mean ± half-width` for the summary value at `path`.
+fn mean_ci(summary: &Value, path: &str, digits: usize) -> String {
+    match (num(summary, path), num(&summary["ci95"], path)) {
+        (Some(m), Some(h)) => format!("{m:.digits$} ± {h:.digits$}"),
+        (Some(m), None) => format!("{m:.digits$}"),
+        _ => "-".into(),
+    }
+}
+
+fn series(name: &str, points: Vec<(f64, f64)>, style: SeriesStyle, dashed: bool) -> Series {
+    Series {
+        name: name.into(),
+        points,
+        style,
+        dashed,
+    }
+}
+
+fn subtitle(summary: &Value) -> String {
+    let s = |k: &str| match &summary[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        v => v.to_string(),
+    };
+    format!(
+        "scenario {} · seed {} · {} servers · {} replications · stable {} · means ± 95% \
+         half-widths over replications",
+        s("scenario"),
+        s("seed"),
+        s("servers"),
+        s("replications"),
+        s("stable")
+    )
+}
+
+/// The summary tables of one run: latency, fleet, idle rate and cost, cost bridge.
+fn summary_tables(summary: &Value, prefix: &str) -> Vec<Table> {
+    let mut tables = Vec::new();
+    let mut headers = vec!["latency (s)".to_string(), "mean".to_string()];
+    headers.extend(PERCENTILES.iter().map(|(s, _)| s.to_string()));
+    headers.push("max".into());
+    let rows = METRICS
+        .iter()
+        .filter(|m| get(summary, &format!("latency_s.{m}")).is_some())
+        .map(|m| {
+            let mut row = vec![m.to_string()];
+            let stats = std::iter::once("mean")
+                .chain(PERCENTILES.iter().map(|(s, _)| *s))
+                .chain(std::iter::once("max"));
+            row.extend(stats.map(|s| mean_ci(summary, &format!("latency_s.{m}.{s}"), 4)));
+            row
+        })
+        .collect();
+    tables.push(Table {
+        title: format!("{prefix}Latency"),
+        headers,
+        rows,
+    });
+
+    let fleet: [(&str, &str, usize); 17] = [
+        ("arrived (measured)", "requests.arrived", 1),
+        ("completed", "requests.completed", 1),
+        ("cache hits", "requests.cache_hits", 1),
+        ("throughput (req/s)", "throughput_per_s", 3),
+        ("utilization", "utilization", 4),
+        ("P(wait > 0)", "wait_probability", 4),
+        ("mean in system", "mean_in_system", 3),
+        (
+            "idle rate, least idle server",
+            "idle_rate.per_server_min",
+            4,
+        ),
+        ("idle rate, most idle server", "idle_rate.per_server_max", 4),
+        ("mean batch (sequences/step)", "llm.mean_batch", 2),
+        ("bandwidth use (MBU)", "llm.mbu", 3),
+        ("compute use (MFU)", "llm.mfu", 3),
+        ("KV occupancy", "llm.kv_occupancy", 3),
+        ("preemptions", "llm.preemptions", 1),
+        ("output tokens/s", "llm.output_tokens_per_s", 1),
+        ("prompt tokens/s", "llm.prefill_tokens_per_s", 1),
+        ("cache hit rate", "cache_hit_rate", 4),
+    ];
+    tables.push(Table {
+        title: format!("{prefix}Fleet"),
+        headers: vec!["figure".into(), "value".into()],
+        rows: fleet
+            .iter()
+            .filter(|(_, p, _)| num(summary, p).is_some())
+            .map(|(l, p, d)| vec![l.to_string(), mean_ci(summary, p, *d)])
+            .collect(),
+    });
+
+    let cost: [(&str, &str, usize); 9] = [
+        ("idle rate assumed (formula)", "idle_rate.assumed", 3),
+        ("idle rate achieved (time idle)", "idle_rate.achieved", 4),
+        (
+            "idle rate equivalent (same cost in the formula)",
+            "idle_rate.equivalent",
+            3,
+        ),
+        ("cloud $/request", "cost.cloud.per_request_usd", 6),
+        ("cloud $/1k tokens", "cost.cloud.per_1k_tokens_usd", 6),
+        ("cloud $/day", "cost.cloud.per_day_usd", 0),
+        ("self-built $/request", "cost.self_built.per_request_usd", 6),
+        (
+            "self-built $/request, reports' shortcut (cloud x 0.3)",
+            "cost.self_built.reports_shortcut_per_request_usd",
+            6,
+        ),
+        (
+            "R1 formula $/request (assumed rates)",
+            "cost.formula.per_request_usd",
+            6,
+        ),
+    ];
+    tables.push(Table {
+        title: format!("{prefix}Idle rate and cost"),
+        headers: vec!["figure".into(), "value".into()],
+        rows: cost
+            .iter()
+            .map(|(l, p, d)| vec![l.to_string(), fmt(num(summary, p), *d)])
+            .collect(),
+    });
+    if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array) {
+        let mut rows = vec![vec![
+            "R1 formula".to_string(),
+            fmt(num(summary, "cost.bridge.formula_usd"), 6),
+        ]];
+        rows.extend(terms.iter().map(|t| {
+            vec![
+                t["term"].as_str().unwrap_or("").to_string(),
+                t["usd"]
+                    .as_f64()
+                    .map(|x| format!("{x:+.6}"))
+                    .unwrap_or_default(),
+            ]
+        }));
+        rows.push(vec![
+            "simulated".to_string(),
+            fmt(num(summary, "cost.bridge.simulated_usd"), 6),
+        ]);
+        tables.push(Table {
+            title: format!("{prefix}Cost bridge: formula to simulated, $/request"),
+            headers: vec!["term".into(), "USD".into()],
+            rows,
+        });
+    }
+    tables
+}
+
+/// The plots of one run: latency percentiles per metric, and the cost bridge as a staircase.
+fn summary_plots(summary: &Value) -> Vec<Plot> {
+    let mut plots = Vec::new();
+    let lat: Vec<Series> = METRICS
+        .iter()
+        .filter(|m| get(summary, &format!("latency_s.{m}")).is_some())
+        .map(|m| {
+            let pts = PERCENTILES
+                .iter()
+                .filter_map(|(s, x)| num(summary, &format!("latency_s.{m}.{s}")).map(|y| (*x, y)))
+                .collect();
+            series(m, pts, SeriesStyle::Line, false)
+        })
+        .collect();
+    if !lat.is_empty() {
+        plots.push(Plot {
+            title: "Latency percentiles".into(),
+            x_label: "percentile (50, 90, 95, 99, 99.9)".into(),
+            y_label: "latency (s, log)".into(),
+            series: lat,
+            log_y: true,
+        });
+    }
+    if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array)
+        && let Some(formula) = num(summary, "cost.bridge.formula_usd")
+    {
+        // Cumulative: start at the formula, add each term; the last step is the simulation.
+        let mut total = formula;
+        let mut pts = vec![(0.0, total)];
+        for (i, t) in terms.iter().enumerate() {
+            total += t["usd"].as_f64().unwrap_or(0.0);
+            pts.push(((i + 1) as f64, total));
+        }
+        let end = pts.len() as f64;
+        pts.push((end, total));
+        let mut s = vec![series(
+            "cumulative $/request (x = 0: formula, then each term in the table's order)",
+            pts,
+            SeriesStyle::Step,
+            false,
+        )];
+        if let Some(sim) = num(summary, "cost.bridge.simulated_usd") {
+            s.push(series(
+                "simulated",
+                vec![(0.0, sim), (end, sim)],
+                SeriesStyle::Line,
+                true,
+            ));
+        }
+        plots.push(Plot {
+            title: "Cost bridge: R1 formula to simulated".into(),
+            x_label: "bridge term (table order)".into(),
+            y_label: "USD per request".into(),
+            series: s,
+            log_y: false,
+        });
+    }
+    plots
+}
+
+/// `report.html` content for a `run`.
+pub fn run_report(summary: &Value) -> ReportData {
+    ReportData {
+        title: format!(
+            "fleetsim run: {}",
+            summary["scenario"].as_str().unwrap_or("?")
+        ),
+        subtitle: subtitle(summary),
+        tables: summary_tables(summary, ""),
+        plots: summary_plots(summary),
+    }
+}
+
+/// `report.html` content for a `plan`: the answer, the curve of counts tried, plots against
+/// server count, and the chosen count's full summary tables.
+pub fn plan_report(plan: &PlanOutcome) -> ReportData {
+    let mut tables = Vec::new();
+    let mut answer = vec![
+        vec!["chosen servers".to_string(), plan.servers.to_string()],
+        vec![
+            "targets (upper end of the 95% CI must be ≤)".to_string(),
+            plan.targets
+                .iter()
+                .map(|(k, v)| format!("{k} = {v} s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ],
+    ];
+    match &plan.below {
+        Some(b) => answer.push(vec![
+            format!("{} servers fail because", b.servers),
+            b.why.join("; "),
+        ]),
+        None => answer.push(vec![
+            "below".to_string(),
+            "none: 1 server meets every target".to_string(),
+        ]),
+    }
+    answer.extend([
+        vec![
+            "idle rate achieved".to_string(),
+            fmt(plan.achieved_idle_rate, 4),
+        ],
+        vec![
+            "idle rate equivalent (same cost in the formula)".to_string(),
+            fmt(plan.equivalent_idle_rate, 3),
+        ],
+        vec![
+            "idle rate assumed (formula)".to_string(),
+            fmt(Some(plan.assumed_idle_rate), 3),
+        ],
+        vec![
+            "cloud $/request".to_string(),
+            fmt(plan.cost_per_request_usd, 6),
+        ],
+        vec![
+            "R1 formula $/request".to_string(),
+            fmt(plan.formula_cost_per_request_usd, 6),
+        ],
+        vec!["counts tried".to_string(), plan.curve.len().to_string()],
+    ]);
+    tables.push(Table {
+        title: "Plan".into(),
+        headers: vec!["".into(), "".into()],
+        rows: answer,
+    });
+
+    let mut headers = vec!["servers".to_string(), "meets all".to_string()];
+    if let Some(p) = plan.curve.first() {
+        headers.extend(
+            p.targets
+                .iter()
+                .map(|t| format!("{} (≤ {} s)", t.key, t.max_s)),
+        );
+    }
+    headers.extend(
+        [
+            "idle achieved",
+            "idle equivalent",
+            "cloud $/request",
+            "formula $/request",
+        ]
+        .map(String::from),
+    );
+    let rows = plan
+        .curve
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                p.servers.to_string(),
+                if p.pass {
+                    "yes".into()
+                } else if p.stable {
+                    "no".into()
+                } else {
+                    "no (unstable)".into()
+                },
+            ];
+            row.extend(p.targets.iter().map(|t| match (t.mean_s, t.ci95_s) {
+                (Some(m), Some(h)) => format!("{m:.4} ± {h:.4}"),
+                _ => "-".into(),
+            }));
+            row.extend([
+                fmt(p.achieved_idle_rate, 4),
+                fmt(p.equivalent_idle_rate, 3),
+                fmt(p.cost_per_request_usd, 6),
+                fmt(p.formula_cost_per_request_usd, 6),
+            ]);
+            row
+        })
+        .collect();
+    tables.push(Table {
+        title: "Counts tried (mean ± 95% half-width over replications)".into(),
+        headers,
+        rows,
+    });
+
+    let xs = |f: &dyn Fn(&crate::plan::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+        plan.curve
+            .iter()
+            .filter_map(|p| f(p).map(|y| (f64::from(p.servers), y)))
+            .collect()
+    };
+    let (lo, hi) = match (plan.curve.first(), plan.curve.last()) {
+        (Some(a), Some(b)) => (f64::from(a.servers), f64::from(b.servers)),
+        _ => (f64::from(plan.servers), f64::from(plan.servers)),
+    };
+    let mut plots = Vec::new();
+    let mut lat = Vec::new();
+    let targets: Vec<(String, f64)> = plan
+        .curve
+        .first()
+        .map(|p| p.targets.iter().map(|t| (t.key.clone(), t.max_s)).collect())
+        .unwrap_or_default();
+    for (i, (key, max_s)) in targets.iter().enumerate() {
+        let value = move |p: &crate::plan::CurvePoint| p.targets.get(i).and_then(|t| t.mean_s);
+        let upper = move |p: &crate::plan::CurvePoint| p.targets.get(i).and_then(|t| t.upper_s);
+        lat.push(series(
+            &format!("{key} mean"),
+            xs(&value),
+            SeriesStyle::Line,
+            false,
+        ));
+        lat.push(series(
+            &format!("{key} upper 95%"),
+            xs(&upper),
+            SeriesStyle::Points,
+            false,
+        ));
+        lat.push(series(
+            &format!("{key} target"),
+            vec![(lo, *max_s), (hi, *max_s)],
+            SeriesStyle::Line,
+            true,
+        ));
+    }
+    plots.push(Plot {
+        title: "Latency targets against server count".into(),
+        x_label: "servers".into(),
+        y_label: "seconds (log)".into(),
+        series: lat,
+        log_y: true,
+    });
+    plots.push(Plot {
+        title: "Idle rate against server count".into(),
+        x_label: "servers".into(),
+        y_label: "idle rate".into(),
+        series: vec![
+            series(
+                "achieved (time idle)",
+                xs(&|p| p.achieved_idle_rate),
+                SeriesStyle::Line,
+                false,
+            ),
+            series(
+                "equivalent (same cost in the formula)",
+                xs(&|p| p.equivalent_idle_rate),
+                SeriesStyle::Line,
+                false,
+            ),
+            series(
+                "assumed by the formula",
+                vec![(lo, plan.assumed_idle_rate), (hi, plan.assumed_idle_rate)],
+                SeriesStyle::Line,
+                true,
+            ),
+        ],
+        log_y: false,
+    });
+    plots.push(Plot {
+        title: "Cost per request against server count".into(),
+        x_label: "servers".into(),
+        y_label: "USD per request (cloud)".into(),
+        series: vec![
+            series(
+                "simulated",
+                xs(&|p| p.cost_per_request_usd),
+                SeriesStyle::Line,
+                false,
+            ),
+            series(
+                "R1 formula estimate",
+                xs(&|p| p.formula_cost_per_request_usd),
+                SeriesStyle::Line,
+                true,
+            ),
+        ],
+        log_y: false,
+    });
+
+    // Queue fleets have no formula estimate or equivalent idle rate: leave those series out.
+    for p in &mut plots {
+        p.series.retain(|s| !s.points.is_empty());
+    }
+    tables.extend(summary_tables(
+        &plan.summary,
+        &format!("At {} servers: ", plan.servers),
+    ));
+    plots.extend(summary_plots(&plan.summary));
+    ReportData {
+        title: format!("fleetsim plan: {}", plan.scenario),
+        subtitle: format!(
+            "{} servers meet every target · seed {} · {} replications per count · fleetsim {}",
+            plan.servers, plan.seed, plan.replications, plan.fleetsim_version
+        ),
+        tables,
+        plots,
+    }
+}

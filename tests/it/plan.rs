@@ -1,0 +1,235 @@
+//! `fleetsim plan`: the count it picks agrees with Erlang C on M/M/c, meets every target on
+//! an LLM fleet while the count below does not, and the command line reports it.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use fleetsim::plan::{PlanOutcome, plan};
+use fleetsim::run::run;
+use fleetsim::scenario::Scenario;
+use fleetsim::theory::mmc_mean_wait_s;
+use predicates::str::contains;
+use serde_json::Value;
+
+use crate::support::{at, load};
+
+/// The smallest stable c whose Erlang C mean wait is at most `target_s`.
+fn erlang_c_count(lambda: f64, mu: f64, target_s: f64) -> u32 {
+    (1..)
+        .find(|&c| f64::from(c) * mu > lambda && mmc_mean_wait_s(c, lambda, mu) <= target_s)
+        .unwrap_or(u32::MAX)
+}
+
+/// The search brackets and bisects: a handful of counts, sorted, never a scan.
+fn check_curve(p: &PlanOutcome) {
+    let counts: Vec<u32> = p.curve.iter().map(|c| c.servers).collect();
+    assert!(counts.windows(2).all(|w| w[0] < w[1]), "sorted: {counts:?}");
+    assert!(counts.contains(&p.servers));
+    assert!(counts.len() <= 8, "too many counts tried: {counts:?}");
+}
+
+#[test]
+fn mmc_plan_matches_erlang_c() {
+    // M/M/c at 7.2 requests/s, 1 s exponential service. Targets chosen away from a knife's
+    // edge: Wq(9) = 0.240 s, Wq(10) = 0.091 s; Wq(8) = 0.877 s.
+    for (target_s, expected) in [(0.15, 10), (0.5, 9)] {
+        let theory = erlang_c_count(7.2, 1.0, target_s);
+        assert_eq!(theory, expected, "Erlang C count for Wq <= {target_s}");
+        assert!(mmc_mean_wait_s(theory, 7.2, 1.0) <= 0.7 * target_s);
+        assert!(mmc_mean_wait_s(theory - 1, 7.2, 1.0) >= 1.5 * target_s);
+
+        let s = load(
+            "validation/mmc.toml",
+            &[
+                "traffic.duration_s=20000.0",
+                "traffic.warmup_s=2000.0",
+                &format!("slo.queue_wait_mean_s={target_s}"),
+            ],
+        );
+        let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+        assert_eq!(
+            p.servers, theory,
+            "plan vs Erlang C for Wq <= {target_s} (seed {}): curve {:?}",
+            s.run.seed, p.curve
+        );
+        check_curve(&p);
+        let below = p.below.as_ref().expect("a count below");
+        assert_eq!(below.servers, theory - 1);
+        assert!(!below.why.is_empty());
+        assert_eq!(p.summary["servers"], Value::from(theory));
+    }
+}
+
+/// Every target's 95% upper bound at `n` servers, and whether all are met.
+fn meets_all(s: &Scenario, n: u32) -> bool {
+    let mut s = s.clone();
+    s.servers.count = n;
+    let summary = run(&s, None).summary;
+    summary["stable"] == Value::Bool(true)
+        && s.slo.iter().all(|t| {
+            let path = t.summary_path();
+            at(&summary, &path) + at(&summary["ci95"], &path) <= t.max_s
+        })
+}
+
+#[test]
+fn llm_plan_meets_targets_and_count_below_does_not() {
+    let s = load("llama7b-plan.toml", &[]);
+    assert!(s.slo.len() >= 2, "several targets");
+    let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    check_curve(&p);
+    assert!(p.servers > 1);
+    // Checked by independent runs, not by reading the plan's own curve.
+    assert!(meets_all(&s, p.servers), "chosen {} must meet", p.servers);
+    assert!(!meets_all(&s, p.servers - 1), "{} must fail", p.servers - 1);
+    let below = p.below.as_ref().expect("below");
+    assert!(!below.failed.is_empty() || below.why.iter().any(|w| w.contains("unstable")));
+    assert!(p.cost_per_request_usd.is_some_and(|c| c > 0.0));
+    assert!(p.equivalent_idle_rate.is_some());
+    assert!(p.formula_cost_per_request_usd.is_some());
+}
+
+#[test]
+fn too_few_replications_and_no_slo_are_refused() {
+    let s = load("validation/mmc.toml", &["run.replications=1"]);
+    let e = plan(&s, None).expect_err("one replication").to_string();
+    assert!(e.contains("run.replications"), "{e}");
+    let mut s = load("validation/mmc.toml", &[]);
+    s.slo.clear();
+    let e = plan(&s, None).expect_err("no slo").to_string();
+    assert!(e.contains("[slo]"), "{e}");
+}
+
+const SMALL: &str = r#"
+[run]
+seed = 5
+replications = 4
+[traffic]
+requests_per_s = 4.0
+duration_s = 2000.0
+warmup_s = 200.0
+[servers]
+kind = "queue"
+count = 3
+service_time_s = { dist = "exponential", mean = 1.0 }
+"#;
+
+fn fleetsim(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("fleetsim").unwrap();
+    c.current_dir(dir);
+    c
+}
+
+#[test]
+fn cli_plan_json_has_servers_and_writes_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("s.toml"),
+        format!("{SMALL}[slo]\nqueue_wait_mean_s = 0.3\n"),
+    )
+    .unwrap();
+    let out = fleetsim(dir.path())
+        .args(["plan", "s.toml", "--json", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("plan.json on stdout");
+    let servers = v["servers"].as_u64().expect("servers");
+    // Erlang C at 4/s and 1 s service: Wq(5) = 0.554 s, Wq(6) = 0.142 s.
+    assert_eq!(servers, 6);
+    assert!(v["curve"].as_array().is_some_and(|c| c.len() >= 2));
+    let folder = dir.path().join("results/s/run-0001");
+    for f in ["plan.json", "report.html", "scenario.resolved.toml"] {
+        assert!(folder.join(f).exists(), "{f}");
+    }
+    assert_eq!(
+        fs::read(folder.join("plan.json")).unwrap(),
+        out.stdout,
+        "stdout is plan.json"
+    );
+    let html = fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(
+        html.matches("<svg").count() >= 3,
+        "latency, idle, cost plots"
+    );
+    let resolved = fs::read_to_string(folder.join("scenario.resolved.toml")).unwrap();
+    assert!(resolved.contains(&format!("count = {servers}")));
+
+    // Same plan with 2 threads, byte for byte; a second folder, not an overwrite.
+    let again = fleetsim(dir.path())
+        .args(["plan", "s.toml", "--json", "--threads", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(again.stdout, out.stdout);
+    assert!(dir.path().join("results/s/run-0002/plan.json").exists());
+
+    // The table names the chosen count and the count below.
+    fleetsim(dir.path())
+        .args(["plan", "s.toml", "--out", "table-run"])
+        .assert()
+        .success()
+        .stdout(contains(format!("servers: {servers}")))
+        .stdout(contains(format!("{} servers fail", servers - 1)));
+}
+
+#[test]
+fn cli_plan_refuses_missing_slo_and_infeasible_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("s.toml"), SMALL).unwrap();
+    fleetsim(dir.path())
+        .args(["plan", "s.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("s.toml"))
+        .stderr(contains("[slo]"));
+    fleetsim(dir.path())
+        .args([
+            "plan",
+            "s.toml",
+            "--set",
+            "slo.queue_wait_mean_s=0.2",
+            "--replications",
+            "1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("run.replications"));
+    fleetsim(dir.path())
+        .args([
+            "plan",
+            "s.toml",
+            "--set",
+            "slo.queue_wait_mean_s=0.2",
+            "--servers-max",
+            "4",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--servers-max"));
+    // A target below the service time itself: more servers stop helping.
+    fleetsim(dir.path())
+        .args(["plan", "s.toml", "--set", "slo.e2e_mean_s=0.5"])
+        .assert()
+        .code(2)
+        .stderr(contains("more servers do not help"));
+    assert!(!dir.path().join("results").exists(), "no results on error");
+}
+
+#[test]
+fn cli_run_writes_report_html() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("s.toml"), SMALL).unwrap();
+    fleetsim(dir.path())
+        .args(["run", "s.toml", "--out", "r"])
+        .assert()
+        .success();
+    let html = fs::read_to_string(dir.path().join("r/report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("Latency percentiles"));
+    assert!(html.contains("<svg"));
+}
