@@ -12,6 +12,8 @@ pub mod router;
 pub mod run;
 pub mod scenario;
 pub mod server;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sim;
 pub mod theory;
 pub mod trace;

@@ -1,5 +1,5 @@
 //! One integration-test binary (faster to link than many): queueing theory, invariants,
-//! determinism and the command line.
+//! determinism, the command line and the HTTP service.
 
 mod cli;
 mod determinism;
@@ -7,4 +7,6 @@ mod invariants;
 mod llm;
 mod queueing;
 mod scenarios;
+#[cfg(feature = "serve")]
+mod serve;
 mod support;
