@@ -267,9 +267,8 @@ fn cmd_estimate(args: EstimateArgs) -> Result<()> {
         None => cost::all_estimates(),
         Some(path) => {
             let s = scenario::load(path, &Overrides::default())?;
-            let e = cost::estimate_for_scenario(&s).ok_or_else(|| {
-                UsageError(cost::not_llm_message(&path.display().to_string()))
-            })?;
+            let e = cost::estimate_for_scenario(&s)
+                .ok_or_else(|| UsageError(cost::not_llm_message(&path.display().to_string())))?;
             vec![e]
         }
     };

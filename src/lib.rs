@@ -11,9 +11,9 @@ pub mod report;
 pub mod router;
 pub mod run;
 pub mod scenario;
-pub mod server;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod server;
 pub mod sim;
 pub mod theory;
 pub mod trace;

@@ -139,7 +139,7 @@ pub struct NamedScenario {
 /// Every `*.toml` under `dir` (one level of subfolders), sorted by name.
 pub fn list_scenarios(dir: &Path) -> Vec<NamedScenario> {
     let mut files = Vec::new();
-    let mut push_dir = |d: &Path, prefix: &str, recurse: bool, files: &mut Vec<_>| {
+    let push_dir = |d: &Path, prefix: &str, recurse: bool, files: &mut Vec<_>| {
         let Ok(entries) = std::fs::read_dir(d) else {
             return Vec::new();
         };
@@ -212,12 +212,7 @@ fn scenario_source(
 /// Refuses any `path` key (at any depth, after overrides) that is not a file inside the
 /// allowed traces folder. With no folder configured, every `path` key is refused.
 pub fn check_file_keys(table: &toml::Table, allowed: Option<&Path>) -> Result<(), String> {
-    fn walk(
-        v: &toml::Value,
-        key: &str,
-        allowed: Option<&Path>,
-        out: &mut Result<(), String>,
-    ) {
+    fn walk(v: &toml::Value, key: &str, allowed: Option<&Path>, out: &mut Result<(), String>) {
         if out.is_err() {
             return;
         }

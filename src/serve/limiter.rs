@@ -55,12 +55,10 @@ impl Limiter {
             if n >= self.max_waiting {
                 return Err(Busy);
             }
-            match self.waiting.compare_exchange_weak(
-                n,
-                n + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .waiting
+                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => break,
                 Err(now) => n = now,
             }

@@ -38,14 +38,23 @@ fn app(config: ServeConfig) -> (Router, Arc<AppState>) {
     (router(state.clone()), state)
 }
 
-async fn call(app: &Router, method: &str, path: &str, body: String) -> (StatusCode, String, String) {
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    body: String,
+) -> (StatusCode, String, String) {
     let req = Request::builder()
         .method(method)
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .expect("a valid request");
-    let resp = app.clone().oneshot(req).await.expect("the router is infallible");
+    let resp = app
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("the router is infallible");
     let status = resp.status();
     let ctype = resp
         .headers()
@@ -90,12 +99,18 @@ async fn healthz_page_and_scenarios() {
     let (s, ctype, body) = call(&app, "GET", "/healthz", String::new()).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ctype.starts_with("application/json"));
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], "ok");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "ok"
+    );
 
     let (s, ctype, body) = call(&app, "GET", "/", String::new()).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ctype.starts_with("text/html"));
-    assert!(body.contains("/api/run") && !body.contains("https://"), "self-contained page");
+    assert!(
+        body.contains("/api/run") && !body.contains("https://"),
+        "self-contained page"
+    );
 
     let (s, _, body) = call(&app, "GET", "/api/scenarios", String::new()).await;
     assert_eq!(s, StatusCode::OK);
@@ -297,7 +312,10 @@ async fn slow_run_is_504() {
     // The run still holds its permit until it ends; then the permit comes back.
     let t0 = Instant::now();
     while state.limiter.available() == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "permit never released");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "permit never released"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
