@@ -95,15 +95,19 @@ fn json_text(text: String) -> Response {
 }
 
 /// The body as a [`ScenarioRequest`]; an empty body is `{}`.
-fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<ScenarioRequest, ApiError> {
+fn parse_body(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<ScenarioRequest, ApiError> {
     let bytes = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError {
                 status,
-                message: "request body too large: a scenario is a few KiB of TOML; the limit is \
-                          set by the server"
-                    .into(),
+                message: format!(
+                    "request body too large: the limit is {limit} bytes (a scenario is a few KiB \
+                     of TOML)"
+                ),
             }
         } else {
             ApiError {
@@ -345,7 +349,7 @@ pub async fn run(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = parse_body(body)?;
+    let req = parse_body(body, state.config.max_body_bytes)?;
     let Some((s, _label)) = load_scenario(&state, &req)? else {
         return Err(ApiError::bad_request(
             "no scenario: send {\"scenario_toml\": \"...\"} or {\"scenario\": \"<name>\"}",
@@ -414,7 +418,7 @@ pub async fn estimate(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = parse_body(body)?;
+    let req = parse_body(body, state.config.max_body_bytes)?;
     let estimates = match load_scenario(&state, &req)? {
         None => cost::all_estimates(),
         Some((s, label)) => {
