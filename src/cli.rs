@@ -36,6 +36,40 @@ pub enum Command {
     /// Statistics of a request trace: count, rate, burstiness, token percentiles, and the
     /// prefix-cache hit fraction where the trace has block hashes.
     TraceStats(TraceStatsArgs),
+    /// Serve a JSON API and a what-if page over HTTP (loopback by default).
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
+}
+
+/// `fleetsim serve` flags.
+#[cfg(feature = "serve")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default; any other address is used only when given
+    /// here, with a warning (the service has no authentication).
+    #[arg(long, default_value = crate::serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Simulations running at once (default: the number of cores).
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
+    /// Calls waiting for a free simulation slot before 429 (default: --max-concurrent).
+    #[arg(long)]
+    pub max_waiting: Option<usize>,
+    /// Most simulated requests per call (rate x duration x replications).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_REQUESTS)]
+    pub max_requests: u64,
+    /// Wall-time limit of one call in seconds (waiting included); 504 past it.
+    #[arg(long, default_value_t = crate::serve::DEFAULT_TIMEOUT_S)]
+    pub timeout_s: f64,
+    /// Folder trace files may be read from (default: scenarios may not name files).
+    #[arg(long)]
+    pub allowed_traces: Option<PathBuf>,
+    /// Folder of named scenarios.
+    #[arg(long, default_value = "workloads")]
+    pub workloads: PathBuf,
+    /// Largest request body in bytes; 413 beyond.
+    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
 }
 
 /// `fleetsim trace-stats` flags.
@@ -181,7 +215,35 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Estimate(args) => cmd_estimate(args),
         Command::Calibrate(args) => cmd_calibrate(args),
         Command::TraceStats(args) => cmd_trace_stats(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cmd_serve(args),
     }
+}
+
+#[cfg(feature = "serve")]
+fn cmd_serve(args: ServeArgs) -> Result<()> {
+    let defaults = crate::serve::ServeConfig::default();
+    if !(args.timeout_s.is_finite() && args.timeout_s > 0.0) {
+        return Err(UsageError(format!(
+            "--timeout-s {}: must be a positive number of seconds",
+            args.timeout_s
+        ))
+        .into());
+    }
+    if args.max_concurrent == Some(0) {
+        return Err(UsageError("--max-concurrent 0: must be at least 1".into()).into());
+    }
+    let max_concurrent = args.max_concurrent.unwrap_or(defaults.max_concurrent);
+    let config = crate::serve::ServeConfig {
+        max_concurrent,
+        max_waiting: args.max_waiting.unwrap_or(max_concurrent),
+        max_requests: args.max_requests,
+        timeout: std::time::Duration::from_secs_f64(args.timeout_s),
+        allowed_traces: args.allowed_traces,
+        workloads: args.workloads,
+        max_body_bytes: args.max_body_bytes,
+    };
+    crate::serve::serve(args.listen, config)
 }
 
 fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
@@ -226,37 +288,14 @@ fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
 }
 
 fn cmd_estimate(args: EstimateArgs) -> Result<()> {
-    use crate::cost::{self, FormulaInputs, PerTokenInputs};
+    use crate::cost;
     let estimates = match &args.scenario {
         None => cost::all_estimates(),
         Some(path) => {
             let s = scenario::load(path, &Overrides::default())?;
-            let (Some(model), Some(req), scenario::ServerKind::Llm(spec)) =
-                (&s.model, &s.request, &s.servers.kind)
-            else {
-                return Err(UsageError(format!(
-                    "{}: the R1 formula prices tokens; this scenario has no LLM servers",
-                    path.display()
-                ))
-                .into());
-            };
-            let mean = |d: &scenario::DistSpec| d.build().map(|d| d.mean()).unwrap_or(0.0);
-            let per_token = PerTokenInputs {
-                params: model.params,
-                flops_per_token_factor: 2.0,
-                mfu: s.cost.assumed_mfu,
-                gpus: f64::from(spec.gpus_per_server),
-                peak_flops_per_gpu: spec.gpu.peak_flops,
-                server_usd_per_hour: s.cost.cloud_usd_per_server_hour,
-                idle_rate: 0.0,
-            };
-            vec![cost::estimate_scenario(&FormulaInputs {
-                task_tokens: mean(&req.input_tokens) + mean(&req.output_tokens),
-                cost_per_1k_tokens_cents: per_token.per_1k_tokens_cents_busy(),
-                cache_hit_rate: s.cost.assumed_cache_hit_rate,
-                idle_rate: s.cost.assumed_idle_rate,
-                compression: model.compression,
-            })]
+            let e = cost::estimate_for_scenario(&s)
+                .ok_or_else(|| UsageError(cost::not_llm_message(&path.display().to_string())))?;
+            vec![e]
         }
     };
     let mut stdout = std::io::stdout().lock();

@@ -12,6 +12,8 @@ pub mod report;
 pub mod router;
 pub mod run;
 pub mod scenario;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod server;
 pub mod sim;
 pub mod theory;

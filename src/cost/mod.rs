@@ -29,6 +29,9 @@ pub use formula::{
 };
 pub use prices::{PRICE_PRESETS, PricePreset, price_preset};
 pub use render::{render_estimates_json, render_estimates_text};
-pub use reports::{Estimate, EstimateInput, all_estimates, estimate_scenario, find_estimate};
+pub use reports::{
+    Estimate, EstimateInput, all_estimates, estimate_for_scenario, estimate_scenario,
+    find_estimate, not_llm_message,
+};
 pub use run_cost::add_costs;
 pub use tco::{SELF_BUILT_FRACTION_OF_CLOUD, TcoBreakdown, TcoInputs, self_built_from_cloud_usd};

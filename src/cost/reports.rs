@@ -151,6 +151,43 @@ pub fn estimate_scenario(inputs: &FormulaInputs) -> Estimate {
     )
 }
 
+/// R1's task formula applied to a validated scenario, as `fleetsim estimate <file>` prints it:
+/// mean prompt plus output tokens, the busy cost per 1k tokens of the scenario's model on its
+/// hardware at its assumed MFU and server price, and its assumed cache hit and idle rates.
+///
+/// `None` when the scenario has no LLM servers (the formula prices tokens); the CLI and the
+/// HTTP service word that error themselves, naming the scenario.
+pub fn estimate_for_scenario(s: &crate::scenario::Scenario) -> Option<Estimate> {
+    use crate::scenario::{DistSpec, ServerKind};
+    let (Some(model), Some(req), ServerKind::Llm(spec)) = (&s.model, &s.request, &s.servers.kind)
+    else {
+        return None;
+    };
+    let mean = |d: &DistSpec| d.build().map(|d| d.mean()).unwrap_or(0.0);
+    let per_token = PerTokenInputs {
+        params: model.params,
+        flops_per_token_factor: 2.0,
+        mfu: s.cost.assumed_mfu,
+        gpus: f64::from(spec.gpus_per_server),
+        peak_flops_per_gpu: spec.gpu.peak_flops,
+        server_usd_per_hour: s.cost.cloud_usd_per_server_hour,
+        idle_rate: 0.0,
+    };
+    Some(estimate_scenario(&FormulaInputs {
+        task_tokens: mean(&req.input_tokens) + mean(&req.output_tokens),
+        cost_per_1k_tokens_cents: per_token.per_1k_tokens_cents_busy(),
+        cache_hit_rate: s.cost.assumed_cache_hit_rate,
+        idle_rate: s.cost.assumed_idle_rate,
+        compression: model.compression,
+    }))
+}
+
+/// The message for a scenario [`estimate_for_scenario`] cannot price; `label` names it (the
+/// file as given on the command line, or the scenario's label over HTTP).
+pub fn not_llm_message(label: &str) -> String {
+    format!("{label}: the R1 formula prices tokens; this scenario has no LLM servers")
+}
+
 fn r1() -> Vec<Estimate> {
     let p = PerTokenInputs::r1();
     let train_tokens = 400e9;

@@ -614,6 +614,23 @@ pub fn parse(text: &str, file: &Path, overrides: &Overrides) -> Result<Scenario,
     validate(raw, file)
 }
 
+/// The scenario text as a TOML table with `overrides` applied, before any validation: what
+/// [`parse`] goes on to validate. The HTTP service inspects it for keys that name files.
+pub fn table_with_overrides(
+    text: &str,
+    file: &Path,
+    overrides: &Overrides,
+) -> Result<toml::Table, ScenarioError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for arg in &overrides.set {
+        apply_override(&mut table, arg)?;
+    }
+    Ok(table)
+}
+
 fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioError> {
     let err = |message: &str| ScenarioError::Override {
         arg: arg.to_string(),

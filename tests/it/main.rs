@@ -1,5 +1,5 @@
 //! One integration-test binary (faster to link than many): queueing theory, invariants,
-//! determinism and the command line.
+//! determinism, the command line and the HTTP service.
 
 mod cli;
 mod determinism;
@@ -9,4 +9,6 @@ mod plan;
 mod queueing;
 mod replay;
 mod scenarios;
+#[cfg(feature = "serve")]
+mod serve;
 mod support;
