@@ -435,14 +435,68 @@ pub async fn estimate(
     )))
 }
 
-/// `POST /api/plan`: not in this build.
-// TODO(plan): wire `crate::plan::plan(&scenario, None)` here after the plan branch merges:
-// parse with `load_scenario`, apply the same request cap (times the plan's search points),
-// run under the limiter in `spawn_blocking`, answer `serde_json::to_string_pretty(&outcome)`.
-pub async fn plan() -> ApiError {
-    ApiError {
-        status: StatusCode::NOT_IMPLEMENTED,
-        message: "plan is not available in this build".into(),
+/// `POST /api/plan`: the fewest servers meeting the scenario's `[slo]` targets, as
+/// `fleetsim plan <file> --json` prints it. Each plan runs several fleet sizes, so the
+/// request cap applies to one size times the search's typical number of points (8).
+pub async fn plan(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    const SEARCH_POINTS: f64 = 8.0;
+    let req = parse_body(body, state.config.max_body_bytes)?;
+    let Some((s, label)) = load_scenario(&state, &req)? else {
+        return Err(ApiError::bad_request(
+            "no scenario: send {\"scenario_toml\": \"...\"} or {\"scenario\": \"<name>\"}",
+        ));
+    };
+    let asked = simulated_requests(&s) * SEARCH_POINTS;
+    let cap = state.config.max_requests;
+    if asked.is_nan() || asked > cap as f64 {
+        return Err(ApiError::bad_request(format!(
+            "this plan would simulate about {asked:.0} requests (rate x duration x replications \
+             x ~{SEARCH_POINTS} fleet sizes); the service allows at most {cap} per call: shorten \
+             the scenario, or plan it with the CLI"
+        )));
+    }
+    let limit = state.config.timeout;
+    let deadline = tokio::time::Instant::now() + limit;
+    let permit = match tokio::time::timeout_at(deadline, state.limiter.acquire()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err(ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: format!(
+                    "busy: {} simulations are running and {} are waiting; try again shortly",
+                    state.config.max_concurrent, state.config.max_waiting
+                ),
+            });
+        }
+    };
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        crate::plan::plan(&s, None)
+            .map(|outcome| {
+                serde_json::to_value(&outcome)
+                    .map(|v| summary_json(&v))
+                    .unwrap_or_default()
+            })
+            .map_err(|e| format!("{}: {e}", label.display()))
+    });
+    match tokio::time::timeout_at(deadline, task).await {
+        Ok(Ok(Ok(json))) => Ok(json_text(json)),
+        Ok(Ok(Err(message))) => Err(ApiError::bad_request(message)),
+        Ok(Err(e)) => Err(ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("the plan failed (a bug; please report it): {e}"),
+        }),
+        Err(_) => Err(ApiError {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            message: format!(
+                "the plan took longer than the {:.1} s limit; it finishes in the background \
+                 and its result is discarded",
+                limit.as_secs_f64()
+            ),
+        }),
     }
 }
 
