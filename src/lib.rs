@@ -13,6 +13,7 @@ pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod sim;
+pub mod sweep;
 pub mod theory;
 pub mod trace;
 pub mod workload;
