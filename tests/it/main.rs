@@ -8,3 +8,4 @@ mod llm;
 mod queueing;
 mod scenarios;
 mod support;
+mod sweep;
