@@ -339,8 +339,9 @@ impl Grid {
             .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
             .filter(|&n| n <= MAX_GRID_POINTS);
         if points.is_none() {
+            let keys: Vec<&str> = grid.axes.iter().map(|a| a.key.as_str()).collect();
             return Err(vary_err(
-                "",
+                &keys.join(" x "),
                 format!("the grid has more than {MAX_GRID_POINTS} points"),
             ));
         }
@@ -807,15 +808,15 @@ mod tests {
 
     #[test]
     fn shard_from_slurm_handles_bases_and_steps() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
+        fn slurm(pairs: &[(&str, &str)]) -> Result<Option<Shard>, SweepError> {
+            Shard::from_slurm(|k| {
                 pairs
                     .iter()
                     .find(|(n, _)| *n == k)
                     .map(|(_, v)| v.to_string())
-            }
-        };
-        let s = |pairs| Shard::from_slurm(env(pairs)).unwrap();
+            })
+        }
+        let s = |pairs: &[(&str, &str)]| slurm(pairs).unwrap();
         assert_eq!(s(&[]), None);
         let one_based = [
             ("SLURM_ARRAY_TASK_ID", "1"),
@@ -837,11 +838,13 @@ mod tests {
             ("SLURM_ARRAY_TASK_STEP", "2"),
         ];
         assert_eq!(s(&stepped), Some(Shard { index: 4, count: 4 }));
-        let out_of_range = [
-            ("SLURM_ARRAY_TASK_ID", "4"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-        ];
-        assert!(Shard::from_slurm(env(&out_of_range)).is_err());
+        assert!(
+            slurm(&[
+                ("SLURM_ARRAY_TASK_ID", "4"),
+                ("SLURM_ARRAY_TASK_COUNT", "4")
+            ])
+            .is_err()
+        );
     }
 
     #[test]
