@@ -39,6 +39,12 @@ pub enum Command {
     /// Serve a JSON API and a what-if page over HTTP (loopback by default).
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
+    /// Run a scenario over a grid of key values (`--vary`), in parallel or as one shard of a
+    /// batch job; writes sweep.csv and sweep.json.
+    Sweep(SweepArgs),
+    /// Join sweep shard files into sweep.csv and sweep.json, byte-identical to an unsharded
+    /// sweep.
+    Merge(MergeArgs),
 }
 
 /// `fleetsim serve` flags.
@@ -217,6 +223,8 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::TraceStats(args) => cmd_trace_stats(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => cmd_serve(args),
+        Command::Sweep(args) => cmd_sweep(args),
+        Command::Merge(args) => cmd_merge(args),
     }
 }
 
@@ -414,4 +422,229 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     } else {
         1
     }
+}
+
+/// `fleetsim sweep` flags.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The base scenario and its overrides (applied before each point's values).
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// One grid axis: KEY=a..b:step (inclusive range), or KEY=v1,v2,... (numbers, true/false
+    /// or strings); repeatable, the first flag varies slowest.
+    #[arg(long = "vary", value_name = "KEY=VALUES", required = true)]
+    pub vary: Vec<String>,
+    /// Run only shard i of n (1-based): grid points with index % n == i - 1. Default: from
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in a Slurm job array, else the whole grid.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Write results into exactly this folder (created; refused if it exists and is not empty).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root of numbered results folders (results/<scenario>/sweep-NNNN).
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Print sweep.json (or the shard file) to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads shared by points and replications (default: all cores). Results do not
+    /// depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `fleetsim merge` flags.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files, or folders holding shard-*.json files.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Write the merged sweep into exactly this folder (created; refused if not empty).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root of numbered results folders (results/<scenario>/sweep-NNNN).
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Print sweep.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ScenarioArgs {
+    /// The flags as `key=value` overrides, in the order [`ScenarioArgs::load`] applies them.
+    pub fn overrides(&self) -> Overrides {
+        let mut o = Overrides::default();
+        if let Some(n) = self.servers {
+            o.push("servers.count", n);
+        }
+        if let Some(s) = self.seed {
+            o.push("run.seed", s);
+        }
+        if let Some(d) = self.duration_s {
+            o.push("traffic.duration_s", format_float(d));
+        }
+        if let Some(r) = self.replications {
+            o.push("run.replications", r);
+        }
+        o.set.extend(self.set.iter().cloned());
+        o
+    }
+}
+
+fn usage(e: crate::sweep::SweepError) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+/// Refuses `--out` when it exists and is not empty, before any long work.
+fn check_out_free(out: Option<&PathBuf>) -> Result<()> {
+    if let Some(out) = out
+        && out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(UsageError(format!(
+            "--out {}: the folder exists and is not empty; results are never overwritten",
+            out.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes `sweep.csv`, `sweep.json` and `grid.json` for a whole grid, and prints them.
+fn write_sweep(
+    grid: &crate::sweep::Grid,
+    rows: &[serde_json::Map<String, serde_json::Value>],
+    out: Option<&PathBuf>,
+    results_dir: &std::path::Path,
+    json: bool,
+) -> Result<()> {
+    let rendered = crate::sweep::render(grid, rows)?;
+    let mut grid_json = serde_json::to_string_pretty(grid)?;
+    grid_json.push('\n');
+    let files = [
+        ResultFile::text("sweep.csv", rendered.csv),
+        ResultFile::text("sweep.json", rendered.json.clone()),
+        ResultFile::text("grid.json", grid_json),
+    ];
+    let dest = match out {
+        Some(out) => Destination::Exact(out),
+        None => Destination::NumberedAs {
+            root: results_dir,
+            scenario: &grid.scenario,
+            prefix: "sweep",
+        },
+    };
+    let folder = results::write_atomically(dest, &files)?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        stdout.write_all(rendered.json.as_bytes())?;
+    } else {
+        writeln!(stdout, "{}", crate::sweep::render_table(grid, rows))?;
+        writeln!(stdout, "results: {}", folder.display())?;
+    }
+    Ok(())
+}
+
+fn cmd_sweep(args: SweepArgs) -> Result<()> {
+    use crate::sweep::{self, Grid, Shard, ShardFile};
+    use std::io::IsTerminal;
+    let axes = args
+        .vary
+        .iter()
+        .map(|v| sweep::parse_vary(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(usage)?;
+    let shard = match &args.shard {
+        Some(spec) => Some(Shard::parse(spec).map_err(usage)?),
+        None => Shard::from_slurm(|k| std::env::var(k).ok()).map_err(usage)?,
+    };
+    check_out_free(args.out.as_ref())?;
+    let grid =
+        Grid::new(&args.scenario.scenario, args.scenario.overrides().set, axes).map_err(usage)?;
+    let points: Vec<usize> = (0..grid.len())
+        .filter(|&i| shard.is_none_or(|s| s.owns(i)))
+        .collect();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(points.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} points, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let rows = sweep::run_points(
+        &args.scenario.scenario,
+        &grid,
+        &points,
+        args.threads,
+        &|| bar.inc(1),
+    )
+    .map_err(usage)?;
+    bar.finish_and_clear();
+    match shard {
+        None | Some(Shard { count: 1, .. }) => write_sweep(
+            &grid,
+            &rows,
+            args.out.as_ref(),
+            &args.results_dir,
+            args.json,
+        ),
+        Some(shard) => {
+            let file = ShardFile {
+                format: sweep::SHARD_FORMAT.into(),
+                points: grid.len(),
+                grid,
+                shard,
+                rows,
+            };
+            let text = file.to_json();
+            let files = [ResultFile::text(&shard.file_name(), text.clone())];
+            let dest = match &args.out {
+                Some(out) => Destination::Exact(out),
+                None => Destination::NumberedAs {
+                    root: &args.results_dir,
+                    scenario: &file.grid.scenario,
+                    prefix: "sweep",
+                },
+            };
+            let folder = results::write_atomically(dest, &files)?;
+            let mut stdout = std::io::stdout().lock();
+            if args.json {
+                stdout.write_all(text.as_bytes())?;
+            } else {
+                writeln!(
+                    stdout,
+                    "shard {}/{}: {} of {} points",
+                    shard.index,
+                    shard.count,
+                    file.rows.len(),
+                    file.points
+                )?;
+                writeln!(
+                    stdout,
+                    "results: {}",
+                    folder.join(shard.file_name()).display()
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn cmd_merge(args: MergeArgs) -> Result<()> {
+    check_out_free(args.out.as_ref())?;
+    let shards = crate::sweep::read_shards(&args.shards).map_err(usage)?;
+    let (grid, rows) = crate::sweep::merge(&shards).map_err(usage)?;
+    write_sweep(
+        &grid,
+        &rows,
+        args.out.as_ref(),
+        &args.results_dir,
+        args.json,
+    )
 }

@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod serve;
 pub mod server;
 pub mod sim;
+pub mod sweep;
 pub mod theory;
 pub mod trace;
 pub mod workload;

@@ -70,10 +70,28 @@ pub enum Destination<'a> {
     },
     /// `--out DIR`: created; refused if it exists and is not empty.
     Exact(&'a Path),
+    /// `<root>/<scenario>/<prefix>-NNNN`, e.g. `results/mmc/sweep-0003`: like `Numbered` for
+    /// commands other than `run`, each numbering its own folders.
+    NumberedAs {
+        /// Usually `results`.
+        root: &'a Path,
+        /// Scenario name.
+        scenario: &'a str,
+        /// Folder name before the number, e.g. `sweep`.
+        prefix: &'a str,
+    },
 }
 
 /// Writes `files` into a new folder at `dest`, atomically; returns the folder's path.
 pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<PathBuf> {
+    let dest = match dest {
+        Destination::Numbered { root, scenario } => Destination::NumberedAs {
+            root,
+            scenario,
+            prefix: "run",
+        },
+        other => other,
+    };
     match dest {
         Destination::Exact(dir) => {
             if dir.exists() {
@@ -97,13 +115,18 @@ pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<P
                 .with_context(|| format!("moving results into {}", dir.display()))?;
             Ok(dir.to_path_buf())
         }
-        Destination::Numbered { root, scenario } => {
+        Destination::Numbered { .. } => unreachable!("normalised to NumberedAs above"),
+        Destination::NumberedAs {
+            root,
+            scenario,
+            prefix,
+        } => {
             let base = root.join(scenario);
             fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
             let tmp = stage(&base, files)?;
-            let mut n = next_run_number(&base)?;
+            let mut n = next_run_number(&base, prefix)?;
             loop {
-                let target = base.join(format!("run-{n:04}"));
+                let target = base.join(format!("{prefix}-{n:04}"));
                 if !target.exists() {
                     // rename onto a missing name; if another run took it meanwhile, try the next.
                     match fs::rename(&tmp, &target) {
@@ -130,13 +153,14 @@ fn parent_of(dir: &Path) -> PathBuf {
     }
 }
 
-fn next_run_number(base: &Path) -> Result<u32> {
+fn next_run_number(base: &Path, prefix: &str) -> Result<u32> {
     let mut max = 0;
     for entry in fs::read_dir(base).with_context(|| format!("reading {}", base.display()))? {
         let name = entry?.file_name();
         if let Some(n) = name
             .to_str()
-            .and_then(|s| s.strip_prefix("run-"))
+            .and_then(|s| s.strip_prefix(prefix))
+            .and_then(|s| s.strip_prefix('-'))
             .and_then(|s| s.parse::<u32>().ok())
         {
             max = max.max(n);

@@ -701,6 +701,7 @@ mod tests {
             max_batch_tokens: 8192,
             chunked_prefill: false,
             kv_capacity_tokens: dep.kv_capacity_tokens(),
+            prefix: None,
         }
     }
 

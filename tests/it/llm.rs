@@ -134,6 +134,7 @@ fn kv_memory_admits_the_hand_calculated_number_of_8k_requests() {
         max_batch_tokens: 1 << 20,
         chunked_prefill: false,
         kv_capacity_tokens: dep.kv_capacity_tokens(),
+        prefix: None,
     };
     let mut rep = Replica::new(limits, SimTime::ZERO, SimTime::NEVER);
     for i in 0..10 {

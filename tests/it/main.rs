@@ -12,3 +12,4 @@ mod scenarios;
 #[cfg(feature = "serve")]
 mod serve;
 mod support;
+mod sweep;
