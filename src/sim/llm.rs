@@ -173,7 +173,7 @@ pub fn batch_limits(
             capacity_blocks: (dep.kv_capacity_tokens() as f64 * spec.prefix_cache_fraction
                 / f64::from(crate::prefix_cache::DEFAULT_BLOCK_TOKENS))
                 as u64,
-            system_prompt_tokens: system_prompt_tokens,
+            system_prompt_tokens,
         }),
     }
 }

@@ -89,7 +89,7 @@ impl TraceReplay {
     }
 
     /// The next record's (arrival seconds, input, output, block hashes), or `None` at the end.
-    fn next(&mut self) -> Option<(f64, u32, u32, Option<std::sync::Arc<Vec<u64>>>)> {
+    fn next(&mut self) -> Option<(f64, u32, u32, Option<BlockChain>)> {
         if self.index >= self.records().len() {
             if !self.looped {
                 return None;
@@ -105,6 +105,9 @@ impl TraceReplay {
         Some(out)
     }
 }
+
+/// A prompt's KV block hashes, shared between a request and its copies.
+pub type BlockChain = std::sync::Arc<Vec<u64>>;
 
 /// Mooncake trace timestamps come in 3-second steps (traces/README.md).
 pub const MOONCAKE_STEP_S: f64 = 3.0;
