@@ -43,7 +43,9 @@ impl Router {
                 i
             }
             RouterPolicy::Random => self.rng.random_range(0..n),
-            RouterPolicy::LeastOutstanding => outstanding.argmin(),
+            // Prefix affinity is decided by the LLM loop, which sees the caches; here it falls
+            // back to the least-loaded target.
+            RouterPolicy::LeastOutstanding | RouterPolicy::PrefixAffinity => outstanding.argmin(),
             RouterPolicy::PowerOfTwo => {
                 if n == 1 {
                     return 0;

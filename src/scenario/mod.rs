@@ -499,12 +499,16 @@ pub enum RouterPolicy {
     LeastOutstanding,
     /// Two servers drawn at random; the one with fewer outstanding requests.
     PowerOfTwo,
+    /// LLM replicas with a prefix cache: the replica holding the longest cached prefix of the
+    /// prompt, unless its load exceeds the least-loaded replica's by more than 64 requests
+    /// and 1.5x (then the least-loaded; the SGLang router's rule, reference §3).
+    PrefixAffinity,
 }
 
 impl RouterPolicy {
     /// Every policy name as written in scenario files.
     pub const NAMES: &'static str =
-        "central-queue, round-robin, random, least-outstanding, power-of-two";
+        "central-queue, round-robin, random, least-outstanding, power-of-two, prefix-affinity";
 }
 
 /// How requests are spread over servers.
@@ -858,6 +862,16 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             RouterPolicy::CentralQueue
         }),
     };
+    if router.policy == RouterPolicy::PrefixAffinity
+        && !matches!(&servers.kind, ServerKind::Llm(spec) if spec.prefix_cache)
+    {
+        return Err(invalid(
+            "router.policy",
+            "prefix-affinity routes on the replicas' prefix caches: it needs kind = \"llm\" \
+             and servers.prefix_cache = true"
+                .into(),
+        ));
+    }
     if is_llm && router.policy == RouterPolicy::CentralQueue {
         return Err(invalid(
             "router.policy",

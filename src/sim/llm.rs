@@ -13,8 +13,9 @@ use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::llm::Deployment;
 use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
 use crate::router::{Loads, Router};
+use crate::scenario::RouterPolicy;
 use crate::scenario::{LlmServerSpec, Scenario};
-use crate::server::llm::{BatchLimits, Finished, PrefixConfig, Replica, Seq};
+use crate::server::llm::{BatchLimits, Finished, PrefixConfig, Replica, Seq, chain_of};
 use crate::workload::{Request, Workload};
 
 /// Fleet-level figures of an LLM run (time-weighted over the measured window).
@@ -151,6 +152,27 @@ enum Event {
 /// Load added to every replica of a server that is not taking new requests, so that
 /// least-loaded routing never picks it.
 const OFF: usize = 1 << 40;
+
+/// The replica with the longest cached prefix of `seq`'s prompt, least loaded among equals;
+/// the least-loaded replica when no cache holds any of it, or when the best one is
+/// overloaded (more than 64 requests and 1.5x above the least-loaded).
+fn prefix_affinity(seq: &Seq, cfg: &PrefixConfig, replicas: &[Replica], loads: &Loads) -> usize {
+    let chain = chain_of(seq, cfg);
+    let least = loads.argmin();
+    let mut best = (0usize, least);
+    for (r, rep) in replicas.iter().enumerate() {
+        let hit = rep.cache.as_ref().map_or(0, |c| c.lookup(&chain));
+        if hit > best.0 || (hit == best.0 && hit > 0 && loads.get(r) < loads.get(best.1)) {
+            best = (hit, r);
+        }
+    }
+    let (min_load, best_load) = (loads.get(least), loads.get(best.1));
+    if best.0 == 0 || (best_load > min_load + 64 && best_load as f64 > 1.5 * min_load as f64) {
+        least
+    } else {
+        best.1
+    }
+}
 
 /// The limits of one replica from the server spec and its deployment.
 pub fn batch_limits(
@@ -308,16 +330,21 @@ pub fn run_llm_replication(
                     queue.push(now + latency, Event::CacheDone(req));
                     continue;
                 }
-                let mut r = router.choose(&outstanding);
+                let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
+                seq.session = (req.session, req.round, req.session_start);
+                seq.blocks = req.blocks.clone();
+                let mut r = match (router.policy(), &limits.prefix) {
+                    (RouterPolicy::PrefixAffinity, Some(cfg)) => {
+                        prefix_affinity(&seq, cfg, &replicas[..active * per_server], &outstanding)
+                    }
+                    _ => router.choose(&outstanding),
+                };
                 if r / per_server >= active {
                     r = outstanding.argmin();
                 }
                 outstanding.inc(r);
                 let rep = &mut replicas[r];
                 let before = rep.waiting_len() as u64;
-                let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
-                seq.session = (req.session, req.round, req.session_start);
-                seq.blocks = req.blocks.clone();
                 rep.enqueue(seq);
                 let wake = if rep.is_stepping() {
                     rep.interrupt(now)

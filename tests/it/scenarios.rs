@@ -139,3 +139,31 @@ fn autoscaling_stays_in_bounds_and_costs_less_than_a_fleet_fixed_for_the_peak() 
     assert!(at(&auto, "cost.cloud.per_request_usd") < at(&fixed, "cost.cloud.per_request_usd"));
     assert_eq!(auto["stable"], true);
 }
+
+#[test]
+fn a_prefix_cache_reuses_system_prompts_and_conversations() {
+    // Llama-2-7B sessions of 4 rounds with a 2,048-token system prompt: later rounds and
+    // other sessions find their prefix cached, so prompts skip most of their prefill.
+    let text = |cache: bool| {
+        format!(
+            "name = \"prefix\"\n[run]\nseed = 2\nreplications = 2\n\
+             [traffic]\nrequests_per_s = 2.0\nduration_s = 1800\nwarmup_s = 300\n\
+             [servers]\nkind = \"llm\"\ncount = 1\ngpus_per_server = 1\nprefix_cache = {cache}\n\
+             [model]\npreset = \"llama-2-7b\"\n\
+             [request]\ninput_tokens = {{ dist = \"fixed\", value = 200 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 100 }}\nrounds = 4\n\
+             think_time_s = {{ dist = \"exponential\", mean = 5.0 }}\nsystem_prompt_tokens = 2048\n\
+             [router]\npolicy = \"least-outstanding\"\n"
+        )
+    };
+    let parse =
+        |t: String| scenario::parse(&t, Path::new("prefix.toml"), &Overrides::default()).unwrap();
+    let with = run(&parse(text(true)), None).summary;
+    let without = run(&parse(text(false)), None).summary;
+    let hit = at(&with, "llm.prefix_hit_fraction");
+    // Round 1 finds the 2,048-token system prompt (4 of its 5 blocks); later rounds find
+    // the whole earlier conversation's full blocks.
+    assert!(hit > 0.5 && hit < 1.0, "hit fraction {hit}");
+    assert_eq!(at(&without, "llm.prefix_hit_fraction"), 0.0);
+    assert!(at(&with, "latency_s.ttft.mean") < at(&without, "latency_s.ttft.mean"));
+}
