@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to link than many): queueing theory, invariants,
 //! determinism, the command line and the HTTP service.
 
+mod browser;
 mod cli;
 mod determinism;
 mod invariants;
