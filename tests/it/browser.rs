@@ -113,6 +113,7 @@ fn the_serve_page_runs_bing_search_and_shows_the_summary() {
         60_000,
     );
     let _ = server.kill();
+    let _ = server.wait();
     let mut err = String::new();
     if let Some(mut e) = server.stderr.take() {
         let _ = e.read_to_string(&mut err);
