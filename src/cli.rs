@@ -527,6 +527,10 @@ fn write_sweep(
         ResultFile::text("sweep.csv", rendered.csv),
         ResultFile::text("sweep.json", rendered.json.clone()),
         ResultFile::text("grid.json", grid_json),
+        ResultFile::text(
+            "report.html",
+            crate::report::html::render_report(&crate::report::pages::sweep_report(grid, rows)),
+        ),
     ];
     let dest = match out {
         Some(out) => Destination::Exact(out),

@@ -469,3 +469,142 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         plots,
     }
 }
+
+/// The report of a sweep: the table of points, and against the first varied key (when it is
+/// numeric) latency, idle rates and cost per request, one line per combination of the other
+/// keys.
+pub fn sweep_report(
+    grid: &crate::sweep::Grid,
+    rows: &[serde_json::Map<String, Value>],
+) -> ReportData {
+    let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
+    let cols: Vec<&str> = crate::sweep::ROW_LEAVES
+        .iter()
+        .copied()
+        .filter(|c| rows.iter().any(|r| r.contains_key(*c)))
+        .collect();
+    let cell = |v: Option<&Value>| match v {
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(|x| {
+                format!("{x:.6}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    };
+    let table = Table {
+        title: "Points (means over replications)".into(),
+        headers: keys
+            .iter()
+            .map(String::as_str)
+            .chain(cols.iter().copied())
+            .map(str::to_string)
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                keys.iter()
+                    .map(|k| cell(r.get(k)))
+                    .chain(cols.iter().map(|c| cell(r.get(*c))))
+                    .collect()
+            })
+            .collect(),
+    };
+    let mut plots = Vec::new();
+    if let Some(x_key) = keys.first()
+        && rows
+            .iter()
+            .all(|r| r.get(x_key).is_some_and(Value::is_number))
+    {
+        // One series per combination of the other keys, in grid order.
+        let mut groups: Vec<(String, Vec<&serde_json::Map<String, Value>>)> = Vec::new();
+        for r in rows {
+            let label = keys[1..]
+                .iter()
+                .map(|k| format!("{k}={}", cell(r.get(k))))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match groups.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, g)) => g.push(r),
+                None => groups.push((label, vec![r])),
+            }
+        }
+        let series_for = |metric: &str, suffix: &str| -> Vec<Series> {
+            groups
+                .iter()
+                .map(|(label, g)| Series {
+                    name: [label.as_str(), suffix]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    points: g
+                        .iter()
+                        .filter_map(|r| Some((r.get(x_key)?.as_f64()?, r.get(metric)?.as_f64()?)))
+                        .collect(),
+                    style: SeriesStyle::Line,
+                    dashed: false,
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect()
+        };
+        let latency = ["latency_s.ttft.p99", "latency_s.e2e.p99"]
+            .into_iter()
+            .find(|m| rows.iter().any(|r| r.contains_key(*m)))
+            .unwrap_or("latency_s.e2e.p99");
+        plots.push(Plot {
+            title: format!("{latency} against {x_key}"),
+            x_label: x_key.clone(),
+            y_label: "seconds".into(),
+            series: series_for(latency, ""),
+            log_y: false,
+        });
+        let mut idle = series_for("idle_rate.achieved", "achieved");
+        idle.extend(series_for("idle_rate.equivalent", "equivalent"));
+        let xs: Vec<f64> = rows.iter().filter_map(|r| r.get(x_key)?.as_f64()).collect();
+        let (lo, hi) = xs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        if lo.is_finite() {
+            idle.push(Series {
+                name: "assumed (R1)".into(),
+                points: vec![(lo, 0.2), (hi, 0.2)],
+                style: SeriesStyle::Line,
+                dashed: true,
+            });
+        }
+        plots.push(Plot {
+            title: format!("Idle rate against {x_key}"),
+            x_label: x_key.clone(),
+            y_label: "fraction".into(),
+            series: idle,
+            log_y: false,
+        });
+        plots.push(Plot {
+            title: format!("Cloud cost per request against {x_key}"),
+            x_label: x_key.clone(),
+            y_label: "USD".into(),
+            series: series_for("cost.cloud.per_request_usd", ""),
+            log_y: false,
+        });
+    }
+    ReportData {
+        title: format!("fleetsim sweep: {}", grid.scenario),
+        subtitle: format!(
+            "{} points · varied: {} · fleetsim {}",
+            rows.len(),
+            keys.join(", "),
+            env!("CARGO_PKG_VERSION")
+        ),
+        tables: vec![table],
+        plots,
+    }
+}
