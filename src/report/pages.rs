@@ -249,8 +249,36 @@ pub fn run_report(summary: &Value) -> ReportData {
         ),
         subtitle: subtitle(summary),
         tables: summary_tables(summary, ""),
-        plots: summary_plots(summary),
+        plots: {
+            let mut plots = summary_plots(summary);
+            plots.extend(day_plot(summary));
+            plots
+        },
     }
+}
+
+/// For diurnal runs: arrivals, busy replicas and servers paid for, by hour of day.
+fn day_plot(summary: &Value) -> Option<Plot> {
+    let day = summary.get("day")?;
+    let series = |key: &str, name: &str, dashed: bool| Series {
+        name: name.into(),
+        points: (0..24)
+            .filter_map(|h| Some((h as f64, day.get(key)?.get(format!("h{h:02}"))?.as_f64()?)))
+            .collect(),
+        style: SeriesStyle::Step,
+        dashed,
+    };
+    Some(Plot {
+        title: "Through the day (hour of day, UTC from traffic.start_hour)".into(),
+        x_label: "hour of day".into(),
+        y_label: "per second / count".into(),
+        series: vec![
+            series("arrivals_per_s", "arrivals per second", false),
+            series("busy_replicas", "busy replicas", false),
+            series("servers_paid", "servers paid for", true),
+        ],
+        log_y: false,
+    })
 }
 
 /// `report.html` content for a `plan`: the answer, the curve of counts tried, plots against

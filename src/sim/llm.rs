@@ -147,6 +147,24 @@ enum Event {
     },
     /// An autoscaler evaluation.
     Tick,
+    /// A sample of the fleet for the time-of-day profile (diurnal runs).
+    Sample,
+}
+
+/// Seconds between samples of the time-of-day profile.
+const SAMPLE_EVERY_S: f64 = 60.0;
+
+/// The fleet through the day (diurnal runs), by hour of day (`h00` .. `h23`, the hour of the
+/// day at which the sample was taken, counting from `traffic.start_hour`), measured window
+/// only.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct DayProfile {
+    /// Arrivals per second.
+    pub arrivals_per_s: std::collections::BTreeMap<String, f64>,
+    /// Replicas running a step, on average.
+    pub busy_replicas: std::collections::BTreeMap<String, f64>,
+    /// Servers paid for, on average.
+    pub servers_paid: std::collections::BTreeMap<String, f64>,
 }
 
 /// Load added to every replica of a server that is not taking new requests, so that
@@ -305,6 +323,14 @@ pub fn run_llm_replication(
     if let Some((_, _, interval)) = &scaler {
         queue.push(SimTime::ZERO + *interval, Event::Tick);
     }
+    let diurnal = scenario.traffic.arrival == crate::scenario::ArrivalKind::Diurnal;
+    let start_hour = scenario.traffic.start_hour.unwrap_or(0.0);
+    // Per hour of day: (samples, Σ busy replicas, Σ servers paid, arrivals).
+    let mut day = [(0u64, 0u64, 0u64, 0u64); 24];
+    let hour_of = |t: SimTime| ((t.as_secs_f64() / 3600.0 + start_hour) % 24.0) as usize % 24;
+    if diurnal {
+        queue.push(SimTime::from_secs_f64(SAMPLE_EVERY_S), Event::Sample);
+    }
 
     while let Some((t, ev)) = queue.pop() {
         events += 1;
@@ -325,6 +351,9 @@ pub fn run_llm_replication(
                     queue.push(next.arrival, Event::Arrival(next));
                 }
                 counts.arrived += u64::from(req.arrival >= warmup);
+                if diurnal && req.arrival >= warmup {
+                    day[hour_of(now)].3 += 1;
+                }
                 in_system.set(now, in_system.level() + 1);
                 if let Some(latency) = cache.lookup(&req) {
                     queue.push(now + latency, Event::CacheDone(req));
@@ -383,6 +412,18 @@ pub fn run_llm_replication(
                 if let Some(next) = workload.follow_up(&req, now) {
                     queue.push(next.arrival, Event::Arrival(next));
                 }
+            }
+            Event::Sample => {
+                if now >= warmup {
+                    let slot = &mut day[hour_of(now)];
+                    slot.0 += 1;
+                    slot.1 += replicas.iter().filter(|r| r.is_stepping()).count() as u64;
+                    slot.2 += paid.level();
+                }
+                queue.push(
+                    now + SimDuration::from_secs_f64(SAMPLE_EVERY_S),
+                    Event::Sample,
+                );
             }
             Event::Tick => {
                 let Some((scaler, seqs_per_replica, interval)) = &mut scaler else {
@@ -567,6 +608,22 @@ pub fn run_llm_replication(
         ended_at_s: now.as_secs_f64(),
         llm: Some(llm),
         sessions: (rounds > 1).then(|| sessions.summary()),
+        day: diurnal.then(|| {
+            let key = |h: usize| format!("h{h:02}");
+            // Measured seconds that fell in each hour of day.
+            let seconds = |h: usize| day[h].0 as f64 * SAMPLE_EVERY_S;
+            DayProfile {
+                arrivals_per_s: (0..24)
+                    .map(|h| (key(h), ratio(day[h].3 as f64, seconds(h))))
+                    .collect(),
+                busy_replicas: (0..24)
+                    .map(|h| (key(h), ratio(day[h].1 as f64, day[h].0 as f64)))
+                    .collect(),
+                servers_paid: (0..24)
+                    .map(|h| (key(h), ratio(day[h].2 as f64, day[h].0 as f64)))
+                    .collect(),
+            }
+        }),
     };
     ReplicationOutcome {
         metrics,

@@ -92,6 +92,9 @@ pub struct ReplicationMetrics {
     /// Multi-round sessions: per session and per round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<llm::SessionMetrics>,
+    /// Diurnal runs: the fleet through the day, by hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<llm::DayProfile>,
 }
 
 /// The outcome of one replication.
@@ -348,6 +351,7 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
         ended_at_s: now.as_secs_f64(),
         llm: None,
         sessions: None,
+        day: None,
     };
     ReplicationOutcome {
         metrics,
