@@ -58,13 +58,26 @@ impl<E> Ord for Entry<E> {
 /// Marks a slot with no pending wake-up in [`SlotHeap::pos`].
 const ABSENT: u32 = u32::MAX;
 
+/// One pending slot wake-up in the [`SlotHeap`], its key stored inline.
+#[derive(Clone, Copy)]
+struct Node {
+    time: u64,
+    seq: u64,
+    slot: u32,
+}
+
+impl Node {
+    #[inline]
+    fn key(&self) -> u128 {
+        key(self.time, self.seq)
+    }
+}
+
 /// An indexed binary min-heap of slots keyed by (time, seq): each slot is in the heap at most
 /// once, and its key can be changed in place.
 struct SlotHeap {
-    /// Slots in heap order.
-    heap: Vec<u32>,
-    /// Key of each slot (meaningful while it is in the heap).
-    keys: Vec<u128>,
+    /// Pending wake-ups in heap order.
+    heap: Vec<Node>,
     /// Position of each slot in `heap`, or [`ABSENT`].
     pos: Vec<u32>,
 }
@@ -73,112 +86,129 @@ impl SlotHeap {
     fn new(n: usize) -> Self {
         SlotHeap {
             heap: Vec::with_capacity(n),
-            keys: vec![0; n],
             pos: vec![ABSENT; n],
         }
     }
 
     #[inline]
     fn min_key(&self) -> Option<u128> {
-        self.heap.first().map(|&s| self.keys[s as usize])
+        self.heap.first().map(Node::key)
     }
 
     #[inline]
-    fn place(&mut self, i: usize, slot: u32) {
-        self.heap[i] = slot;
-        self.pos[slot as usize] = i as u32;
+    fn place(&mut self, i: usize, node: Node) {
+        self.pos[node.slot as usize] = i as u32;
+        self.heap[i] = node;
     }
 
-    fn sift_up(&mut self, mut i: usize) {
-        let slot = self.heap[i];
-        let k = self.keys[slot as usize];
+    /// Moves `node` up from position `i` to its place.
+    fn sift_up(&mut self, mut i: usize, node: Node) {
+        let k = node.key();
         while i > 0 {
             let parent = (i - 1) / 2;
             let p = self.heap[parent];
-            if self.keys[p as usize] <= k {
+            if p.key() <= k {
                 break;
             }
             self.place(i, p);
             i = parent;
         }
-        self.place(i, slot);
+        self.place(i, node);
     }
 
-    fn sift_down(&mut self, mut i: usize) {
+    /// Moves `node` down from position `i` to its place.
+    fn sift_down(&mut self, mut i: usize, node: Node) {
         let n = self.heap.len();
-        let slot = self.heap[i];
-        let k = self.keys[slot as usize];
+        let k = node.key();
         loop {
             let l = 2 * i + 1;
             if l >= n {
                 break;
             }
-            let r = l + 1;
             let mut c = l;
-            let mut ck = self.keys[self.heap[l] as usize];
-            if r < n {
-                let rk = self.keys[self.heap[r] as usize];
-                if rk < ck {
-                    c = r;
-                    ck = rk;
-                }
+            let mut child = self.heap[l];
+            if l + 1 < n && self.heap[l + 1].key() < child.key() {
+                c = l + 1;
+                child = self.heap[c];
             }
-            if k <= ck {
+            if k <= child.key() {
                 break;
             }
-            let cs = self.heap[c];
-            self.place(i, cs);
+            self.place(i, child);
             i = c;
         }
-        self.place(i, slot);
+        self.place(i, node);
     }
 
-    fn set(&mut self, slot: u32, k: u128) {
-        let s = slot as usize;
-        let old = self.keys[s];
-        self.keys[s] = k;
-        match self.pos[s] {
-            ABSENT => {
-                self.heap.push(slot);
-                let i = self.heap.len() - 1;
-                self.sift_up(i);
+    /// Fills the hole at `i` with the smaller child all the way to a leaf, then puts `node`
+    /// there and moves it up (fewer comparisons than `sift_down` when `node` is late, as the
+    /// last node of a heap usually is).
+    fn sift_down_to_bottom(&mut self, mut i: usize, node: Node) {
+        let n = self.heap.len();
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                break;
             }
-            p if k < old => self.sift_up(p as usize),
-            p => self.sift_down(p as usize),
+            let mut c = l;
+            if l + 1 < n && self.heap[l + 1].key() < self.heap[l].key() {
+                c = l + 1;
+            }
+            let child = self.heap[c];
+            self.place(i, child);
+            i = c;
         }
+        self.sift_up(i, node);
+    }
+
+    fn set(&mut self, slot: u32, time: u64, seq: u64) {
+        let node = Node { time, seq, slot };
+        match self.pos[slot as usize] {
+            ABSENT => {
+                self.heap.push(node);
+                let i = self.heap.len() - 1;
+                self.sift_up(i, node);
+            }
+            p => {
+                let p = p as usize;
+                if node.key() < self.heap[p].key() {
+                    self.sift_up(p, node);
+                } else {
+                    self.sift_down(p, node);
+                }
+            }
+        }
+    }
+
+    /// Takes the node at position `p` out, filling the hole with the last node.
+    fn take(&mut self, p: usize) -> Node {
+        let out = self.heap[p];
+        self.pos[out.slot as usize] = ABSENT;
+        let last = self.heap.pop().expect("p is in the heap");
+        if p < self.heap.len() {
+            if p > 0 && last.key() < self.heap[(p - 1) / 2].key() {
+                self.sift_up(p, last);
+            } else {
+                self.sift_down_to_bottom(p, last);
+            }
+        }
+        out
     }
 
     fn remove(&mut self, slot: u32) {
         let p = self.pos[slot as usize];
-        if p == ABSENT {
-            return;
-        }
-        self.pos[slot as usize] = ABSENT;
-        let last = self.heap.pop().expect("a present slot is in the heap");
-        let p = p as usize;
-        if p < self.heap.len() {
-            self.heap[p] = last;
-            self.pos[last as usize] = p as u32;
-            let lk = self.keys[last as usize];
-            if lk < self.keys[slot as usize] {
-                self.sift_up(p);
-            } else {
-                self.sift_down(p);
-            }
+        if p != ABSENT {
+            self.take(p as usize);
         }
     }
 
-    fn pop(&mut self) -> Option<(u128, u32)> {
-        let &slot = self.heap.first()?;
-        let k = self.keys[slot as usize];
-        self.pos[slot as usize] = ABSENT;
-        let last = self.heap.pop().expect("non-empty");
-        if !self.heap.is_empty() {
-            self.heap[0] = last;
-            self.pos[last as usize] = 0;
-            self.sift_down(0);
+    #[inline]
+    fn pop(&mut self) -> Option<Node> {
+        if self.heap.is_empty() {
+            None
+        } else {
+            Some(self.take(0))
         }
-        Some((k, slot))
     }
 }
 
@@ -238,7 +268,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn set_slot(&mut self, slot: u32, time: SimTime) {
         let seq = self.take_seq();
-        self.slots.set(slot, key(time.0, seq));
+        self.slots.set(slot, time.0, seq);
     }
 
     /// Cancels the pending wake-up of `slot`, if any.
@@ -254,8 +284,8 @@ impl<E> EventQueue<E> {
             (_, None) => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
             (Some(h), Some(s)) if h < s => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
             (_, Some(_)) => {
-                let (k, slot) = self.slots.pop().expect("a slot is pending");
-                Some((SimTime((k >> 64) as u64), (self.slot_event)(slot)))
+                let node = self.slots.pop().expect("a slot is pending");
+                Some((SimTime(node.time), (self.slot_event)(node.slot)))
             }
         }
     }

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
 use crate::llm::{StepCosts, StepShape};
 
@@ -498,7 +499,7 @@ impl Replica {
         let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * k * share;
         t.flops += flops * k * share;
-        t.output_tokens += ((b * k) * share).round() as u64;
+        t.output_tokens += round_to_u64((b * k) * share);
     }
 
     fn account_mixed(&mut self, run: &Run, costs: &StepCosts) {
@@ -530,8 +531,8 @@ impl Replica {
         let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * share;
         t.flops += flops * share;
-        t.output_tokens += (out as f64 * share).round() as u64;
-        t.prefill_tokens += (pre as f64 * share).round() as u64;
+        t.output_tokens += round_to_u64(out as f64 * share);
+        t.prefill_tokens += round_to_u64(pre as f64 * share);
     }
 
     /// The fraction of [start, end] inside the measured window.
