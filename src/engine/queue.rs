@@ -55,167 +55,147 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-/// Marks a slot with no pending wake-up in [`SlotHeap::pos`].
-const ABSENT: u32 = u32::MAX;
-
-/// One pending slot wake-up in the [`SlotHeap`], its key stored inline.
-#[derive(Clone, Copy)]
-struct Node {
-    time: u64,
-    seq: u64,
-    slot: u32,
+/// A tournament (winner) tree over a fixed set of slots, each holding at most one pending
+/// wake-up: leaf `width + slot` holds the slot's packed key (or `u128::MAX` when none is
+/// pending) and every inner node the least key below it, so the root is the earliest wake-up.
+/// Setting or clearing a slot recomputes one leaf-to-root path.
+///
+/// A packed key is `time << 64 | seq << slot_bits | slot`: since sequence numbers are unique,
+/// it orders exactly as `(time, seq)` and carries its slot along.
+///
+/// Popping leaves the popped key in its leaf (`popped`) until the next operation: the usual
+/// next operation reschedules the same slot, which then costs one path update instead of two.
+struct SlotTree {
+    tree: Vec<u128>,
+    width: usize,
+    slot_bits: u32,
+    /// Pending wake-ups (the popped one excluded).
+    len: usize,
+    /// The slot popped last whose leaf still holds its old key, or [`NO_SLOT`].
+    popped: u32,
 }
 
-impl Node {
-    #[inline]
-    fn key(&self) -> u128 {
-        key(self.time, self.seq)
-    }
-}
+/// No slot (see [`SlotTree::popped`]).
+const NO_SLOT: u32 = u32::MAX;
 
-/// An indexed binary min-heap of slots keyed by (time, seq): each slot is in the heap at most
-/// once, and its key can be changed in place.
-struct SlotHeap {
-    /// Pending wake-ups in heap order.
-    heap: Vec<Node>,
-    /// Position of each slot in `heap`, or [`ABSENT`].
-    pos: Vec<u32>,
-}
-
-impl SlotHeap {
+impl SlotTree {
     fn new(n: usize) -> Self {
-        SlotHeap {
-            heap: Vec::with_capacity(n),
-            pos: vec![ABSENT; n],
+        let width = n.max(1).next_power_of_two();
+        SlotTree {
+            tree: vec![u128::MAX; 2 * width],
+            width,
+            slot_bits: width.trailing_zeros(),
+            len: 0,
+            popped: NO_SLOT,
         }
     }
 
+    #[inline]
+    fn unpack(&self, packed: u128) -> (u64, u64, u32) {
+        let low = packed as u64;
+        let slot = (low & ((1u64 << self.slot_bits) - 1)) as u32;
+        ((packed >> 64) as u64, low >> self.slot_bits, slot)
+    }
+
+    /// Clears the leaf of the slot popped last, if still there.
+    #[inline]
+    fn settle(&mut self) {
+        if self.popped != NO_SLOT {
+            let slot = self.popped;
+            self.popped = NO_SLOT;
+            self.write(slot, u128::MAX);
+        }
+    }
+
+    /// The least packed key, the popped one excluded.
+    fn root(&self) -> u128 {
+        if self.popped == NO_SLOT {
+            return self.tree[1];
+        }
+        // The popped key is the root: the least of the siblings along its path is the next.
+        let mut node = self.width + self.popped as usize;
+        let mut m = u128::MAX;
+        while node > 1 {
+            m = m.min(self.tree[node ^ 1]);
+            node /= 2;
+        }
+        m
+    }
+
+    /// The (time, seq) key of the earliest wake-up.
     #[inline]
     fn min_key(&self) -> Option<u128> {
-        self.heap.first().map(Node::key)
+        let root = self.root();
+        if root == u128::MAX {
+            return None;
+        }
+        let (time, seq, _) = self.unpack(root);
+        Some(key(time, seq))
+    }
+
+    /// Puts `value` in `slot`'s leaf and recomputes the path above it.
+    #[inline]
+    fn write(&mut self, slot: u32, value: u128) {
+        let mut node = self.width + slot as usize;
+        self.tree[node] = value;
+        while node > 1 {
+            let m = self.tree[node].min(self.tree[node ^ 1]);
+            node /= 2;
+            if self.tree[node] == m {
+                // Ancestors depend on this node's value only: nothing above changes.
+                break;
+            }
+            self.tree[node] = m;
+        }
     }
 
     #[inline]
-    fn place(&mut self, i: usize, node: Node) {
-        self.pos[node.slot as usize] = i as u32;
-        self.heap[i] = node;
-    }
-
-    /// Moves `node` up from position `i` to its place.
-    fn sift_up(&mut self, mut i: usize, node: Node) {
-        let k = node.key();
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            let p = self.heap[parent];
-            if p.key() <= k {
-                break;
-            }
-            self.place(i, p);
-            i = parent;
-        }
-        self.place(i, node);
-    }
-
-    /// Moves `node` down from position `i` to its place.
-    fn sift_down(&mut self, mut i: usize, node: Node) {
-        let n = self.heap.len();
-        let k = node.key();
-        loop {
-            let l = 2 * i + 1;
-            if l >= n {
-                break;
-            }
-            let mut c = l;
-            let mut child = self.heap[l];
-            if l + 1 < n && self.heap[l + 1].key() < child.key() {
-                c = l + 1;
-                child = self.heap[c];
-            }
-            if k <= child.key() {
-                break;
-            }
-            self.place(i, child);
-            i = c;
-        }
-        self.place(i, node);
-    }
-
-    /// Fills the hole at `i` with the smaller child all the way to a leaf, then puts `node`
-    /// there and moves it up (fewer comparisons than `sift_down` when `node` is late, as the
-    /// last node of a heap usually is).
-    fn sift_down_to_bottom(&mut self, mut i: usize, node: Node) {
-        let n = self.heap.len();
-        loop {
-            let l = 2 * i + 1;
-            if l >= n {
-                break;
-            }
-            let mut c = l;
-            if l + 1 < n && self.heap[l + 1].key() < self.heap[l].key() {
-                c = l + 1;
-            }
-            let child = self.heap[c];
-            self.place(i, child);
-            i = c;
-        }
-        self.sift_up(i, node);
-    }
-
     fn set(&mut self, slot: u32, time: u64, seq: u64) {
-        let node = Node { time, seq, slot };
-        match self.pos[slot as usize] {
-            ABSENT => {
-                self.heap.push(node);
-                let i = self.heap.len() - 1;
-                self.sift_up(i, node);
-            }
-            p => {
-                let p = p as usize;
-                if node.key() < self.heap[p].key() {
-                    self.sift_up(p, node);
-                } else {
-                    self.sift_down(p, node);
-                }
+        assert!(
+            (slot as usize) < self.width && seq < u64::MAX >> self.slot_bits,
+            "slot {slot} or sequence number {seq} out of range"
+        );
+        if self.popped == slot {
+            self.popped = NO_SLOT;
+        } else {
+            self.settle();
+            if self.tree[self.width + slot as usize] != u128::MAX {
+                self.len -= 1;
             }
         }
-    }
-
-    /// Takes the node at position `p` out, filling the hole with the last node.
-    fn take(&mut self, p: usize) -> Node {
-        let out = self.heap[p];
-        self.pos[out.slot as usize] = ABSENT;
-        let last = self.heap.pop().expect("p is in the heap");
-        if p < self.heap.len() {
-            if p > 0 && last.key() < self.heap[(p - 1) / 2].key() {
-                self.sift_up(p, last);
-            } else {
-                self.sift_down_to_bottom(p, last);
-            }
-        }
-        out
+        self.len += 1;
+        let packed =
+            (u128::from(time) << 64) | u128::from((seq << self.slot_bits) | u64::from(slot));
+        self.write(slot, packed);
     }
 
     fn remove(&mut self, slot: u32) {
-        let p = self.pos[slot as usize];
-        if p != ABSENT {
-            self.take(p as usize);
+        self.settle();
+        if self.tree[self.width + slot as usize] != u128::MAX {
+            self.len -= 1;
+            self.write(slot, u128::MAX);
         }
     }
 
+    /// Removes the earliest wake-up: (time, slot).
     #[inline]
-    fn pop(&mut self) -> Option<Node> {
-        if self.heap.is_empty() {
-            None
-        } else {
-            Some(self.take(0))
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        self.settle();
+        let root = self.tree[1];
+        if root == u128::MAX {
+            return None;
         }
+        let (time, _, slot) = self.unpack(root);
+        self.popped = slot;
+        self.len -= 1;
+        Some((time, slot))
     }
 }
 
 /// Pending events of one simulation run, earliest first, ties in insertion order.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
-    slots: SlotHeap,
+    slots: SlotTree,
     /// The event a slot's wake-up pops as.
     slot_event: fn(u32) -> E,
     next_seq: u64,
@@ -239,7 +219,7 @@ impl<E> EventQueue<E> {
     pub fn with_slots(n: usize, slot_event: fn(u32) -> E) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
-            slots: SlotHeap::new(n),
+            slots: SlotTree::new(n),
             slot_event,
             next_seq: 0,
         }
@@ -279,13 +259,14 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.slots.settle();
         let heap_key = self.heap.peek().map(Entry::key);
         match (heap_key, self.slots.min_key()) {
             (_, None) => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
             (Some(h), Some(s)) if h < s => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
             (_, Some(_)) => {
-                let node = self.slots.pop().expect("a slot is pending");
-                Some((SimTime(node.time), (self.slot_event)(node.slot)))
+                let (time, slot) = self.slots.pop().expect("a slot is pending");
+                Some((SimTime(time), (self.slot_event)(slot)))
             }
         }
     }
@@ -302,7 +283,7 @@ impl<E> EventQueue<E> {
 
     /// Number of pending events (slot wake-ups included).
     pub fn len(&self) -> usize {
-        self.heap.len() + self.slots.heap.len()
+        self.heap.len() + self.slots.len
     }
 
     /// Whether no event is pending.

@@ -508,6 +508,26 @@ impl Deployment {
     }
 }
 
+/// Anything that yields the step-time model: a [`Deployment`] (computing its [`StepCosts`]) or
+/// the precomputed [`StepCosts`] themselves (a copy), for hot loops.
+pub trait ToStepCosts {
+    /// The step-time model.
+    fn to_step_costs(&self) -> StepCosts;
+}
+
+impl ToStepCosts for Deployment {
+    fn to_step_costs(&self) -> StepCosts {
+        self.step_costs()
+    }
+}
+
+impl ToStepCosts for StepCosts {
+    #[inline]
+    fn to_step_costs(&self) -> StepCosts {
+        *self
+    }
+}
+
 impl StepCosts {
     #[inline]
     fn gemm(&self, tokens: u64) -> RooflineTerm {

@@ -23,7 +23,7 @@ pub use calibration::{
 };
 pub use deployment::{
     DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeStep, Deployment,
-    DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts,
+    DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
 };
 pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
 pub use model::{MODEL_PRESETS, Model, model_preset};

@@ -75,23 +75,27 @@ impl Loads {
     }
 
     /// Outstanding requests at target `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> usize {
         self.counts[i]
     }
 
     /// One more request at target `i`.
+    #[inline]
     pub fn inc(&mut self, i: usize) {
         self.counts[i] += 1;
         self.update(i);
     }
 
     /// One request fewer at target `i`.
+    #[inline]
     pub fn dec(&mut self, i: usize) {
         self.counts[i] -= 1;
         self.update(i);
     }
 
     /// The least-loaded target, lowest index on ties.
+    #[inline]
     pub fn argmin(&self) -> usize {
         if self.width == 1 {
             0

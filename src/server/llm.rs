@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{StepCosts, StepShape};
+use crate::llm::{StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,10 +260,18 @@ impl Replica {
 
     /// Ends the current run at `now` (its planned end), applying its steps; finished requests
     /// are appended to `done`.
-    pub fn complete(&mut self, now: SimTime, costs: &StepCosts, done: &mut Vec<Finished>) {
+    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// (faster).
+    pub fn complete<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        model: &M,
+        done: &mut Vec<Finished>,
+    ) {
         let Some(run) = self.run.take() else {
             return;
         };
+        let costs = &model.to_step_costs();
         if run.decode_only {
             self.account_decode(&run, costs);
             let k = run.steps as u32;
@@ -314,20 +322,25 @@ impl Replica {
     }
 
     /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
-    pub fn plan(&mut self, now: SimTime, costs: &StepCosts) -> Option<SimTime> {
+    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// (faster).
+    pub fn plan<M: ToStepCosts + ?Sized>(&mut self, now: SimTime, model: &M) -> Option<SimTime> {
         debug_assert!(self.run.is_none());
         self.admit(now);
         if self.running.is_empty() {
             return None;
         }
+        let costs = &model.to_step_costs();
         // KV for the next step: every decoding sequence appends one token.
-        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
-        while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
-            && self.running.len() > 1
-        {
-            self.preempt_latest();
+        let mut decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
+            while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
+                && self.running.len() > 1
+            {
+                self.preempt_latest();
+            }
+            decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
         }
-        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
             self.plan_decode_run(now, costs)
@@ -603,15 +616,15 @@ mod tests {
                     let nw = if rep.is_stepping() {
                         rep.interrupt(a)
                     } else {
-                        rep.plan(a, &dep.step_costs())
+                        rep.plan(a, dep)
                     };
                     if nw.is_some() {
                         wake = nw;
                     }
                 }
                 (_, Some(w)) => {
-                    rep.complete(w, &dep.step_costs(), &mut done);
-                    wake = rep.plan(w, &dep.step_costs());
+                    rep.complete(w, dep, &mut done);
+                    wake = rep.plan(w, dep);
                 }
                 (None, None) => break,
                 _ => unreachable!(),
