@@ -1,28 +1,44 @@
-//! The event queue: a min-heap keyed by (time, insertion sequence).
+//! The event queue: a min-heap keyed by (time, insertion sequence), plus optional
+//! re-schedulable *slots* (one pending wake-up each, e.g. one per server) kept in an indexed
+//! heap beside it.
 //!
 //! Ordering guarantee: events pop in time order, and events scheduled for the same instant pop
-//! in the order they were scheduled. This makes every run a pure function of its inputs.
+//! in the order they were scheduled (slot wake-ups included: scheduling a slot takes a sequence
+//! number from the same counter as [`EventQueue::push`]). This makes every run a pure function
+//! of its inputs.
+//!
+//! A slot holds at most one wake-up: [`EventQueue::set_slot`] replaces the previous one, which
+//! then never pops. This is equivalent to pushing a fresh event and skipping the superseded one
+//! when it pops, without the superseded entries.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::time::SimTime;
 
+/// `time << 64 | seq`: one integer comparison orders by time, then insertion.
+#[inline]
+fn key(time: u64, seq: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
+}
+
 struct Entry<E> {
-    /// `time << 64 | seq`: one integer comparison orders by time, then insertion.
-    key: u128,
+    // Two u64 rather than one u128 keep the entry 8-aligned (smaller heap entries).
+    time: u64,
+    seq: u64,
     event: E,
 }
 
 impl<E> Entry<E> {
-    fn time(&self) -> SimTime {
-        SimTime((self.key >> 64) as u64)
+    #[inline]
+    fn key(&self) -> u128 {
+        key(self.time, self.seq)
     }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -33,14 +49,155 @@ impl<E> PartialOrd for Entry<E> {
 }
 impl<E> Ord for Entry<E> {
     /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest (time, seq) first.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
+        other.key().cmp(&self.key())
+    }
+}
+
+/// A tournament (winner) tree over a fixed set of slots, each holding at most one pending
+/// wake-up: leaf `width + slot` holds the slot's packed key (or `u128::MAX` when none is
+/// pending) and every inner node the least key below it, so the root is the earliest wake-up.
+/// Setting or clearing a slot recomputes one leaf-to-root path.
+///
+/// A packed key is `time << 64 | seq << slot_bits | slot`: since sequence numbers are unique,
+/// it orders exactly as `(time, seq)` and carries its slot along.
+///
+/// Popping leaves the popped key in its leaf (`popped`) until the next operation: the usual
+/// next operation reschedules the same slot, which then costs one path update instead of two.
+struct SlotTree {
+    tree: Vec<u128>,
+    width: usize,
+    slot_bits: u32,
+    /// Pending wake-ups (the popped one excluded).
+    len: usize,
+    /// The slot popped last whose leaf still holds its old key, or [`NO_SLOT`].
+    popped: u32,
+}
+
+/// No slot (see [`SlotTree::popped`]).
+const NO_SLOT: u32 = u32::MAX;
+
+impl SlotTree {
+    fn new(n: usize) -> Self {
+        let width = n.max(1).next_power_of_two();
+        SlotTree {
+            tree: vec![u128::MAX; 2 * width],
+            width,
+            slot_bits: width.trailing_zeros(),
+            len: 0,
+            popped: NO_SLOT,
+        }
+    }
+
+    #[inline]
+    fn unpack(&self, packed: u128) -> (u64, u64, u32) {
+        let low = packed as u64;
+        let slot = (low & ((1u64 << self.slot_bits) - 1)) as u32;
+        ((packed >> 64) as u64, low >> self.slot_bits, slot)
+    }
+
+    /// Clears the leaf of the slot popped last, if still there.
+    #[inline]
+    fn settle(&mut self) {
+        if self.popped != NO_SLOT {
+            let slot = self.popped;
+            self.popped = NO_SLOT;
+            self.write(slot, u128::MAX);
+        }
+    }
+
+    /// The least packed key, the popped one excluded.
+    fn root(&self) -> u128 {
+        if self.popped == NO_SLOT {
+            return self.tree[1];
+        }
+        // The popped key is the root: the least of the siblings along its path is the next.
+        let mut node = self.width + self.popped as usize;
+        let mut m = u128::MAX;
+        while node > 1 {
+            m = m.min(self.tree[node ^ 1]);
+            node /= 2;
+        }
+        m
+    }
+
+    /// The (time, seq) key of the earliest wake-up.
+    #[inline]
+    fn min_key(&self) -> Option<u128> {
+        let root = self.root();
+        if root == u128::MAX {
+            return None;
+        }
+        let (time, seq, _) = self.unpack(root);
+        Some(key(time, seq))
+    }
+
+    /// Puts `value` in `slot`'s leaf and recomputes the path above it.
+    #[inline]
+    fn write(&mut self, slot: u32, value: u128) {
+        let mut node = self.width + slot as usize;
+        self.tree[node] = value;
+        while node > 1 {
+            let m = self.tree[node].min(self.tree[node ^ 1]);
+            node /= 2;
+            if self.tree[node] == m {
+                // Ancestors depend on this node's value only: nothing above changes.
+                break;
+            }
+            self.tree[node] = m;
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, slot: u32, time: u64, seq: u64) {
+        assert!(
+            (slot as usize) < self.width && seq < u64::MAX >> self.slot_bits,
+            "slot {slot} or sequence number {seq} out of range"
+        );
+        if self.popped == slot {
+            self.popped = NO_SLOT;
+        } else {
+            self.settle();
+            if self.tree[self.width + slot as usize] != u128::MAX {
+                self.len -= 1;
+            }
+        }
+        self.len += 1;
+        let packed =
+            (u128::from(time) << 64) | u128::from((seq << self.slot_bits) | u64::from(slot));
+        self.write(slot, packed);
+    }
+
+    fn remove(&mut self, slot: u32) {
+        self.settle();
+        if self.tree[self.width + slot as usize] != u128::MAX {
+            self.len -= 1;
+            self.write(slot, u128::MAX);
+        }
+    }
+
+    /// Removes the earliest wake-up: (time, slot).
+    #[inline]
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        self.settle();
+        let root = self.tree[1];
+        if root == u128::MAX {
+            return None;
+        }
+        let (time, _, slot) = self.unpack(root);
+        self.popped = slot;
+        self.len -= 1;
+        Some((time, slot))
     }
 }
 
 /// Pending events of one simulation run, earliest first, ties in insertion order.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
+    slots: SlotTree,
+    /// The event a slot's wake-up pops as.
+    slot_event: fn(u32) -> E,
     next_seq: u64,
 }
 
@@ -51,46 +208,94 @@ impl<E> Default for EventQueue<E> {
 }
 
 impl<E> EventQueue<E> {
-    /// An empty queue.
+    /// An empty queue without slots.
     pub fn new() -> Self {
+        Self::with_slots(0, |_| {
+            unreachable!("a queue without slots has no slot events")
+        })
+    }
+
+    /// An empty queue with `n` slots (0..n), whose wake-ups pop as `slot_event(slot)`.
+    pub fn with_slots(n: usize, slot_event: fn(u32) -> E) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
+            slots: SlotTree::new(n),
+            slot_event,
             next_seq: 0,
         }
     }
 
-    /// Schedules `event` at `time`.
-    pub fn push(&mut self, time: SimTime, event: E) {
+    #[inline]
+    fn take_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = (u128::from(time.0) << 64) | u128::from(seq);
-        self.heap.push(Entry { key, event });
+        seq
+    }
+
+    /// Schedules `event` at `time`.
+    #[inline]
+    pub fn push(&mut self, time: SimTime, event: E) {
+        let seq = self.take_seq();
+        self.heap.push(Entry {
+            time: time.0,
+            seq,
+            event,
+        });
+    }
+
+    /// Schedules the wake-up of `slot` at `time`, replacing its pending one if any. It orders
+    /// exactly as a [`EventQueue::push`] made now would.
+    #[inline]
+    pub fn set_slot(&mut self, slot: u32, time: SimTime) {
+        let seq = self.take_seq();
+        self.slots.set(slot, time.0, seq);
+    }
+
+    /// Cancels the pending wake-up of `slot`, if any.
+    pub fn clear_slot(&mut self, slot: u32) {
+        self.slots.remove(slot);
     }
 
     /// Removes and returns the earliest event.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap.pop().map(|e| (e.time(), e.event))
+        self.slots.settle();
+        let heap_key = self.heap.peek().map(Entry::key);
+        match (heap_key, self.slots.min_key()) {
+            (_, None) => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
+            (Some(h), Some(s)) if h < s => self.heap.pop().map(|e| (SimTime(e.time), e.event)),
+            (_, Some(_)) => {
+                let (time, slot) = self.slots.pop().expect("a slot is pending");
+                Some((SimTime(time), (self.slot_event)(slot)))
+            }
+        }
     }
 
     /// The time of the earliest event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(Entry::time)
+        let heap_key = self.heap.peek().map(Entry::key);
+        let k = match (heap_key, self.slots.min_key()) {
+            (Some(h), Some(s)) => h.min(s),
+            (h, s) => h.or(s)?,
+        };
+        Some(SimTime((k >> 64) as u64))
     }
 
-    /// Number of pending events.
+    /// Number of pending events (slot wake-ups included).
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.slots.len
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn equal_times_pop_in_insertion_order() {
@@ -102,5 +307,64 @@ mod tests {
         q.push(SimTime(3), 'e');
         let order: String = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, "bdeac");
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Ev {
+        Plain(u32),
+        Slot(u32),
+    }
+
+    proptest! {
+        /// Slots pop exactly as pushed events with superseded ones skipped (the generation
+        /// scheme they replace).
+        #[test]
+        fn slots_match_push_and_skip_stale(
+            ops in proptest::collection::vec((0u8..4, 0u32..6, 0u64..40), 0..300)
+        ) {
+            let mut q: EventQueue<Ev> = EventQueue::with_slots(6, Ev::Slot);
+            // Reference: every wake-up pushed with a generation; stale ones skipped.
+            let mut r: EventQueue<(Ev, u32)> = EventQueue::new();
+            let mut generation = [0u32; 6];
+            let mut now = 0u64;
+            for (op, slot, dt) in ops {
+                match op {
+                    0 => {
+                        q.push(SimTime(now + dt), Ev::Plain(slot));
+                        r.push(SimTime(now + dt), (Ev::Plain(slot), 0));
+                    }
+                    1 => {
+                        q.set_slot(slot, SimTime(now + dt));
+                        generation[slot as usize] += 1;
+                        r.push(SimTime(now + dt), (Ev::Slot(slot), generation[slot as usize]));
+                    }
+                    2 => {
+                        q.clear_slot(slot);
+                        generation[slot as usize] += 1;
+                    }
+                    _ => {
+                        let want = loop {
+                            match r.pop() {
+                                Some((t, (Ev::Slot(s), g))) if g != generation[s as usize] => {
+                                    let _ = t;
+                                }
+                                Some((t, (e, _))) => {
+                                    if let Ev::Slot(s) = e {
+                                        generation[s as usize] += 1;
+                                    }
+                                    break Some((t, e));
+                                }
+                                None => break None,
+                            }
+                        };
+                        let got = q.pop();
+                        prop_assert_eq!(got, want);
+                        if let Some((t, _)) = got {
+                            now = t.0;
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -43,21 +43,32 @@ impl SimDuration {
 
     /// Converts seconds to a duration, rounding to the nearest nanosecond; negative or NaN
     /// inputs become zero and huge ones saturate (validation keeps them out of real runs).
+    #[inline]
     pub fn from_secs_f64(secs: f64) -> SimDuration {
-        let ns = (secs * NS_PER_S as f64).round();
-        if ns.is_nan() || ns <= 0.0 {
-            SimDuration(0)
-        } else if ns >= u64::MAX as f64 {
-            SimDuration(u64::MAX)
-        } else {
-            SimDuration(ns as u64)
-        }
+        SimDuration(round_to_u64(secs * NS_PER_S as f64))
     }
 
     /// The duration in seconds, for reports only.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NS_PER_S as f64
     }
+}
+
+/// `x.round() as u64` (half away from zero; NaN and negatives give 0, huge values saturate),
+/// without calling `f64::round`, which is a library call on the baseline x86-64 target.
+#[inline]
+pub fn round_to_u64(x: f64) -> u64 {
+    // Also catches NaN.
+    if x.is_nan() || x < 0.5 {
+        return 0;
+    }
+    if x >= 18_446_744_073_709_551_616.0 {
+        return u64::MAX;
+    }
+    let t = x as u64; // truncation, exact for 0.5 <= x < 2^64
+    // Exact: below 2^52 the integer part has the exponent of x or less, and from 2^52 on x is
+    // an integer (t as f64 == x).
+    if x - t as f64 >= 0.5 { t + 1 } else { t }
 }
 
 impl Add<SimDuration> for SimTime {
@@ -112,5 +123,44 @@ mod tests {
         assert_eq!(SimDuration::from_secs_f64(1e-9).0, 1);
         assert_eq!((SimTime(5) + SimDuration(7)).0, 12);
         assert_eq!(SimTime(3).since(SimTime(9)), SimDuration::ZERO);
+    }
+
+    #[test]
+    fn round_to_u64_matches_round_as_u64() {
+        let mut cases = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            -0.5,
+            -0.49999999999999994,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            4503599627370495.5,
+            4503599627370496.0,
+            9_007_199_254_740_992.0,
+            18_446_744_073_709_549_568.0,
+            18_446_744_073_709_551_616.0,
+            1e300,
+            f64::MIN_POSITIVE,
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bits = f64::from_bits(x);
+            cases.push(bits);
+            cases.push((x % 10_000_000) as f64 / 1000.0);
+            cases.push((x >> 11) as f64 / (1u64 << 20) as f64);
+        }
+        for c in cases {
+            for v in [c, c.next_up(), c.next_down()] {
+                assert_eq!(round_to_u64(v), v.round() as u64, "{v:e}");
+            }
+        }
     }
 }

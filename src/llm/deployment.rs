@@ -432,3 +432,232 @@ impl Deployment {
         self.step_time_s(&StepShape::decode(batch, ctx_tokens_total))
     }
 }
+
+/// The step-time model of a [`Deployment`] with every shape-independent quantity computed
+/// once ([`Deployment::step_costs`]), for the simulation's hot loop. Every method returns
+/// exactly (bit for bit) what the `Deployment` method of the same name returns: the same
+/// floating-point operations run in the same order, only their constant parts are hoisted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepCosts {
+    /// Tensor-parallel degree.
+    pub tensor_parallel: u32,
+    tp: f64,
+    compute_rate: f64,
+    memory_rate: f64,
+    overlap: f64,
+    weight_bytes_per_gpu: f64,
+    gemm_flops_per_token: f64,
+    /// `4 · hidden · layers`.
+    attn_flops_per_pair: f64,
+    kv_bytes_per_token: f64,
+    hidden: f64,
+    layers: f64,
+    allreduce_latency_s: f64,
+    /// `2(n−1)/n` of the ring all-reduce.
+    allreduce_factor: f64,
+    nvlink_bw: f64,
+    alpha: f64,
+    beta_s: f64,
+}
+
+/// The batch-dependent part of a decode step ([`StepCosts::decode`]): evaluates the step time
+/// for any total context, equal bit for bit to [`Deployment::decode_step_time_s`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecodeStep {
+    costs: StepCosts,
+    batch: u64,
+    gemm_s: f64,
+    tp_comm_s: f64,
+}
+
+impl DecodeStep {
+    /// One decode step's duration with `ctx_tokens_total` context tokens in the batch, seconds.
+    #[inline]
+    pub fn time_s(&self, ctx_tokens_total: u64) -> f64 {
+        let c = &self.costs;
+        if self.batch == 0 && ctx_tokens_total == 0 {
+            return 0.0;
+        }
+        let attn = c.attn(ctx_tokens_total as f64, ctx_tokens_total + self.batch);
+        c.alpha * (self.gemm_s + attn.time_s + self.tp_comm_s) + c.beta_s
+    }
+}
+
+impl Deployment {
+    /// The step-time model with its constants precomputed; see [`StepCosts`].
+    pub fn step_costs(&self) -> StepCosts {
+        let n = f64::from(self.tensor_parallel);
+        StepCosts {
+            tensor_parallel: self.tensor_parallel,
+            tp: n,
+            compute_rate: self.eff.mfu * self.gpu.peak_flops,
+            memory_rate: self.eff.mbu * self.gpu.hbm_bw_bytes_per_s,
+            overlap: self.compute_memory_overlap,
+            weight_bytes_per_gpu: self.model.weight_bytes() / n,
+            gemm_flops_per_token: self.model.gemm_flops_per_token(),
+            attn_flops_per_pair: 4.0 * f64::from(self.model.hidden) * f64::from(self.model.layers),
+            kv_bytes_per_token: self.kv_bytes_per_token(),
+            hidden: f64::from(self.model.hidden),
+            layers: f64::from(self.model.layers),
+            allreduce_latency_s: self.eff.allreduce_latency_s,
+            allreduce_factor: 2.0 * (n - 1.0) / n,
+            nvlink_bw: self.gpu.nvlink_bw_bytes_per_s,
+            alpha: self.eff.alpha,
+            beta_s: self.eff.beta_s,
+        }
+    }
+}
+
+/// Anything that yields the step-time model: a [`Deployment`] (computing its [`StepCosts`]) or
+/// the precomputed [`StepCosts`] themselves (a copy), for hot loops.
+pub trait ToStepCosts {
+    /// The step-time model.
+    fn to_step_costs(&self) -> StepCosts;
+}
+
+impl ToStepCosts for Deployment {
+    fn to_step_costs(&self) -> StepCosts {
+        self.step_costs()
+    }
+}
+
+impl ToStepCosts for StepCosts {
+    #[inline]
+    fn to_step_costs(&self) -> StepCosts {
+        *self
+    }
+}
+
+impl StepCosts {
+    #[inline]
+    fn gemm(&self, tokens: u64) -> RooflineTerm {
+        let weight_bytes = if tokens > 0 {
+            self.weight_bytes_per_gpu
+        } else {
+            0.0
+        };
+        RooflineTerm::new(
+            self.gemm_flops_per_token * tokens as f64 / self.tp,
+            weight_bytes,
+            self.compute_rate,
+            self.memory_rate,
+            self.overlap,
+        )
+    }
+
+    #[inline]
+    fn attn(&self, attn_pairs: f64, kv_tokens: u64) -> RooflineTerm {
+        let attn_flops = self.attn_flops_per_pair * attn_pairs / self.tp;
+        let kv_bytes = kv_tokens as f64 * self.kv_bytes_per_token / self.tp;
+        RooflineTerm::new(
+            attn_flops,
+            kv_bytes,
+            self.compute_rate,
+            self.memory_rate,
+            self.overlap,
+        )
+    }
+
+    #[inline]
+    fn tp_comm_s(&self, tokens: u64) -> f64 {
+        if self.tensor_parallel > 1 && tokens > 0 {
+            let bytes = tokens as f64 * self.hidden * ACTIVATION_BYTES;
+            2.0 * self.layers
+                * (self.allreduce_latency_s + self.allreduce_factor * bytes / self.nvlink_bw)
+        } else {
+            0.0
+        }
+    }
+
+    /// As [`Deployment::step_breakdown`].
+    pub fn step_breakdown(&self, s: &StepShape) -> StepBreakdown {
+        if s.is_empty() {
+            return StepBreakdown {
+                alpha: self.alpha,
+                ..StepBreakdown::default()
+            };
+        }
+        let gemm = self.gemm(s.tokens);
+        let attn = self.attn(s.attn_pairs, s.kv_read_tokens + s.kv_write_tokens);
+        let tp_comm_s = self.tp_comm_s(s.tokens);
+        let total_s = self.alpha * (gemm.time_s + attn.time_s + tp_comm_s) + self.beta_s;
+        StepBreakdown {
+            gemm,
+            attn,
+            tp_comm_s,
+            alpha: self.alpha,
+            fixed_s: self.beta_s,
+            total_s,
+        }
+    }
+
+    /// As [`Deployment::step_time_s`].
+    pub fn step_time_s(&self, s: &StepShape) -> f64 {
+        self.step_breakdown(s).total_s
+    }
+
+    /// Decode steps of `batch` sequences: the context-independent part computed once.
+    #[inline]
+    pub fn decode(&self, batch: u64) -> DecodeStep {
+        DecodeStep {
+            costs: *self,
+            batch,
+            gemm_s: self.gemm(batch).time_s,
+            tp_comm_s: self.tp_comm_s(batch),
+        }
+    }
+
+    /// As [`Deployment::decode_step_time_s`].
+    pub fn decode_step_time_s(&self, batch: u64, ctx_tokens_total: u64) -> f64 {
+        self.decode(batch).time_s(ctx_tokens_total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `StepCosts` hoists constants only: every result must equal `Deployment`'s bit for bit.
+    #[test]
+    fn step_costs_match_the_deployment_bit_for_bit() {
+        let mut deps = Vec::new();
+        for (gpu, model, tp) in [
+            ("a100-80gb", "llama-2-7b", 1),
+            ("a100-80gb", "llama-2-70b", 4),
+            ("a100-80gb", "llama-2-70b", 8),
+            ("a100-80gb", "llama-2-13b", 2),
+        ] {
+            let d = Deployment::from_presets(gpu, model, tp).unwrap().unwrap();
+            let mut pure = d.clone();
+            pure.compute_memory_overlap = 1.0;
+            deps.push(d);
+            deps.push(pure);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for d in &deps {
+            let c = d.step_costs();
+            for _ in 0..2000 {
+                let batch = next(300);
+                let ctx = next(2_000_000);
+                let want = d.decode_step_time_s(batch, ctx);
+                assert_eq!(c.decode_step_time_s(batch, ctx).to_bits(), want.to_bits());
+                assert_eq!(c.decode(batch).time_s(ctx).to_bits(), want.to_bits());
+                let mut shape = StepShape::prefill(next(9000), next(4000));
+                shape.add(&StepShape::decode(batch, ctx));
+                if next(4) == 0 {
+                    shape.attn_pairs += 0.5;
+                }
+                for s in [shape, StepShape::default(), StepShape::decode(batch, ctx)] {
+                    assert_eq!(c.step_breakdown(&s), d.step_breakdown(&s));
+                    assert_eq!(c.step_time_s(&s).to_bits(), d.step_time_s(&s).to_bits());
+                }
+            }
+        }
+    }
+}

@@ -22,8 +22,8 @@ pub use calibration::{
     render_calibration_text,
 };
 pub use deployment::{
-    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment, DeploymentError,
-    Efficiency, KV_BLOCK_TOKENS,
+    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeStep, Deployment,
+    DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
 };
 pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
 pub use model::{MODEL_PRESETS, Model, model_preset};

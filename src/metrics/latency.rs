@@ -1,15 +1,52 @@
 //! Latency recorders: an exact mean plus an hdrhistogram for percentiles (3 significant
 //! digits, i.e. within 0.1%).
+//!
+//! Recording only counts values per hdrhistogram bucket, with the bucket index computed inline
+//! (the layout of `Histogram::new(3)`: 2048 sub-buckets, unit 1 ns); the histogram itself is
+//! built from those counts when a summary is asked for. Percentiles, max and counts depend
+//! only on the per-bucket counts, so the summary is exactly the one recording every value
+//! into the histogram would give.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::engine::SimDuration;
 
+/// Sub-buckets per bucket for 3 significant digits: 2^ceil(log2(2 · 10^3)).
+const SUB_BUCKET_COUNT_MAGNITUDE: u32 = 11;
+/// Half of the sub-buckets (the lower half of every bucket after the first is unused).
+const SUB_BUCKET_HALF_COUNT_MAGNITUDE: u32 = SUB_BUCKET_COUNT_MAGNITUDE - 1;
+const SUB_BUCKET_HALF_COUNT: u64 = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
+const SUB_BUCKET_MASK: u64 = (1 << SUB_BUCKET_COUNT_MAGNITUDE) - 1;
+/// 64 − unit magnitude (0) − sub-bucket count magnitude.
+const LEADING_ZERO_COUNT_BASE: u32 = 64 - SUB_BUCKET_COUNT_MAGNITUDE;
+
+/// hdrhistogram's counts index of `value` (`Histogram::new(3)`, unit 1).
+#[inline]
+fn bucket_index(value: u64) -> usize {
+    let bucket = LEADING_ZERO_COUNT_BASE - (value | SUB_BUCKET_MASK).leading_zeros();
+    let sub_bucket = value >> bucket;
+    (((u64::from(bucket) + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + sub_bucket
+        - SUB_BUCKET_HALF_COUNT) as usize
+}
+
+/// The lowest value of counts index `index` (inverse of [`bucket_index`]).
+fn index_value(index: usize) -> u64 {
+    let index = index as u64;
+    let mut bucket = (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) as i64 - 1;
+    let mut sub_bucket = (index & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+    if bucket < 0 {
+        sub_bucket -= SUB_BUCKET_HALF_COUNT;
+        bucket = 0;
+    }
+    sub_bucket << bucket
+}
+
 /// Records durations in nanoseconds.
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
-    hist: Histogram<u64>,
+    /// Values per hdrhistogram counts index.
+    counts: Vec<u64>,
     sum_ns: u128,
     count: u64,
     positive: u64,
@@ -45,7 +82,7 @@ impl LatencyRecorder {
     pub fn new() -> Self {
         LatencyRecorder {
             // 3 significant digits is a valid setting, so this cannot fail.
-            hist: Histogram::new(3).expect("3 significant digits is valid"),
+            counts: Vec::new(),
             sum_ns: 0,
             count: 0,
             positive: 0,
@@ -55,8 +92,11 @@ impl LatencyRecorder {
     /// Records one duration.
     #[inline]
     pub fn record(&mut self, d: SimDuration) {
-        // An auto-resizing histogram accepts every u64.
-        let _ = self.hist.record(d.0);
+        let i = bucket_index(d.0);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
         self.sum_ns += u128::from(d.0);
         self.count += 1;
         self.positive += u64::from(d.0 > 0);
@@ -81,7 +121,8 @@ impl LatencyRecorder {
         if self.count == 0 {
             return LatencySummary::default();
         }
-        let q = |p: f64| self.hist.value_at_quantile(p) as f64 / 1e9;
+        let hist = self.histogram();
+        let q = |p: f64| hist.value_at_quantile(p) as f64 / 1e9;
         LatencySummary {
             mean: self.sum_ns as f64 / self.count as f64 / 1e9,
             p50: q(0.50),
@@ -89,7 +130,71 @@ impl LatencyRecorder {
             p95: q(0.95),
             p99: q(0.99),
             p999: q(0.999),
-            max: self.hist.max() as f64 / 1e9,
+            max: hist.max() as f64 / 1e9,
+        }
+    }
+
+    /// The histogram of everything recorded (each value stands in for its whole bucket).
+    pub fn histogram(&self) -> Histogram<u64> {
+        // 3 significant digits is a valid setting, so this cannot fail.
+        let mut hist = Histogram::new(3).expect("3 significant digits is valid");
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 {
+                // An auto-resizing histogram accepts every u64.
+                let _ = hist.record_n(index_value(i), c);
+            }
+        }
+        hist
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary equals the one of an hdrhistogram fed every value directly.
+    #[test]
+    fn summary_matches_a_direct_hdrhistogram() {
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..40 {
+            let mut rec = LatencyRecorder::new();
+            let mut direct = Histogram::<u64>::new(3).unwrap();
+            let n = 1 + next() % 5000;
+            for _ in 0..n {
+                let r = next();
+                let v = match case % 4 {
+                    0 => r % 3000,
+                    1 => r >> (r % 64),
+                    2 => (r % 1_000_000_000) * (1 + r % 7),
+                    _ => u64::MAX - r % 5,
+                };
+                rec.record(SimDuration(v));
+                direct.record(v).unwrap();
+            }
+            let got = rec.summary();
+            let q = |p: f64| direct.value_at_quantile(p) as f64 / 1e9;
+            assert_eq!(got.p50, q(0.50));
+            assert_eq!(got.p90, q(0.90));
+            assert_eq!(got.p95, q(0.95));
+            assert_eq!(got.p99, q(0.99));
+            assert_eq!(got.p999, q(0.999));
+            assert_eq!(got.max, direct.max() as f64 / 1e9);
+            let h = rec.histogram();
+            assert_eq!(h.len(), direct.len());
+            assert_eq!(h.min_nz(), direct.min_nz());
+        }
+        for v in (0..100_000u64).chain((0..64).map(|s| 1u64 << s)) {
+            for w in [v, v.saturating_sub(1), v.saturating_add(1)] {
+                let i = bucket_index(w);
+                assert_eq!(bucket_index(index_value(i)), i, "{w}");
+                assert!(index_value(i) <= w);
+            }
         }
     }
 }

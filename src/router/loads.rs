@@ -6,28 +6,36 @@
 #[derive(Clone, Debug)]
 pub struct Loads {
     counts: Vec<usize>,
-    /// Segment tree over targets (size `2 * width`); node holds the index of its subtree's
-    /// least-loaded target, lowest index on ties.
-    tree: Vec<u32>,
+    /// Segment tree over targets (size `2 * width`, leaves from `width`); each node holds the
+    /// least [`key`] of its subtree, i.e. its least-loaded target, lowest index on ties.
+    tree: Vec<u64>,
     width: usize,
+}
+
+/// `count << 32 | index`: one integer comparison orders by count, then index. (Counts beyond
+/// u32::MAX would saturate; a run stops as overloaded long before.)
+#[inline]
+fn key(count: usize, i: usize) -> u64 {
+    ((count.min(u32::MAX as usize) as u64) << 32) | i as u64
 }
 
 impl Loads {
     /// `n` targets, all idle.
     pub fn new(n: usize) -> Loads {
         let width = n.max(1).next_power_of_two();
-        let mut l = Loads {
-            counts: vec![0; n],
-            tree: vec![0; 2 * width],
-            width,
-        };
-        for i in 0..width {
-            l.tree[width + i] = i.min(n.saturating_sub(1)) as u32;
+        // Padding leaves hold u64::MAX, which never wins.
+        let mut tree = vec![u64::MAX; 2 * width];
+        for i in 0..n {
+            tree[width + i] = key(0, i);
         }
         for node in (1..width).rev() {
-            l.tree[node] = l.better(l.tree[2 * node], l.tree[2 * node + 1]);
+            tree[node] = tree[2 * node].min(tree[2 * node + 1]);
         }
-        l
+        Loads {
+            counts: vec![0; n],
+            tree,
+            width,
+        }
     }
 
     /// Targets with the given counts (tests and one-off use).
@@ -40,16 +48,19 @@ impl Loads {
         l
     }
 
-    fn better(&self, a: u32, b: u32) -> u32 {
-        let (ca, cb) = (self.counts[a as usize], self.counts[b as usize]);
-        if cb < ca || (cb == ca && b < a) { b } else { a }
-    }
-
+    #[inline]
     fn update(&mut self, i: usize) {
-        let mut node = (self.width + i) / 2;
-        while node >= 1 {
-            self.tree[node] = self.better(self.tree[2 * node], self.tree[2 * node + 1]);
+        let mut node = self.width + i;
+        self.tree[node] = key(self.counts[i], i);
+        while node > 1 {
+            let sibling = self.tree[node ^ 1];
+            let m = self.tree[node].min(sibling);
             node /= 2;
+            if self.tree[node] == m {
+                // Ancestors depend on this node's value only: nothing above changes.
+                break;
+            }
+            self.tree[node] = m;
         }
     }
 
@@ -64,17 +75,20 @@ impl Loads {
     }
 
     /// Outstanding requests at target `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> usize {
         self.counts[i]
     }
 
     /// One more request at target `i`.
+    #[inline]
     pub fn inc(&mut self, i: usize) {
         self.counts[i] += 1;
         self.update(i);
     }
 
     /// One request fewer at target `i`.
+    #[inline]
     pub fn dec(&mut self, i: usize) {
         self.counts[i] -= 1;
         self.update(i);
@@ -94,11 +108,12 @@ impl Loads {
     }
 
     /// The least-loaded target, lowest index on ties.
+    #[inline]
     pub fn argmin(&self) -> usize {
         if self.width == 1 {
             0
         } else {
-            self.tree[1] as usize
+            (self.tree[1] & u64::from(u32::MAX)) as usize
         }
     }
 }

@@ -21,8 +21,9 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{Deployment, StepShape};
+use crate::llm::{StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,12 +326,20 @@ impl Replica {
 
     /// Ends the current run at `now` (its planned end), applying its steps; finished requests
     /// are appended to `done`.
-    pub fn complete(&mut self, now: SimTime, dep: &Deployment, done: &mut Vec<Finished>) {
+    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// (faster).
+    pub fn complete<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        model: &M,
+        done: &mut Vec<Finished>,
+    ) {
         let Some(run) = self.run.take() else {
             return;
         };
+        let costs = &model.to_step_costs();
         if run.decode_only {
-            self.account_decode(&run, dep);
+            self.account_decode(&run, costs);
             let k = run.steps as u32;
             for s in &mut self.running {
                 s.generated += k;
@@ -338,7 +347,7 @@ impl Replica {
             }
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
-            self.account_mixed(&run, dep);
+            self.account_mixed(&run, costs);
             for s in &mut self.running {
                 if s.decoding() {
                     s.generated += 1;
@@ -380,25 +389,30 @@ impl Replica {
     }
 
     /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
-    pub fn plan(&mut self, now: SimTime, dep: &Deployment) -> Option<SimTime> {
+    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// (faster).
+    pub fn plan<M: ToStepCosts + ?Sized>(&mut self, now: SimTime, model: &M) -> Option<SimTime> {
         debug_assert!(self.run.is_none());
         self.admit(now);
         if self.running.is_empty() {
             return None;
         }
+        let costs = &model.to_step_costs();
         // KV for the next step: every decoding sequence appends one token.
-        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
-        while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
-            && self.running.len() > 1
-        {
-            self.preempt_latest();
+        let mut decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
+            while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
+                && self.running.len() > 1
+            {
+                self.preempt_latest();
+            }
+            decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
         }
-        let decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
-            self.plan_decode_run(now, dep)
+            self.plan_decode_run(now, costs)
         } else {
-            self.plan_mixed_step(now, dep)
+            self.plan_mixed_step(now, costs)
         };
         let end = run.end_of(run.steps);
         self.run = Some(run);
@@ -502,7 +516,7 @@ impl Replica {
         }
     }
 
-    fn plan_decode_run(&mut self, now: SimTime, dep: &Deployment) -> Run {
+    fn plan_decode_run(&mut self, now: SimTime, costs: &StepCosts) -> Run {
         let b = self.running.len() as u64;
         let ctx0: u64 = self.running.iter().map(|s| u64::from(s.prefilled)).sum();
         // The run ends when the first sequence finishes, or KV memory runs out, or a waiting
@@ -525,16 +539,17 @@ impl Replica {
         if admissible {
             steps = 1;
         }
-        let t0 = dep.decode_step_time_s(b, ctx0);
+        let step = costs.decode(b);
+        let t0 = step.time_s(ctx0);
         let mut b_s = if steps > 1 {
-            dep.decode_step_time_s(b, ctx0 + b) - t0
+            step.time_s(ctx0 + b) - t0
         } else {
             0.0
         };
         // Decode step time is affine in the context while attention stays memory-bound;
         // check the far end, and fall back to one step at a time where it is not.
         if steps > 2 {
-            let far = dep.decode_step_time_s(b, ctx0 + b * (steps - 1));
+            let far = step.time_s(ctx0 + b * (steps - 1));
             let predicted = t0 + b_s * (steps - 1) as f64;
             if (far - predicted).abs() > 1e-9 * far.max(1e-12) {
                 steps = 1;
@@ -550,7 +565,7 @@ impl Replica {
         }
     }
 
-    fn plan_mixed_step(&mut self, now: SimTime, dep: &Deployment) -> Run {
+    fn plan_mixed_step(&mut self, now: SimTime, costs: &StepCosts) -> Run {
         let mut shape = StepShape::default();
         let mut budget = u64::from(self.limits.max_batch_tokens);
         // Decodes first (stall-free), one token each.
@@ -586,14 +601,14 @@ impl Replica {
         Run {
             start: now,
             steps: 1,
-            a_s: dep.step_time_s(&shape),
+            a_s: costs.step_time_s(&shape),
             b_s: 0.0,
             decode_only: false,
         }
     }
 
     /// Adds a decode run's work to the totals, clipped to the measured window by time share.
-    fn account_decode(&mut self, run: &Run, dep: &Deployment) {
+    fn account_decode(&mut self, run: &Run, costs: &StepCosts) {
         let b = self.running.len() as f64;
         let k = run.steps as f64;
         let ctx0: f64 = self.running.iter().map(|s| f64::from(s.prefilled)).sum();
@@ -612,13 +627,13 @@ impl Replica {
         t.busy_s += busy_s * share;
         t.batch_area += b * busy_s * share;
         t.kv_area += (self.kv_used_tokens as f64 + b * k / 2.0) * busy_s * share;
-        let (bytes, flops) = step_work(dep, &shape);
+        let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * k * share;
         t.flops += flops * k * share;
-        t.output_tokens += ((b * k) * share).round() as u64;
+        t.output_tokens += round_to_u64((b * k) * share);
     }
 
-    fn account_mixed(&mut self, run: &Run, dep: &Deployment) {
+    fn account_mixed(&mut self, run: &Run, costs: &StepCosts) {
         let mut shape = StepShape::default();
         let mut out = 0u64;
         let mut pre = 0u64;
@@ -644,11 +659,11 @@ impl Replica {
         t.busy_s += busy_s * share;
         t.batch_area += self.running.len() as f64 * busy_s * share;
         t.kv_area += self.kv_used_tokens as f64 * busy_s * share;
-        let (bytes, flops) = step_work(dep, &shape);
+        let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * share;
         t.flops += flops * share;
-        t.output_tokens += (out as f64 * share).round() as u64;
-        t.prefill_tokens += (pre as f64 * share).round() as u64;
+        t.output_tokens += round_to_u64(out as f64 * share);
+        t.prefill_tokens += round_to_u64(pre as f64 * share);
     }
 
     /// The fraction of [start, end] inside the measured window.
@@ -671,16 +686,16 @@ impl Replica {
 }
 
 /// Bytes a step moves from HBM and FLOPs it does, over all GPUs of the replica.
-fn step_work(dep: &Deployment, shape: &StepShape) -> (f64, f64) {
-    let b = dep.step_breakdown(shape);
-    let tp = f64::from(dep.tensor_parallel);
+fn step_work(costs: &StepCosts, shape: &StepShape) -> (f64, f64) {
+    let b = costs.step_breakdown(shape);
+    let tp = f64::from(costs.tensor_parallel);
     (b.bytes_per_gpu() * tp, b.flops_per_gpu() * tp)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{Efficiency, gpu_preset, model_preset};
+    use crate::llm::{Deployment, Efficiency, gpu_preset, model_preset};
 
     fn dep70() -> Deployment {
         Deployment::new(

@@ -1,8 +1,7 @@
 //! One replication on a fleet of LLM servers: arrivals -> cache -> router -> model replicas.
 //!
 //! Each replica plans runs of batched steps ([`crate::server::llm::Replica`]); the loop holds
-//! one wake-up per replica, tagged with a generation number so that a wake-up made stale by an
-//! interrupted run is ignored when it pops.
+//! one wake-up per replica in a queue slot, which an interrupted run reschedules in place.
 
 use serde::Serialize;
 
@@ -143,7 +142,6 @@ enum Event {
     CacheDone(Request),
     Wake {
         replica: u32,
-        generation: u32,
     },
     /// An autoscaler evaluation.
     Tick,
@@ -295,7 +293,6 @@ pub fn run_llm_replication(
     }
     let mut paid = LevelMeter::new(warmup, end);
     paid.set(SimTime::ZERO, active as u64);
-    let mut generation = vec![0u32; n];
     let mut waiting_total: u64 = 0;
     let mut waiting_at_warmup: Option<u64> = None;
 
@@ -316,7 +313,8 @@ pub fn run_llm_replication(
     let (mut prefix_hits, mut prompt_tokens) = (0u64, 0u64);
     let mut events = 0u64;
 
-    let mut queue: EventQueue<Event> = EventQueue::new();
+    let costs = dep.step_costs();
+    let mut queue: EventQueue<Event> = EventQueue::with_slots(n, |replica| Event::Wake { replica });
     if let Some(r) = workload.next_request() {
         queue.push(r.arrival, Event::Arrival(r));
     }
@@ -378,18 +376,11 @@ pub fn run_llm_replication(
                 let wake = if rep.is_stepping() {
                     rep.interrupt(now)
                 } else {
-                    rep.plan(now, &dep)
+                    rep.plan(now, &costs)
                 };
                 waiting_total = waiting_total + rep.waiting_len() as u64 - before;
                 if let Some(at) = wake {
-                    generation[r] = generation[r].wrapping_add(1);
-                    queue.push(
-                        at,
-                        Event::Wake {
-                            replica: r as u32,
-                            generation: generation[r],
-                        },
-                    );
+                    queue.set_slot(r as u32, at);
                 }
                 if waiting_total > scenario.run.max_queue {
                     overload = Some(format!(
@@ -454,28 +445,15 @@ pub fn run_llm_replication(
                 let next_tick = now + *interval;
                 queue.push(next_tick, Event::Tick);
             }
-            Event::Wake {
-                replica,
-                generation: g,
-            } => {
+            Event::Wake { replica } => {
                 let r = replica as usize;
-                if g != generation[r] {
-                    continue; // superseded by an interrupted run
-                }
                 let rep = &mut replicas[r];
                 let before = rep.waiting_len() as u64;
-                rep.complete(now, &dep, &mut done);
-                let wake = rep.plan(now, &dep);
+                rep.complete(now, &costs, &mut done);
+                let wake = rep.plan(now, &costs);
                 waiting_total = waiting_total + rep.waiting_len() as u64 - before;
                 if let Some(at) = wake {
-                    generation[r] = generation[r].wrapping_add(1);
-                    queue.push(
-                        at,
-                        Event::Wake {
-                            replica,
-                            generation: generation[r],
-                        },
-                    );
+                    queue.set_slot(replica, at);
                 }
                 for f in done.drain(..) {
                     outstanding.dec(r);

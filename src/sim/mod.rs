@@ -108,9 +108,15 @@ pub struct ReplicationOutcome {
     pub events: u64,
 }
 
+/// Events of the queue-server loop. The next arrival is not an event: it waits in the loop
+/// (`pending`) and the queue holds only its time, in slot [`ARRIVAL_SLOT`], which keeps the
+/// events small and the heap to the completions.
 enum Event {
-    Arrival(Request),
-    CacheDone(Request),
+    /// The pending arrival is due.
+    Arrival,
+    CacheDone {
+        arrival: SimTime,
+    },
     ServiceDone {
         server: u32,
         arrival: SimTime,
@@ -135,6 +141,9 @@ pub fn offered_load(s: &Scenario) -> Option<f64> {
         ServerKind::Llm(_) => None,
     }
 }
+
+/// The queue slot of the pending arrival.
+const ARRIVAL_SLOT: u32 = 0;
 
 struct Fleet {
     servers: Vec<QueueServer>,
@@ -183,9 +192,10 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
     let mut overload = None;
     let mut now = SimTime::ZERO;
 
-    let mut queue: EventQueue<Event> = EventQueue::new();
-    if let Some(r) = workload.next_request() {
-        queue.push(r.arrival, Event::Arrival(r));
+    let mut queue: EventQueue<Event> = EventQueue::with_slots(1, |_| Event::Arrival);
+    let mut pending = workload.next_request();
+    if let Some(r) = &pending {
+        queue.set_slot(ARRIVAL_SLOT, r.arrival);
     }
 
     let mut events = 0u64;
@@ -199,15 +209,22 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
         }
         now = t;
         match ev {
-            Event::Arrival(req) => {
-                if let Some(next) = workload.next_request() {
-                    queue.push(next.arrival, Event::Arrival(next));
+            Event::Arrival => {
+                let req = pending.take().expect("an arrival is pending");
+                pending = workload.next_request();
+                if let Some(next) = &pending {
+                    queue.set_slot(ARRIVAL_SLOT, next.arrival);
                 }
                 let measured = req.arrival >= warmup;
                 counts.arrived += u64::from(measured);
                 in_system.set(now, in_system.level() + 1);
                 if let Some(latency) = cache.lookup(&req) {
-                    queue.push(now + latency, Event::CacheDone(req));
+                    queue.push(
+                        now + latency,
+                        Event::CacheDone {
+                            arrival: req.arrival,
+                        },
+                    );
                     continue;
                 }
                 if central {
@@ -238,12 +255,12 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
                     break;
                 }
             }
-            Event::CacheDone(req) => {
+            Event::CacheDone { arrival } => {
                 in_system.set(now, in_system.level() - 1);
-                if req.arrival >= warmup {
+                if arrival >= warmup {
                     counts.completed += 1;
                     counts.cache_hits += 1;
-                    e2e.record(now - req.arrival);
+                    e2e.record(now - arrival);
                 }
             }
             Event::ServiceDone {
@@ -291,8 +308,8 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
     let mut in_flight = 0u64;
     while let Some((_, ev)) = queue.pop() {
         match ev {
-            Event::Arrival(_) => {}
-            Event::CacheDone(Request { arrival, .. }) | Event::ServiceDone { arrival, .. } => {
+            Event::Arrival => {}
+            Event::CacheDone { arrival } | Event::ServiceDone { arrival, .. } => {
                 in_flight += u64::from(arrival >= warmup)
             }
         }
