@@ -165,24 +165,33 @@ fn format_float(x: f64) -> String {
     }
 }
 
+/// Output flags shared by `run`, `plan` and `sweep`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write results into exactly this folder (created; refused if it exists and is not empty).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Root of numbered results folders (results/<scenario>/run-NNNN, sweep-NNNN).
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Print the JSON document (summary.json, plan.json, sweep.json or the shard file) to
+    /// stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
 /// `fleetsim run` flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The scenario and overrides.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Write results into exactly this folder (created; refused if it exists and is not empty).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Root of numbered results folders (results/<scenario>/run-NNNN).
-    #[arg(long, default_value = "results")]
-    pub results_dir: PathBuf,
-    /// Print summary.json to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Worker threads for replications (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Where results go, and how they print.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `fleetsim plan` flags.
@@ -194,18 +203,9 @@ pub struct PlanArgs {
     /// Upper bound of the search; planning fails if this many servers miss a target.
     #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_SERVERS)]
     pub servers_max: u32,
-    /// Write results into exactly this folder (created; refused if it exists and is not empty).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Root of numbered results folders (`results/<scenario>/run-NNNN`).
-    #[arg(long, default_value = "results")]
-    pub results_dir: PathBuf,
-    /// Print plan.json to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Worker threads for replications (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Where results go, and how they print.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// An error the user can fix by changing the command line (exit code 2).
@@ -328,8 +328,8 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
 
 fn cmd_run(args: RunArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
-    check_out(args.out.as_deref())?;
-    let output = run(&scenario, args.threads);
+    check_out(args.output.out.as_deref())?;
+    let output = run(&scenario, args.output.threads);
     let json = results::summary_json(&output.summary);
     let docs: Vec<serde_json::Value> = output
         .replications
@@ -345,16 +345,16 @@ fn cmd_run(args: RunArgs) -> Result<()> {
             html::render_report(&pages::run_report(&output.summary)),
         ),
     ];
-    let dest = match &args.out {
+    let dest = match &args.output.out {
         Some(out) => Destination::Exact(out),
         None => Destination::Numbered {
-            root: &args.results_dir,
+            root: &args.output.results_dir,
             scenario: &scenario.name,
         },
     };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.output.json {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render(&output.summary))?;
@@ -381,8 +381,8 @@ fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
 
 fn cmd_plan(args: PlanArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
-    check_out(args.out.as_deref())?;
-    let outcome = crate::plan::plan_bounded(&scenario, args.threads, args.servers_max)
+    check_out(args.output.out.as_deref())?;
+    let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max)
         .map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
     let mut resolved = scenario.clone();
@@ -395,16 +395,16 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
         ),
         ResultFile::text("scenario.resolved.toml", resolved.to_resolved_toml()),
     ];
-    let dest = match &args.out {
+    let dest = match &args.output.out {
         Some(out) => Destination::Exact(out),
         None => Destination::Numbered {
-            root: &args.results_dir,
+            root: &args.output.results_dir,
             scenario: &scenario.name,
         },
     };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.output.json {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render_plan(&outcome))?;
@@ -438,19 +438,9 @@ pub struct SweepArgs {
     /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in a Slurm job array, else the whole grid.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Write results into exactly this folder (created; refused if it exists and is not empty).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Root of numbered results folders (results/<scenario>/sweep-NNNN).
-    #[arg(long, default_value = "results")]
-    pub results_dir: PathBuf,
-    /// Print sweep.json (or the shard file) to stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Worker threads shared by points and replications (default: all cores). Results do not
-    /// depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Where results go, and how they print.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `fleetsim merge` flags.
@@ -564,7 +554,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         Some(spec) => Some(Shard::parse(spec).map_err(usage)?),
         None => Shard::from_slurm(|k| std::env::var(k).ok()).map_err(usage)?,
     };
-    check_out_free(args.out.as_ref())?;
+    check_out_free(args.output.out.as_ref())?;
     let grid =
         Grid::new(&args.scenario.scenario, args.scenario.overrides().set, axes).map_err(usage)?;
     let points: Vec<usize> = (0..grid.len())
@@ -585,7 +575,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         &args.scenario.scenario,
         &grid,
         &points,
-        args.threads,
+        args.output.threads,
         &|| bar.inc(1),
     )
     .map_err(usage)?;
@@ -594,9 +584,9 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         None | Some(Shard { count: 1, .. }) => write_sweep(
             &grid,
             &rows,
-            args.out.as_ref(),
-            &args.results_dir,
-            args.json,
+            args.output.out.as_ref(),
+            &args.output.results_dir,
+            args.output.json,
         ),
         Some(shard) => {
             let file = ShardFile {
@@ -608,17 +598,17 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             };
             let text = file.to_json();
             let files = [ResultFile::text(&shard.file_name(), text.clone())];
-            let dest = match &args.out {
+            let dest = match &args.output.out {
                 Some(out) => Destination::Exact(out),
                 None => Destination::NumberedAs {
-                    root: &args.results_dir,
+                    root: &args.output.results_dir,
                     scenario: &file.grid.scenario,
                     prefix: "sweep",
                 },
             };
             let folder = results::write_atomically(dest, &files)?;
             let mut stdout = std::io::stdout().lock();
-            if args.json {
+            if args.output.json {
                 stdout.write_all(text.as_bytes())?;
             } else {
                 writeln!(
