@@ -449,6 +449,18 @@ pub struct TrafficSpec {
     /// `trace`: time-axis compression factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_scale: Option<f64>,
+    /// `format = "csv"`: the timestamp column's header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_column: Option<String>,
+    /// `format = "csv"`: the input-token column's header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_column: Option<String>,
+    /// `format = "csv"`: the output-token column's header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_column: Option<String>,
+    /// `format = "csv"`: seconds per timestamp unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_unit_s: Option<f64>,
     /// `trace`: replay again when the trace ends.
     #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
     pub loop_trace: Option<bool>,

@@ -184,6 +184,15 @@ pub struct RawTraffic {
     pub format: Option<String>,
     /// `trace`: compress (> 1) or stretch (< 1) the trace's time axis.
     pub rate_scale: Option<f64>,
+    /// `trace`, `format = "csv"`: header names of the timestamp, input-token and output-token
+    /// columns, and seconds per timestamp unit (default 1).
+    pub timestamp_column: Option<String>,
+    /// See `timestamp_column`.
+    pub input_column: Option<String>,
+    /// See `timestamp_column`.
+    pub output_column: Option<String>,
+    /// See `timestamp_column`.
+    pub timestamp_unit_s: Option<f64>,
     /// `trace`: replay again from the start when the trace ends (default false).
     #[serde(rename = "loop")]
     pub loop_trace: Option<bool>,

@@ -59,6 +59,10 @@ pub fn validate_traffic(
         path: None,
         format: None,
         rate_scale: None,
+        timestamp_column: None,
+        input_column: None,
+        output_column: None,
+        timestamp_unit_s: None,
         loop_trace: None,
         records: None,
     };
@@ -83,6 +87,10 @@ pub fn validate_traffic(
         only(t.path.is_some(), "path", "trace")?;
         only(t.format.is_some(), "format", "trace")?;
         only(t.rate_scale.is_some(), "rate_scale", "trace")?;
+        only(t.timestamp_column.is_some(), "timestamp_column", "trace")?;
+        only(t.input_column.is_some(), "input_column", "trace")?;
+        only(t.output_column.is_some(), "output_column", "trace")?;
+        only(t.timestamp_unit_s.is_some(), "timestamp_unit_s", "trace")?;
         only(t.loop_trace.is_some(), "loop", "trace")?;
     }
     match arrival {
@@ -164,14 +172,63 @@ pub fn validate_traffic(
                     "azure-2023".into()
                 }
             });
+            if format_name != "csv" {
+                for (key, present) in [
+                    ("timestamp_column", t.timestamp_column.is_some()),
+                    ("input_column", t.input_column.is_some()),
+                    ("output_column", t.output_column.is_some()),
+                    ("timestamp_unit_s", t.timestamp_unit_s.is_some()),
+                ] {
+                    if present {
+                        return Err(invalid(
+                            file,
+                            &format!("traffic.{key}"),
+                            "only applies to format = \"csv\"".into(),
+                        ));
+                    }
+                }
+            }
             let format = match format_name.as_str() {
                 "azure-2023" => TraceFormat::Azure2023,
                 "mooncake" => TraceFormat::Mooncake,
+                "csv" => {
+                    let col = |v: &Option<String>, key: &str| {
+                        v.clone().ok_or_else(|| {
+                            invalid(
+                                file,
+                                &format!("traffic.{key}"),
+                                "missing: format = \"csv\" needs timestamp_column, \
+                                 input_column and output_column (header names)"
+                                    .into(),
+                            )
+                        })
+                    };
+                    let unit = t.timestamp_unit_s.unwrap_or(1.0);
+                    if !(unit.is_finite() && unit > 0.0) {
+                        return Err(invalid(
+                            file,
+                            "traffic.timestamp_unit_s",
+                            format!("must be a positive number of seconds, got {unit}"),
+                        ));
+                    }
+                    spec.timestamp_column = Some(col(&t.timestamp_column, "timestamp_column")?);
+                    spec.input_column = Some(col(&t.input_column, "input_column")?);
+                    spec.output_column = Some(col(&t.output_column, "output_column")?);
+                    spec.timestamp_unit_s = Some(unit);
+                    TraceFormat::Csv {
+                        timestamp_col: spec.timestamp_column.clone().unwrap_or_default(),
+                        input_col: spec.input_column.clone().unwrap_or_default(),
+                        output_col: spec.output_column.clone().unwrap_or_default(),
+                        timestamp_unit_s: unit,
+                    }
+                }
                 other => {
                     return Err(invalid(
                         file,
                         "traffic.format",
-                        format!("unknown trace format {other:?}; allowed: azure-2023, mooncake"),
+                        format!(
+                            "unknown trace format {other:?}; allowed: azure-2023, mooncake, csv"
+                        ),
                     ));
                 }
             };

@@ -108,3 +108,50 @@ fn a_missing_trace_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_generic_csv_trace_replays_and_bad_lines_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("mine.csv");
+    std::fs::write(
+        &csv,
+        "ms,prompt,answer\r\n0,100,10\r\n500,200,20\r\n1500,300,30",
+    )
+    .unwrap();
+    let scenario = |path: &Path| {
+        format!(
+            "[traffic]\narrival = \"trace\"\npath = \"{}\"\nformat = \"csv\"\n\
+             timestamp_column = \"ms\"\ninput_column = \"prompt\"\noutput_column = \"answer\"\n\
+             timestamp_unit_s = 0.001\nduration_s = 10\nwarmup_s = 0\n\
+             [servers]\nkind = \"llm\"\ncount = 1\n[model]\npreset = \"llama-2-7b\"\n\
+             [router]\npolicy = \"round-robin\"\n",
+            path.display()
+        )
+    };
+    let s = scenario::parse(
+        &scenario(&csv),
+        Path::new("csv.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut w = Workload::new(&s, 1);
+    let mut got = Vec::new();
+    while let Some(r) = w.next_request() {
+        got.push((r.arrival.as_secs_f64(), r.input_tokens, r.output_tokens));
+    }
+    assert_eq!(got, vec![(0.0, 100, 10), (0.5, 200, 20), (1.5, 300, 30)]);
+    assert!((s.traffic.requests_per_s - 2.0 / 1.5).abs() < 1e-9);
+
+    std::fs::write(&csv, "ms,prompt,answer\n0,100,10\n500,lots,20\n").unwrap();
+    let err = scenario::parse(
+        &scenario(&csv),
+        Path::new("csv.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("csv.toml") && err.contains("mine.csv") && err.contains('3'),
+        "{err}"
+    );
+}
