@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::metrics::ci::aggregate;
 use crate::scenario::Scenario;
-use crate::sim::{ReplicationMetrics, offered_load, run_replication};
+use crate::sim::{ReplicationMetrics, RunControl, offered_load, run_replication_with};
 
 /// The result of `fleetsim run`.
 #[derive(Clone, Debug)]
@@ -23,10 +23,20 @@ pub struct RunOutput {
 
 /// Runs every replication of `scenario` on `threads` worker threads (default: all cores).
 pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {
+    run_with(scenario, threads, &crate::sim::control::UNCONTROLLED)
+}
+
+/// [`run`], reporting finished replications to `ctl` and stopping early when it is cancelled
+/// (the summary then says `stable: false` with the cancellation in `overload`).
+pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -> RunOutput {
     let reps: Vec<u32> = (0..scenario.run.replications).collect();
     let work = || {
         reps.par_iter()
-            .map(|&r| run_replication(scenario, r))
+            .map(|&r| {
+                let out = run_replication_with(scenario, r, ctl);
+                ctl.finish_one();
+                out
+            })
             .collect::<Vec<_>>()
     };
     let outcomes = match threads {

@@ -42,6 +42,10 @@ pub struct ScenarioRequest {
     /// `key=value` overrides applied in order, as `fleetsim run --set`.
     #[serde(default)]
     pub overrides: Vec<String>,
+    /// A name the client picks (letters, digits, `-`, `_`; at most 64) to follow the run with
+    /// `GET /api/progress/{run_id}` and stop it with `POST /api/cancel/{run_id}`.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// A scenario named or given as a JSON structure.
@@ -388,11 +392,36 @@ pub async fn run(
             });
         }
     };
+    if let Some(id) = &req.run_id
+        && (id.is_empty()
+            || id.len() > 64
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(ApiError::bad_request(
+            "run_id: 1 to 64 letters, digits, '-' or '_'",
+        ));
+    }
+    // A control for progress and cancellation, registered under the client's run id.
+    let ctl = Arc::new(crate::sim::RunControl::new());
+    let run_id = req.run_id.clone();
+    if let Some(id) = &run_id {
+        let mut runs = state.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.insert(id.clone(), (ctl.clone(), s.run.replications));
+    }
     // The permit moves into the blocking task: it is released when the simulation ends,
     // even if this request has been answered 504 or the client has gone away.
+    let task_ctl = ctl.clone();
+    let task_state = state.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        summary_json(&crate::run::run(&s, None).summary)
+        let json = summary_json(&crate::run::run_with(&s, None, &task_ctl).summary);
+        if let Some(id) = run_id {
+            let mut runs = task_state.runs.lock().unwrap_or_else(|e| e.into_inner());
+            runs.remove(&id);
+        }
+        json
     });
     match tokio::time::timeout_at(deadline, task).await {
         Ok(Ok(json)) => Ok(json_text(json)),
@@ -400,14 +429,61 @@ pub async fn run(
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: format!("the simulation failed (a bug; please report it): {e}"),
         }),
-        Err(_) => Err(ApiError {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!(
-                "the run took longer than the {:.1} s limit; it finishes in the background \
-                 and its result is discarded. Shorten traffic.duration_s or lower \
-                 run.replications",
-                limit.as_secs_f64()
-            ),
+        Err(_) => {
+            // Stop the simulation at its next check, so its slot frees soon.
+            ctl.cancel();
+            Err(ApiError {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: format!(
+                    "the run took longer than the {:.1} s limit and was cancelled. Shorten \
+                     traffic.duration_s or lower run.replications",
+                    limit.as_secs_f64()
+                ),
+            })
+        }
+    }
+}
+
+/// `GET /api/progress/{run_id}`: replications finished of a run started with that id.
+pub async fn progress(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(run_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let runs = state.runs.lock().unwrap_or_else(|e| e.into_inner());
+    match runs.get(&run_id) {
+        Some((ctl, total)) => Ok(axum::Json(serde_json::json!({
+            "run_id": run_id,
+            "replications_done": ctl.replications_done(),
+            "replications": total,
+            "cancelled": ctl.is_cancelled(),
+        }))
+        .into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no run {run_id:?} is going (it may have finished)"),
+        }),
+    }
+}
+
+/// `POST /api/cancel/{run_id}`: stops a run started with that id at its next check (within a
+/// few thousand simulated events); the run's own call then answers with `stable: false` and
+/// the cancellation in `overload`.
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(run_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let runs = state.runs.lock().unwrap_or_else(|e| e.into_inner());
+    match runs.get(&run_id) {
+        Some((ctl, _)) => {
+            ctl.cancel();
+            Ok(
+                axum::Json(serde_json::json!({ "run_id": run_id, "cancelled": true }))
+                    .into_response(),
+            )
+        }
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no run {run_id:?} is going (it may have finished)"),
         }),
     }
 }

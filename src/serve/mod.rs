@@ -88,13 +88,21 @@ pub struct AppState {
     pub config: ServeConfig,
     /// Admission control for simulations.
     pub limiter: Limiter,
+    /// Runs started with a `run_id`: their progress and cancel flag, with the replication
+    /// count.
+    pub runs:
+        std::sync::Mutex<std::collections::HashMap<String, (Arc<crate::sim::RunControl>, u32)>>,
 }
 
 impl AppState {
     /// State for `config`, with a limiter of its sizes.
     pub fn new(config: ServeConfig) -> Arc<Self> {
         let limiter = Limiter::new(config.max_concurrent, config.max_waiting);
-        Arc::new(AppState { config, limiter })
+        Arc::new(AppState {
+            config,
+            limiter,
+            runs: Default::default(),
+        })
     }
 }
 
@@ -108,6 +116,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/run", post(api::run))
         .route("/api/estimate", post(api::estimate))
         .route("/api/plan", post(api::plan))
+        .route("/api/progress/{run_id}", get(api::progress))
+        .route("/api/cancel/{run_id}", post(api::cancel))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -245,6 +245,7 @@ pub fn run_llm_replication(
     scenario: &Scenario,
     spec: &LlmServerSpec,
     replication: u32,
+    ctl: &super::RunControl,
 ) -> ReplicationOutcome {
     let model = scenario
         .model
@@ -332,6 +333,11 @@ pub fn run_llm_replication(
 
     while let Some((t, ev)) = queue.pop() {
         events += 1;
+        if events & (super::control::CHECK_EVERY_EVENTS - 1) == 0 && ctl.is_cancelled() {
+            queue.push(t, ev);
+            overload = Some(super::control::CANCELLED.to_string());
+            break;
+        }
         if t >= end {
             queue.push(t, ev);
             now = end;

@@ -17,7 +17,9 @@ use crate::scenario::{RouterPolicy, Scenario, ServerKind};
 use crate::server::queue::QueueServer;
 use crate::workload::{Request, Workload};
 
+pub mod control;
 pub mod llm;
+pub use control::RunControl;
 pub use llm::LlmMetrics;
 
 /// Counts of measured requests (those arriving after the warm-up).
@@ -156,13 +158,30 @@ struct Fleet {
 
 /// Runs replication `replication` of `scenario`.
 pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutcome {
+    run_replication_with(scenario, replication, &control::UNCONTROLLED)
+}
+
+/// Runs replication `replication`, stopping early (as `overload`, with
+/// [`control::CANCELLED`]) if `ctl` is cancelled.
+pub fn run_replication_with(
+    scenario: &Scenario,
+    replication: u32,
+    ctl: &RunControl,
+) -> ReplicationOutcome {
     match &scenario.servers.kind {
-        ServerKind::Queue { slots, .. } => run_queue_replication(scenario, *slots, replication),
-        ServerKind::Llm(spec) => llm::run_llm_replication(scenario, spec, replication),
+        ServerKind::Queue { slots, .. } => {
+            run_queue_replication(scenario, *slots, replication, ctl)
+        }
+        ServerKind::Llm(spec) => llm::run_llm_replication(scenario, spec, replication, ctl),
     }
 }
 
-fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> ReplicationOutcome {
+fn run_queue_replication(
+    scenario: &Scenario,
+    slots: u32,
+    replication: u32,
+    ctl: &RunControl,
+) -> ReplicationOutcome {
     let seed = replication_seed(scenario.run.seed, replication);
     let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
     let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
@@ -201,6 +220,11 @@ fn run_queue_replication(scenario: &Scenario, slots: u32, replication: u32) -> R
     let mut events = 0u64;
     while let Some((t, ev)) = queue.pop() {
         events += 1;
+        if events & (control::CHECK_EVERY_EVENTS - 1) == 0 && ctl.is_cancelled() {
+            queue.push(t, ev);
+            overload = Some(control::CANCELLED.to_string());
+            break;
+        }
         if t >= end {
             // Put it back: a completion due after the end is still in flight.
             queue.push(t, ev);

@@ -308,13 +308,14 @@ async fn slow_run_is_504() {
     .to_string();
     let (s, _, out) = call(&app, "POST", "/api/run", body).await;
     assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{out}");
-    assert!(error_of(&out).contains("finishes in the background"));
-    // The run still holds its permit until it ends; then the permit comes back.
+    assert!(error_of(&out).contains("was cancelled"));
+    // The timed-out run is cancelled: it stops at its next check and gives its permit back
+    // long before its 800,000 simulated seconds would have finished.
     let t0 = Instant::now();
     while state.limiter.available() == 0 {
         assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "permit never released"
+            t0.elapsed() < Duration::from_secs(5),
+            "permit not released soon after the cancellation"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -484,4 +485,57 @@ fn load_200_concurrent_runs() {
 
     let _ = stop_tx.send(());
     rt.block_on(server).unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_run_reports_progress_and_can_be_cancelled() {
+    let (app, _) = app(ServeConfig {
+        max_requests: u64::MAX,
+        ..config()
+    });
+    let body = json!({
+        "scenario": "validation/mm1-rho05",
+        "overrides": ["traffic.duration_s=100000000.0", "traffic.warmup_s=1000.0", "run.replications=2"],
+        "run_id": "test-cancel-1",
+    })
+    .to_string();
+    let runner = {
+        let app = app.clone();
+        tokio::spawn(async move { call(&app, "POST", "/api/run", body).await })
+    };
+    // Wait until the run is registered, then read its progress and cancel it.
+    let t0 = Instant::now();
+    loop {
+        let (s, _, out) = call(&app, "GET", "/api/progress/test-cancel-1", String::new()).await;
+        if s == StatusCode::OK {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["replications"], 2);
+            assert_eq!(v["replications_done"], 0);
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the run never showed up"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (s, _, _) = call(&app, "POST", "/api/cancel/test-cancel-1", String::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, out) = tokio::time::timeout(Duration::from_secs(20), runner)
+        .await
+        .expect("the cancelled run ends quickly")
+        .unwrap();
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stable"], false);
+    assert!(
+        v["overload"].to_string().contains("cancelled"),
+        "{}",
+        v["overload"]
+    );
+    let (s, _, _) = call(&app, "GET", "/api/progress/test-cancel-1", String::new()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a finished run is forgotten");
+    let bad = json!({ "scenario": "validation/mm1-rho05", "run_id": "no spaces" }).to_string();
+    let (s, _, _) = call(&app, "POST", "/api/run", bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }
