@@ -6,7 +6,9 @@
 //! leaving, KV memory sufficient) and the simulation schedules one wake-up at the end of the
 //! run. Decode step time is linear in the total context (`a + b·C`), so the end of a run of
 //! `k` steps is a closed form; an arrival that can join cuts the run short at the next step
-//! boundary ([`Replica::interrupt`]).
+//! boundary ([`Replica::interrupt`]). A prefill step after which the batch only decodes is
+//! planned together with that decode run (one wake-up for both); an arrival during the
+//! prefill cuts the run to zero steps, so it still joins at the prefill's end.
 //!
 //! KV memory is counted in tokens (the capacity is already rounded down to 16-token blocks;
 //! paged attention wastes under 4% per sequence, which `mem_util` absorbs). A sequence holds
@@ -298,12 +300,22 @@ impl Replica {
     /// boundary before the run ends, cut the run there and return its new end.
     pub fn interrupt(&mut self, now: SimTime) -> Option<SimTime> {
         let run = self.run.as_mut()?;
-        if !run.decode_only
-            || run.steps <= 1
-            || self.batch_closed
+        if self.batch_closed
             || self.limits.batching == Batching::Static
             || self.running.len() >= self.limits.max_batch as usize
         {
+            return None;
+        }
+        if now < run.start {
+            // A prefill step fused with this run is still going: the first boundary is its
+            // end, where the run starts.
+            if run.steps == 0 {
+                return None;
+            }
+            run.steps = 0;
+            return Some(run.start);
+        }
+        if !run.decode_only || run.steps <= 1 {
             return None;
         }
         // The first step boundary at or after `now`.
@@ -348,29 +360,7 @@ impl Replica {
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
             self.account_mixed(&run, costs);
-            for s in &mut self.running {
-                if s.decoding() {
-                    s.generated += 1;
-                    s.prefilled += 1;
-                    self.kv_used_tokens += 1;
-                } else {
-                    let chunk = s.pending_chunk;
-                    s.prefilled += chunk;
-                    self.kv_used_tokens += u64::from(chunk);
-                    s.pending_chunk = 0;
-                    if s.decoding() {
-                        Self::publish_prefix(&mut self.cache, self.limits.prefix, s);
-                        // The pass that completes a prompt emits the next token; like every
-                        // generated token, it holds a KV slot from now on.
-                        s.generated += 1;
-                        s.prefilled += 1;
-                        self.kv_used_tokens += 1;
-                        if s.first_token.is_none() {
-                            s.first_token = Some(now);
-                        }
-                    }
-                }
-            }
+            self.apply_mixed(now);
         }
         // Sequences that emitted their last token leave.
         let mut i = 0;
@@ -386,6 +376,61 @@ impl Replica {
         if self.running.is_empty() {
             self.batch_closed = false;
         }
+    }
+
+    /// Applies a mixed (prefill) step that ended at `at`: decodes append a token, prompt
+    /// chunks land in KV, and a prompt that completes emits its first token.
+    fn apply_mixed(&mut self, at: SimTime) {
+        for s in &mut self.running {
+            if s.decoding() {
+                s.generated += 1;
+                s.prefilled += 1;
+                self.kv_used_tokens += 1;
+            } else {
+                let chunk = s.pending_chunk;
+                s.prefilled += chunk;
+                self.kv_used_tokens += u64::from(chunk);
+                s.pending_chunk = 0;
+                if s.decoding() {
+                    Self::publish_prefix(&mut self.cache, self.limits.prefix, s);
+                    // The pass that completes a prompt emits the next token; like every
+                    // generated token, it holds a KV slot from now on.
+                    s.generated += 1;
+                    s.prefilled += 1;
+                    self.kv_used_tokens += 1;
+                    if s.first_token.is_none() {
+                        s.first_token = Some(at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the planned mixed step leaves a batch that only decodes, with nobody leaving
+    /// and KV room for the next decode step: then the decode run after it can be planned now,
+    /// and the two share one wake-up (the state the decode run starts from is the same as if
+    /// it were planned at the mixed step's end).
+    fn mixed_step_fuses(&self) -> bool {
+        if self.limits.batching != Batching::Continuous || self.limits.prefix.is_some() {
+            return false;
+        }
+        let mut kv_after = self.kv_used_tokens;
+        for s in &self.running {
+            if s.decoding() {
+                if s.generated + 1 >= s.output_tokens {
+                    return false;
+                }
+                kv_after += 1;
+            } else {
+                if s.prefilled + s.pending_chunk < s.prompt_len()
+                    || s.generated + 1 >= s.output_tokens
+                {
+                    return false;
+                }
+                kv_after += u64::from(s.pending_chunk) + 1;
+            }
+        }
+        kv_after + self.running.len() as u64 <= self.limits.kv_capacity_tokens
     }
 
     /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
@@ -412,7 +457,17 @@ impl Replica {
         let run = if all_decoding {
             self.plan_decode_run(now, costs)
         } else {
-            self.plan_mixed_step(now, costs)
+            let mixed = self.plan_mixed_step(now, costs);
+            if self.mixed_step_fuses() {
+                // Apply the prefill step now and plan the decode run that follows it; the
+                // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
+                let at = mixed.end_of(1);
+                self.account_mixed(&mixed, costs);
+                self.apply_mixed(at);
+                self.plan_decode_run(at, costs)
+            } else {
+                mixed
+            }
         };
         let end = run.end_of(run.steps);
         self.run = Some(run);
@@ -791,5 +846,22 @@ mod tests {
             dep.prefill_time_s(9000)
         );
         assert_eq!(done.len(), 21);
+    }
+
+    #[test]
+    fn an_arrival_during_a_prefill_step_joins_at_its_end() {
+        // A's prefill step is planned together with the decode run after it; B arrives while
+        // the prefill runs and must still join at the prefill's end, not after the run.
+        let dep = dep70();
+        let a = Seq::new(0, SimTime::ZERO, 2048, 50);
+        let b = Seq::new(1, SimTime::from_secs_f64(0.05), 100, 10);
+        let done = drive(&dep, limits(&dep), vec![a, b]);
+        let a = &done.iter().find(|f| f.seq.id == 0).unwrap().seq;
+        let b = &done.iter().find(|f| f.seq.id == 1).unwrap().seq;
+        assert!(
+            a.first_token.unwrap().as_secs_f64() > 0.05,
+            "the arrival is inside A's prefill"
+        );
+        assert_eq!(b.admitted, a.first_token);
     }
 }
