@@ -137,21 +137,7 @@ pub struct ScenarioArgs {
 impl ScenarioArgs {
     /// Loads the scenario with the flags applied (flags first, then `--set`s in order).
     pub fn load(&self) -> Result<Scenario, scenario::ScenarioError> {
-        let mut o = Overrides::default();
-        if let Some(n) = self.servers {
-            o.push("servers.count", n);
-        }
-        if let Some(s) = self.seed {
-            o.push("run.seed", s);
-        }
-        if let Some(d) = self.duration_s {
-            o.push("traffic.duration_s", format_float(d));
-        }
-        if let Some(r) = self.replications {
-            o.push("run.replications", r);
-        }
-        o.set.extend(self.set.iter().cloned());
-        scenario::load(&self.scenario, &o)
+        scenario::load(&self.scenario, &self.overrides())
     }
 }
 

@@ -97,6 +97,18 @@ pub enum SeriesStyle {
     Step,
 }
 
+impl Series {
+    /// A series from its parts.
+    pub fn new(name: &str, points: Vec<(f64, f64)>, style: SeriesStyle, dashed: bool) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            style,
+            dashed,
+        }
+    }
+}
+
 /// The whole page as a string. Never panics; see the module docs for how bad data shows.
 pub fn render_report(data: &ReportData) -> String {
     let mut out = String::with_capacity(64 * 1024);
@@ -431,12 +443,7 @@ mod tests {
     use super::*;
 
     fn series(name: &str, points: Vec<(f64, f64)>, style: SeriesStyle, dashed: bool) -> Series {
-        Series {
-            name: name.into(),
-            points,
-            style,
-            dashed,
-        }
+        Series::new(name, points, style, dashed)
     }
 
     fn sample() -> ReportData {

@@ -40,12 +40,7 @@ fn mean_ci(summary: &Value, path: &str, digits: usize) -> String {
 }
 
 fn series(name: &str, points: Vec<(f64, f64)>, style: SeriesStyle, dashed: bool) -> Series {
-    Series {
-        name: name.into(),
-        points,
-        style,
-        dashed,
-    }
+    Series::new(name, points, style, dashed)
 }
 
 fn subtitle(summary: &Value) -> String {
