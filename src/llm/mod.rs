@@ -3,6 +3,9 @@
 //! * [`hardware`]: GPU presets. [`model`]: transformer presets, weight and KV sizes.
 //! * [`roofline`]: the shape of one forward pass and the breakdown of its time.
 //! * [`deployment`]: a model on `TP` GPUs — memory admission, KV capacity, step time.
+//! * [`stack`]: serving-engine profiles (`vllm`, `vllm-2023`, `trt-llm`).
+//! * [`components`]: the step-time model built from measured [`kernels`], [`collective`]s and
+//!   the stack's host and attention costs.
 //! * [`calibration`]: every A100 measurement of `inference-model.md` §4 and how well the
 //!   defaults reproduce it.
 //!
@@ -12,10 +15,14 @@
 #![deny(missing_docs)]
 
 pub mod calibration;
+pub mod collective;
+pub mod components;
 pub mod deployment;
 pub mod hardware;
+pub mod kernels;
 pub mod model;
 pub mod roofline;
+pub mod stack;
 
 pub use calibration::{
     CalKind, CalPoint, CalRow, calibrate_default, calibrate_table, calibration_points,
@@ -25,6 +32,8 @@ pub use deployment::{
     DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeStep, Deployment,
     DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
 };
+pub use collective::GpuArch;
 pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
+pub use stack::{DEFAULT_STACK, STACK_PRESETS, StackProfile, stack_preset};
 pub use model::{MODEL_PRESETS, Model, model_preset};
 pub use roofline::{Bound, RooflineTerm, StepBreakdown, StepShape};

@@ -28,6 +28,20 @@ pub struct Model {
     pub weight_bytes: Option<f64>,
     /// Multiplier on weight bytes and matmul FLOPs (1.0 = none); see the type docs.
     pub compression: f64,
+    /// MLP intermediate size (0 = derived from the parameter count, see [`Model::ffn`]).
+    #[serde(default)]
+    pub ffn_hidden: u32,
+    /// Vocabulary size (0 = 32,000, Llama's).
+    #[serde(default)]
+    pub vocab: u32,
+    /// Gated MLP (SwiGLU: gate and up projections, as Llama) rather than one up projection
+    /// (GELU, as GPT-3 and Falcon).
+    #[serde(default = "yes")]
+    pub gated_mlp: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Model {
@@ -68,6 +82,27 @@ impl Model {
             * f64::from(heads_per_rank)
     }
 
+    /// Vocabulary size used by the timing model: `vocab`, or 32,000 when unset.
+    pub fn vocab_size(&self) -> u32 {
+        if self.vocab == 0 { 32_000 } else { self.vocab }
+    }
+
+    /// MLP intermediate size: `ffn_hidden`, or, when unset, the size that makes each layer hold
+    /// its share of `params` after the embeddings and attention projections.
+    pub fn ffn(&self) -> u32 {
+        if self.ffn_hidden > 0 {
+            return self.ffn_hidden;
+        }
+        let d = f64::from(self.hidden);
+        let dh = f64::from(self.head_dim());
+        let attn = d * f64::from(self.heads + 2 * self.kv_heads) * dh + d * d;
+        let per_layer =
+            (self.params - 2.0 * f64::from(self.vocab_size()) * d) / f64::from(self.layers);
+        let mats = if self.gated_mlp { 3.0 } else { 2.0 };
+        let f = ((per_layer - attn) / (mats * d)).max(d);
+        f.round() as u32
+    }
+
     /// Short dtype label derived from `bytes_per_param` (`"fp16"`, `"int8"`, ...).
     pub fn dtype_label(&self) -> &'static str {
         const LABELS: [(f64, &str); 4] =
@@ -94,17 +129,27 @@ pub const MODEL_PRESETS: &[&str] = &[
 /// Looks up a model preset (fp16, no compression) by name, case-insensitive.
 /// Architectures are from the public model configs; parameter counts are the published totals.
 pub fn model_preset(name: &str) -> Option<Model> {
-    let (display, params, layers, hidden, heads, kv_heads) =
+    let (display, params, layers, hidden, heads, kv_heads, ffn_hidden, vocab, gated_mlp) =
         match name.to_ascii_lowercase().as_str() {
-            "gpt3-175b" => ("GPT-3-175B", 175e9, 96, 12288, 96, 96),
-            "llama-7b" => ("LLaMA-7B", 6.74e9, 32, 4096, 32, 32),
-            "llama-2-7b" => ("Llama-2-7B", 6.74e9, 32, 4096, 32, 32),
-            "llama-2-13b" => ("Llama-2-13B", 13.0e9, 40, 5120, 40, 40),
-            "llama-2-70b" => ("Llama-2-70B", 68.98e9, 80, 8192, 64, 8),
-            "llama-3-8b" => ("Llama-3-8B", 8.03e9, 32, 4096, 32, 8),
-            "llama-3-70b" => ("Llama-3-70B", 70.55e9, 80, 8192, 64, 8),
-            // 232 query heads of 64 dims, 8 KV heads (multi-query groups).
-            "falcon-180b" => ("Falcon-180B", 180e9, 80, 14848, 232, 8),
+            "gpt3-175b" => ("GPT-3-175B", 175e9, 96, 12288, 96, 96, 49152, 50257, false),
+            "llama-7b" => ("LLaMA-7B", 6.74e9, 32, 4096, 32, 32, 11008, 32000, true),
+            "llama-2-7b" => ("Llama-2-7B", 6.74e9, 32, 4096, 32, 32, 11008, 32000, true),
+            "llama-2-13b" => ("Llama-2-13B", 13.0e9, 40, 5120, 40, 40, 13824, 32000, true),
+            "llama-2-70b" => ("Llama-2-70B", 68.98e9, 80, 8192, 64, 8, 28672, 32000, true),
+            "llama-3-8b" => ("Llama-3-8B", 8.03e9, 32, 4096, 32, 8, 14336, 128256, true),
+            "llama-3-70b" => ("Llama-3-70B", 70.55e9, 80, 8192, 64, 8, 28672, 128256, true),
+            // 232 query heads of 64 dims, 8 KV heads (multi-query groups); GELU MLP of 4d.
+            "falcon-180b" => (
+                "Falcon-180B",
+                180e9,
+                80,
+                14848,
+                232,
+                8,
+                59392,
+                65024,
+                false,
+            ),
             _ => return None,
         };
     Some(Model {
@@ -117,6 +162,9 @@ pub fn model_preset(name: &str) -> Option<Model> {
         bytes_per_param: 2.0,
         weight_bytes: None,
         compression: 1.0,
+        ffn_hidden,
+        vocab,
+        gated_mlp,
     })
 }
 

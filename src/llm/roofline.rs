@@ -16,6 +16,9 @@ pub struct StepShape {
     pub kv_read_tokens: u64,
     /// KV tokens written (equals `tokens`).
     pub kv_write_tokens: u64,
+    /// Sequences in the pass (each decoding sequence, each prompt chunk): per-sequence host
+    /// and attention work, and rows of logits.
+    pub seqs: u64,
 }
 
 impl StepShape {
@@ -26,6 +29,7 @@ impl StepShape {
             attn_pairs: ctx_total as f64,
             kv_read_tokens: ctx_total,
             kv_write_tokens: batch,
+            seqs: batch,
         }
     }
 
@@ -38,6 +42,7 @@ impl StepShape {
             attn_pairs: cached as f64 * t + t * t / 2.0,
             kv_read_tokens: cached,
             kv_write_tokens: prompt,
+            seqs: u64::from(prompt > 0),
         }
     }
 
@@ -47,6 +52,7 @@ impl StepShape {
         self.attn_pairs += other.attn_pairs;
         self.kv_read_tokens += other.kv_read_tokens;
         self.kv_write_tokens += other.kv_write_tokens;
+        self.seqs += other.seqs;
     }
 
     /// True when the pass processes nothing.

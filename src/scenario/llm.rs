@@ -5,12 +5,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::raw::{RawModel, RawRequest, RawServers};
+use super::raw::{RawModel, RawRequest, RawServers, RawStack};
 use super::{DistSpec, ScenarioError};
 use crate::llm::deployment::ALLOWED_TP;
 use crate::llm::{
-    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, Deployment, Efficiency,
-    GPU_PRESETS, Gpu, MODEL_PRESETS, Model, gpu_preset, model_preset,
+    DEFAULT_COMPUTE_MEMORY_OVERLAP, DEFAULT_STACK, Deployment, Efficiency, GPU_PRESETS, Gpu,
+    MODEL_PRESETS, Model, STACK_PRESETS, StackProfile, gpu_preset, model_preset, stack_preset,
 };
 use crate::server::llm::Batching;
 
@@ -41,8 +41,13 @@ pub struct LlmServerSpec {
     pub chunked_prefill: bool,
     /// Usable fraction of HBM.
     pub mem_util: f64,
-    /// HBM per GPU held back for activations, bytes.
-    pub activation_reserve_bytes: f64,
+    /// HBM per GPU held back for activations and the runtime, bytes, replacing the computed
+    /// peak (`None`: computed from the stack and the batch limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_reserve_bytes: Option<f64>,
+    /// The serving stack (`None`: the `roofline` model with `efficiency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackProfile>,
     /// Overlap of compute and memory time inside each roofline term.
     pub compute_memory_overlap: f64,
     /// The GPU, with every field resolved.
@@ -83,28 +88,24 @@ fn one() -> u32 {
 }
 
 impl LlmServerSpec {
-    /// The timing model of one replica of `model` on this server.
+    /// The timing model of one replica of `model` on this server. Every override (the
+    /// activation reserve, the overlap, the batch limits) is applied before the checks.
     pub fn deployment(&self, model: &Model) -> Result<Deployment, String> {
-        let mut d = Deployment::new(
-            self.gpu.clone(),
-            self.gpus_per_server,
-            self.tensor_parallel,
-            model.clone(),
-            self.efficiency.clone(),
-            self.mem_util,
-        )
-        .map_err(|e| e.to_string())?;
-        d.activation_reserve_bytes = self.activation_reserve_bytes;
-        d.compute_memory_overlap = self.compute_memory_overlap;
-        if d.kv_capacity_tokens() == 0 {
-            return Err(format!(
-                "no memory left for the KV cache after {:.0} GB of weights and {:.0} GB of \
-                 activation reserve per GPU",
-                model.weight_bytes() / 1e9,
-                self.activation_reserve_bytes / 1e9
-            ));
+        Deployment {
+            gpu: self.gpu.clone(),
+            gpus_per_server: self.gpus_per_server,
+            tensor_parallel: self.tensor_parallel,
+            model: model.clone(),
+            stack: self.stack.clone(),
+            eff: self.efficiency.clone(),
+            mem_util: self.mem_util,
+            activation_reserve_bytes: self.activation_reserve_bytes,
+            max_batch: self.max_batch,
+            max_batch_tokens: self.max_batch_tokens,
+            compute_memory_overlap: self.compute_memory_overlap,
         }
-        Ok(d)
+        .validated()
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -230,6 +231,18 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
             ),
         ));
     }
+    let ffn_hidden = raw.ffn_hidden.or(b.map(|m| m.ffn_hidden)).unwrap_or(0);
+    let vocab = raw.vocab.or(b.map(|m| m.vocab)).unwrap_or(0);
+    let gated_mlp = raw.gated_mlp.or(b.map(|m| m.gated_mlp)).unwrap_or(true);
+    for (key, v) in [("model.ffn_hidden", ffn_hidden), ("model.vocab", vocab)] {
+        if v > 10_000_000 {
+            return Err(invalid(
+                file,
+                key,
+                format!("must be at most 10,000,000, got {v}"),
+            ));
+        }
+    }
     let name = raw
         .name
         .or(raw.preset.clone())
@@ -245,7 +258,83 @@ pub fn validate_model(raw: Option<RawModel>, file: &Path) -> Result<Model, Scena
         bytes_per_param,
         weight_bytes,
         compression,
+        ffn_hidden,
+        vocab,
+        gated_mlp,
     })
+}
+
+/// Resolves `servers.stack` (and whether `efficiency` selects the roofline model).
+fn resolve_stack(rs: &RawServers, file: &Path) -> Result<Option<StackProfile>, ScenarioError> {
+    let key = "servers.stack";
+    let allowed = || format!("{}, roofline", STACK_PRESETS.join(", "));
+    let (name, table) = match &rs.stack {
+        None => (None, None),
+        Some(RawStack::Name(n)) => (Some(n.clone()), None),
+        Some(RawStack::Table(t)) => (t.preset.clone(), Some(t)),
+    };
+    let roofline = name.as_deref().map(str::to_ascii_lowercase).as_deref() == Some("roofline");
+    if roofline || (name.is_none() && rs.efficiency.is_some()) {
+        if table.is_some() {
+            return Err(invalid(
+                file,
+                key,
+                "the roofline model takes `efficiency = {...}`, not stack parameters".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    if rs.efficiency.is_some() {
+        return Err(invalid(
+            file,
+            "servers.efficiency",
+            format!(
+                "only applies to the roofline model (stack = \"roofline\"); the stack {:?} \
+                 sets its own efficiencies (override them in [servers.stack])",
+                name.as_deref().unwrap_or(DEFAULT_STACK)
+            ),
+        ));
+    }
+    let name = name.unwrap_or_else(|| DEFAULT_STACK.to_string());
+    let mut p = stack_preset(&name).ok_or_else(|| {
+        invalid(
+            file,
+            key,
+            format!("unknown stack {name:?}; allowed: {}", allowed()),
+        )
+    })?;
+    if let Some(t) = table {
+        let f64s = [
+            (t.prefill_attn_flops_frac, &mut p.prefill_attn_flops_frac),
+            (t.decode_attn_bw_frac, &mut p.decode_attn_bw_frac),
+            (t.attn_floor_s, &mut p.attn_floor_s),
+            (t.attn_per_seq_s, &mut p.attn_per_seq_s),
+            (t.launch_floor_s, &mut p.launch_floor_s),
+            (t.allreduce_scale, &mut p.allreduce_scale),
+            (t.host_per_step_s, &mut p.host_per_step_s),
+            (t.host_per_seq_s, &mut p.host_per_seq_s),
+            (t.host_tp_per_step_s, &mut p.host_tp_per_step_s),
+            (t.runtime_bytes_per_gpu, &mut p.runtime_bytes_per_gpu),
+            (t.comm_buffer_bytes_per_gpu, &mut p.comm_buffer_bytes_per_gpu),
+        ];
+        for (v, slot) in f64s {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        let bools = [
+            (t.host_overlaps_gpu, &mut p.host_overlaps_gpu),
+            (t.prefill_stalls_decodes, &mut p.prefill_stalls_decodes),
+            (t.chunked_prefill, &mut p.chunked_prefill),
+        ];
+        for (v, slot) in bools {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+    }
+    p.validate().map_err(|m| invalid(file, key, m))?;
+    Ok(Some(p))
 }
 
 /// Validates the `[request]` table for an LLM scenario.
@@ -400,16 +489,20 @@ pub fn validate_servers(
             format!("must be between 0 and 1, got {overlap}"),
         ));
     }
-    let reserve = rs
-        .activation_reserve_bytes
-        .unwrap_or(DEFAULT_ACTIVATION_RESERVE_BYTES);
-    if !(reserve.is_finite() && reserve >= 0.0) {
+    let reserve = rs.activation_reserve_bytes;
+    if let Some(r) = reserve
+        && !(r.is_finite() && (0.0..=1e15).contains(&r))
+    {
         return Err(invalid(
             file,
             "servers.activation_reserve_bytes",
-            format!("must be zero or positive, got {reserve}"),
+            format!("must be zero or positive bytes (at most 1e15), got {r}"),
         ));
     }
+    let stack = resolve_stack(rs, file)?;
+    let chunked_prefill = rs
+        .chunked_prefill
+        .unwrap_or(stack.as_ref().is_some_and(|s| s.chunked_prefill));
     let prefix_cache = rs.prefix_cache.unwrap_or(false);
     let prefix_cache_fraction =
         rs.prefix_cache_fraction
@@ -439,9 +532,10 @@ pub fn validate_servers(
             batching,
             max_batch,
             max_batch_tokens,
-            chunked_prefill: rs.chunked_prefill.unwrap_or(false),
+            chunked_prefill,
             mem_util,
             activation_reserve_bytes: reserve,
+            stack: stack.clone(),
             compute_memory_overlap: overlap,
             gpu: gpu.clone(),
             efficiency: eff,

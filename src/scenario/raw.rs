@@ -92,6 +92,12 @@ pub struct RawModel {
     pub weight_bytes: Option<f64>,
     /// The reports' compression factor (default 1.0).
     pub compression: Option<f64>,
+    /// MLP intermediate size (default: the preset's, or derived from `params`).
+    pub ffn_hidden: Option<u32>,
+    /// Vocabulary size (default: the preset's, or 32,000).
+    pub vocab: Option<u32>,
+    /// Gated (SwiGLU) MLP (default: the preset's, or true).
+    pub gated_mlp: Option<bool>,
 }
 
 /// `[request]` as written.
@@ -126,6 +132,52 @@ pub struct RawGpu {
     pub nvlink_bw_bytes_per_s: Option<f64>,
     /// Power per GPU, watts.
     pub tdp_w: Option<f64>,
+}
+
+/// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawStack {
+    /// A preset name.
+    Name(String),
+    /// A preset with overrides.
+    Table(RawStackTable),
+}
+
+/// `[servers.stack]` as a table: a preset and overrides of any of its parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStackTable {
+    /// Preset to start from (default `vllm`).
+    pub preset: Option<String>,
+    /// Achieved fraction of peak FLOP/s of prefill attention.
+    pub prefill_attn_flops_frac: Option<f64>,
+    /// Achieved fraction of peak bandwidth reading the KV cache.
+    pub decode_attn_bw_frac: Option<f64>,
+    /// Minimum attention time per layer, seconds.
+    pub attn_floor_s: Option<f64>,
+    /// Attention work per sequence per layer, seconds.
+    pub attn_per_seq_s: Option<f64>,
+    /// Minimum time per kernel set by host launches, seconds.
+    pub launch_floor_s: Option<f64>,
+    /// All-reduce time as a multiple of measured NCCL.
+    pub allreduce_scale: Option<f64>,
+    /// Host work per iteration, seconds.
+    pub host_per_step_s: Option<f64>,
+    /// Host work per sequence per iteration, seconds.
+    pub host_per_seq_s: Option<f64>,
+    /// Extra host work per iteration at TP > 1, seconds.
+    pub host_tp_per_step_s: Option<f64>,
+    /// Host work overlaps GPU work.
+    pub host_overlaps_gpu: Option<bool>,
+    /// Prefill iterations stall decodes.
+    pub prefill_stalls_decodes: Option<bool>,
+    /// Chunked prefill by default.
+    pub chunked_prefill: Option<bool>,
+    /// Runtime memory per GPU, bytes.
+    pub runtime_bytes_per_gpu: Option<f64>,
+    /// Communication buffers per GPU at TP > 1, bytes.
+    pub comm_buffer_bytes_per_gpu: Option<f64>,
 }
 
 /// `[servers.efficiency]` as written: overrides of the calibrated defaults.
@@ -234,8 +286,10 @@ pub struct RawServers {
     pub activation_reserve_bytes: Option<f64>,
     /// `llm`: overlap of compute and memory time inside each roofline term, [0, 1].
     pub compute_memory_overlap: Option<f64>,
-    /// `llm`: efficiency and calibration overrides.
+    /// `llm`: efficiency and calibration overrides (selects the `roofline` timing model).
     pub efficiency: Option<RawEfficiency>,
+    /// `llm`: the serving stack, a preset name or a table with `preset` and overrides.
+    pub stack: Option<RawStack>,
     /// `llm`: keep prompts' KV blocks for reuse by later prompts with the same prefix.
     pub prefix_cache: Option<bool>,
     /// `llm`: share of KV memory the prefix cache may hold (default 0.3).

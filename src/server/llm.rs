@@ -48,6 +48,9 @@ pub struct BatchLimits {
     pub max_batch_tokens: u32,
     /// Split prompts into chunks that share steps with decodes under the token budget.
     pub chunked_prefill: bool,
+    /// Steps that prefill prompts carry no decodes (vLLM v0's prefill-first iterations):
+    /// running sequences wait while prompts are processed.
+    pub prefill_stalls_decodes: bool,
     /// KV capacity in tokens for running sequences.
     pub kv_capacity_tokens: u64,
     /// The prefix (KV block) cache, if enabled.
@@ -208,6 +211,8 @@ struct Run {
     a_s: f64,
     b_s: f64,
     decode_only: bool,
+    /// A mixed step whose decoding sequences wait (prefill-only iteration).
+    stall_decodes: bool,
 }
 
 impl Run {
@@ -360,7 +365,7 @@ impl Replica {
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
             self.account_mixed(&run, costs);
-            self.apply_mixed(now);
+            self.apply_mixed(now, run.stall_decodes);
         }
         // Sequences that emitted their last token leave.
         let mut i = 0;
@@ -380,9 +385,12 @@ impl Replica {
 
     /// Applies a mixed (prefill) step that ended at `at`: decodes append a token, prompt
     /// chunks land in KV, and a prompt that completes emits its first token.
-    fn apply_mixed(&mut self, at: SimTime) {
+    fn apply_mixed(&mut self, at: SimTime, stall_decodes: bool) {
         for s in &mut self.running {
             if s.decoding() {
+                if stall_decodes {
+                    continue;
+                }
                 s.generated += 1;
                 s.prefilled += 1;
                 self.kv_used_tokens += 1;
@@ -411,7 +419,10 @@ impl Replica {
     /// and the two share one wake-up (the state the decode run starts from is the same as if
     /// it were planned at the mixed step's end).
     fn mixed_step_fuses(&self) -> bool {
-        if self.limits.batching != Batching::Continuous || self.limits.prefix.is_some() {
+        if self.limits.batching != Batching::Continuous
+            || self.limits.prefix.is_some()
+            || self.limits.prefill_stalls_decodes
+        {
             return false;
         }
         let mut kv_after = self.kv_used_tokens;
@@ -463,7 +474,7 @@ impl Replica {
                 // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
                 let at = mixed.end_of(1);
                 self.account_mixed(&mixed, costs);
-                self.apply_mixed(at);
+                self.apply_mixed(at, mixed.stall_decodes);
                 self.plan_decode_run(at, costs)
             } else {
                 mixed
@@ -617,17 +628,21 @@ impl Replica {
             a_s: t0,
             b_s,
             decode_only: true,
+            stall_decodes: false,
         }
     }
 
     fn plan_mixed_step(&mut self, now: SimTime, costs: &StepCosts) -> Run {
         let mut shape = StepShape::default();
         let mut budget = u64::from(self.limits.max_batch_tokens);
-        // Decodes first (stall-free), one token each.
-        for s in &self.running {
-            if s.decoding() {
-                shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
-                budget = budget.saturating_sub(1);
+        let stall = self.limits.prefill_stalls_decodes;
+        // Decodes first (stall-free), one token each, unless prefill iterations stall them.
+        if !stall {
+            for s in &self.running {
+                if s.decoding() {
+                    shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
+                    budget = budget.saturating_sub(1);
+                }
             }
         }
         let chunked = self.limits.chunked_prefill;
@@ -659,6 +674,7 @@ impl Replica {
             a_s: costs.step_time_s(&shape),
             b_s: 0.0,
             decode_only: false,
+            stall_decodes: stall,
         }
     }
 
@@ -674,6 +690,7 @@ impl Replica {
             attn_pairs: ctx_mean,
             kv_read_tokens: ctx_mean as u64,
             kv_write_tokens: b as u64,
+            seqs: b as u64,
         };
         let busy_s = run.elapsed_s(run.steps);
         let share = self.window_share(run.start, run.end_of(run.steps));
@@ -694,8 +711,10 @@ impl Replica {
         let mut pre = 0u64;
         for s in &self.running {
             if s.decoding() {
-                shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
-                out += 1;
+                if !run.stall_decodes {
+                    shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
+                    out += 1;
+                }
             } else if s.pending_chunk > 0 {
                 shape.add(&StepShape::prefill(
                     u64::from(s.pending_chunk),
@@ -742,9 +761,9 @@ impl Replica {
 
 /// Bytes a step moves from HBM and FLOPs it does, over all GPUs of the replica.
 fn step_work(costs: &StepCosts, shape: &StepShape) -> (f64, f64) {
-    let b = costs.step_breakdown(shape);
+    let (bytes, flops) = costs.work_per_gpu(shape);
     let tp = f64::from(costs.tensor_parallel);
-    (b.bytes_per_gpu() * tp, b.flops_per_gpu() * tp)
+    (bytes * tp, flops * tp)
 }
 
 #[cfg(test)]
@@ -770,6 +789,7 @@ mod tests {
             max_batch: 256,
             max_batch_tokens: 8192,
             chunked_prefill: false,
+            prefill_stalls_decodes: false,
             kv_capacity_tokens: dep.kv_capacity_tokens(),
             prefix: None,
         }

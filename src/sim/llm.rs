@@ -201,6 +201,10 @@ pub fn batch_limits(
         max_batch: spec.max_batch,
         max_batch_tokens: spec.max_batch_tokens,
         chunked_prefill: spec.chunked_prefill,
+        prefill_stalls_decodes: spec
+            .stack
+            .as_ref()
+            .is_some_and(|s| s.prefill_stalls_decodes),
         kv_capacity_tokens: if spec.prefix_cache {
             (dep.kv_capacity_tokens() as f64 * (1.0 - spec.prefix_cache_fraction)) as u64
         } else {

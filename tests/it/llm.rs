@@ -133,6 +133,7 @@ fn kv_memory_admits_the_hand_calculated_number_of_8k_requests() {
         max_batch: 256,
         max_batch_tokens: 1 << 20,
         chunked_prefill: false,
+        prefill_stalls_decodes: false,
         kv_capacity_tokens: dep.kv_capacity_tokens(),
         prefix: None,
     };

@@ -1,0 +1,303 @@
+//! The step-time model built from components, each with its own physics and measured data.
+//!
+//! One forward pass of a tensor-parallel replica, per GPU:
+//!
+//! ```text
+//! gpu   = L · ( Σ_4 projections proj(n)          measured kernel speed, smooth roofline + floor
+//!             + elementwise(n)                    5 kernels: floor + bytes / bandwidth
+//!             + 2 · allreduce(n · d · 2 bytes)    measured NCCL table × stack scale
+//!             + attn_floor + B · attn_per_seq
+//!             + kv_tokens · kv_bytes / (attn_bw · BW) + pairs · 4·d/TP / (attn_flops · P) )
+//!       + lm_head(B rows) + logits gather(B · vocab · 2 bytes) + embedding
+//! host  = host_per_step + [TP > 1] host_tp_per_step + B · host_per_seq
+//! step  = gpu + host                                   (synchronous engines)
+//!       = gpu + max(0, host − gpu_fixed)               (host overlapped with the GPU)
+//! ```
+//!
+//! `n` is new tokens in the pass, `B` sequences in it, `pairs` Σ query·context pairs (causal
+//! prefill `T²/2`), `kv_tokens` KV tokens read and written; `gpu_fixed` is the part that does
+//! not depend on the context. For a fixed batch the step is affine in the batch's total
+//! context, which the scheduler relies on to plan runs of decode steps in one event.
+
+use super::collective::{GpuArch, allreduce_time_s};
+use super::hardware::Gpu;
+use super::kernels::KernelProfile;
+use super::model::Model;
+use super::stack::StackProfile;
+
+/// Precomputed constants of the component model for one replica (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ComponentCosts {
+    tensor_parallel: u32,
+    arch: GpuArch,
+    layers: f64,
+    /// Weight bytes per GPU of the 4 projections of one layer.
+    proj_bytes: [f64; 4],
+    /// Input + output activation bytes per token per GPU of each projection.
+    proj_act_bytes: [f64; 4],
+    /// FLOPs per token per GPU of each projection.
+    proj_flops: [f64; 4],
+    lm_head_bytes: f64,
+    lm_head_act_bytes: f64,
+    lm_head_flops: f64,
+    gemm_floor_s: f64,
+    gemm_bw: f64,
+    gemm_flops_rate: f64,
+    gemm_p: f64,
+    small_floor_s: f64,
+    small_bytes_per_token: f64,
+    attn_floor_s: f64,
+    attn_per_seq_s: f64,
+    /// Seconds per KV token read or written, per layer.
+    attn_s_per_kv_token: f64,
+    /// Seconds per attention (query, key) pair, per layer.
+    attn_s_per_pair: f64,
+    allreduce_scale: f64,
+    /// Bytes of one token's hidden state (`hidden · 2`).
+    hidden_bytes: f64,
+    /// Bytes of one row of logits (`vocab · 2`).
+    logits_row_bytes: f64,
+    host_per_step_s: f64,
+    host_per_seq_s: f64,
+    host_overlaps_gpu: bool,
+}
+
+/// The GPU and host parts of one step, seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ComponentTimes {
+    /// Projections, element-wise kernels, LM head and embedding.
+    pub dense_s: f64,
+    /// Attention kernels (floor, per-sequence work, KV reads and writes, prefill pairs).
+    pub attn_s: f64,
+    /// Tensor-parallel collectives (2 all-reduces per layer and the logits gather).
+    pub comm_s: f64,
+    /// Host work that adds to the GPU time (all of it for synchronous engines).
+    pub host_added_s: f64,
+    /// The step: `dense + attn + comm + host_added`.
+    pub total_s: f64,
+}
+
+impl ComponentCosts {
+    /// Builds the constants for `model` on `tp` GPUs of type `gpu` under `stack`.
+    pub fn new(gpu: &Gpu, tp: u32, model: &Model, stack: &StackProfile) -> ComponentCosts {
+        let k = KernelProfile::for_arch(gpu.arch);
+        let t = f64::from(tp.max(1));
+        let b = model.bytes_per_param;
+        let d = f64::from(model.hidden);
+        let dh = f64::from(model.head_dim());
+        let h = f64::from(model.heads);
+        let kv = f64::from(model.kv_heads);
+        let f = f64::from(model.ffn());
+        let v = f64::from(model.vocab_size());
+        let up = if model.gated_mlp { 2.0 * f } else { f };
+        // (K, N, input sharded?) of each projection; TP splits N for column-parallel (QKV,
+        // up) and K for row-parallel (output, down) layers.
+        let shapes = [
+            (d, (h + 2.0 * kv) * dh, false),
+            (d, d, true),
+            (d, up, false),
+            (f, d, true),
+        ];
+        // Scale the shapes so the layers hold the model's weight bytes (overrides and the
+        // reports' compression factor included) after the embedding and LM head.
+        let head_bytes = v * d * b * model.compression;
+        let layer_params: f64 = shapes.iter().map(|(k, n, _)| k * n).sum();
+        let body = model.weight_bytes() - 2.0 * head_bytes;
+        let nominal = f64::from(model.layers) * layer_params * b;
+        let scale = if body > 0.0 {
+            body / nominal
+        } else {
+            model.weight_bytes() / nominal
+        };
+        let flops_scale = model.gemm_flops_per_token() / (2.0 * model.params);
+        let mut proj_bytes = [0.0; 4];
+        let mut proj_act_bytes = [0.0; 4];
+        let mut proj_flops = [0.0; 4];
+        for (i, &(kk, nn, row_parallel)) in shapes.iter().enumerate() {
+            proj_bytes[i] = kk * nn * b * scale / t;
+            proj_act_bytes[i] = if row_parallel {
+                (kk / t + nn) * 2.0
+            } else {
+                (kk + nn / t) * 2.0
+            };
+            proj_flops[i] = 2.0 * kk * nn * flops_scale * scale.min(1.0) / t;
+        }
+        let launch = stack.launch_floor_s;
+        let kv_bytes_per_token_layer =
+            model.kv_bytes_per_token_tp(tp) / f64::from(model.layers) / t;
+        ComponentCosts {
+            tensor_parallel: tp,
+            arch: gpu.arch,
+            layers: f64::from(model.layers),
+            proj_bytes,
+            proj_act_bytes,
+            proj_flops,
+            lm_head_bytes: head_bytes / t,
+            lm_head_act_bytes: (d + v / t) * 2.0,
+            lm_head_flops: 2.0 * d * v * model.compression / t,
+            gemm_floor_s: k.gemm_floor_s.max(launch),
+            gemm_bw: k.gemm_bw_frac * gpu.hbm_bw_bytes_per_s,
+            gemm_flops_rate: k.gemm_flops_frac * gpu.peak_flops,
+            gemm_p: k.gemm_p,
+            small_floor_s: 5.0 * k.small_floor_s.max(launch),
+            small_bytes_per_token: d * 2.0 * k.small_hidden_passes + (up / t) * 2.0 * 1.5,
+            attn_floor_s: stack.attn_floor_s.max(launch),
+            attn_per_seq_s: stack.attn_per_seq_s,
+            attn_s_per_kv_token: kv_bytes_per_token_layer
+                / (stack.decode_attn_bw_frac * gpu.hbm_bw_bytes_per_s),
+            attn_s_per_pair: 4.0 * d / t / (stack.prefill_attn_flops_frac * gpu.peak_flops),
+            allreduce_scale: stack.allreduce_scale,
+            hidden_bytes: d * 2.0,
+            logits_row_bytes: v * 2.0,
+            host_per_step_s: stack.host_per_step_s
+                + if tp > 1 {
+                    stack.host_tp_per_step_s
+                } else {
+                    0.0
+                },
+            host_per_seq_s: stack.host_per_seq_s,
+            host_overlaps_gpu: stack.host_overlaps_gpu,
+        }
+    }
+
+    /// Tensor-parallel degree.
+    pub fn tensor_parallel(&self) -> u32 {
+        self.tensor_parallel
+    }
+
+    /// One projection kernel: floor + smooth roofline of its bytes and FLOPs.
+    #[inline]
+    fn gemm_s(&self, weight_bytes: f64, act_bytes: f64, flops: f64) -> f64 {
+        let m = (weight_bytes + act_bytes) / self.gemm_bw;
+        let c = flops / self.gemm_flops_rate;
+        let p = self.gemm_p;
+        self.gemm_floor_s + (m.powf(p) + c.powf(p)).powf(1.0 / p)
+    }
+
+    fn allreduce_s(&self, bytes: f64) -> f64 {
+        self.allreduce_scale * allreduce_time_s(self.arch, self.tensor_parallel, bytes)
+    }
+
+    /// Context-independent GPU time of a pass with `tokens` new tokens and `seqs` sequences
+    /// (`kv_write` KV tokens written): (dense, attention fixed part, communication).
+    fn fixed_parts(&self, tokens: u64, seqs: u64, kv_write: u64) -> (f64, f64, f64) {
+        let n = tokens as f64;
+        let rows = seqs.max(1) as f64;
+        let mut layer = 0.0;
+        for i in 0..4 {
+            layer += self.gemm_s(
+                self.proj_bytes[i],
+                self.proj_act_bytes[i] * n,
+                self.proj_flops[i] * n,
+            );
+        }
+        layer += self.small_floor_s + n * self.small_bytes_per_token / self.gemm_bw;
+        let head = self.gemm_s(
+            self.lm_head_bytes,
+            self.lm_head_act_bytes * rows,
+            self.lm_head_flops * rows,
+        );
+        // Embedding lookup and final norm: one small kernel each.
+        let dense = self.layers * layer + head + self.small_floor_s * 0.4;
+        let attn_fixed = self.layers
+            * (self.attn_floor_s
+                + seqs as f64 * self.attn_per_seq_s
+                + kv_write as f64 * self.attn_s_per_kv_token);
+        let comm = if self.tensor_parallel > 1 {
+            self.layers * 2.0 * self.allreduce_s(n * self.hidden_bytes)
+                + self.allreduce_s(rows * self.logits_row_bytes)
+        } else {
+            0.0
+        };
+        (dense, attn_fixed, comm)
+    }
+
+    /// Host time of an iteration over `seqs` sequences, seconds.
+    #[inline]
+    fn host_s(&self, seqs: u64) -> f64 {
+        self.host_per_step_s + seqs as f64 * self.host_per_seq_s
+    }
+
+    /// Host time added to a step whose context-independent GPU part is `gpu_fixed_s`.
+    #[inline]
+    fn host_added_s(&self, seqs: u64, gpu_fixed_s: f64) -> f64 {
+        let host = self.host_s(seqs);
+        if self.host_overlaps_gpu {
+            (host - gpu_fixed_s).max(0.0)
+        } else {
+            host
+        }
+    }
+
+    /// Every part of one pass; see the module docs. `attn_pairs` and `kv_read` carry the
+    /// context; an empty pass takes no time.
+    pub fn times(
+        &self,
+        tokens: u64,
+        seqs: u64,
+        attn_pairs: f64,
+        kv_read: u64,
+        kv_write: u64,
+    ) -> ComponentTimes {
+        if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
+            return ComponentTimes::default();
+        }
+        let (dense, attn_fixed, comm) = self.fixed_parts(tokens, seqs, kv_write);
+        let fixed = dense + attn_fixed + comm;
+        let host_added_s = self.host_added_s(seqs, fixed);
+        let ctx = self.layers
+            * (kv_read as f64 * self.attn_s_per_kv_token + attn_pairs * self.attn_s_per_pair);
+        ComponentTimes {
+            dense_s: dense,
+            attn_s: attn_fixed + ctx,
+            comm_s: comm,
+            host_added_s,
+            total_s: fixed + host_added_s + ctx,
+        }
+    }
+
+    /// Decode steps of `batch` sequences: the context-independent part, computed once.
+    pub fn decode(&self, batch: u64) -> ComponentDecode {
+        let (dense, attn_fixed, comm) = self.fixed_parts(batch, batch, batch);
+        let fixed = dense + attn_fixed + comm;
+        ComponentDecode {
+            fixed_s: fixed + self.host_added_s(batch, fixed),
+            per_kv_s: self.layers * self.attn_s_per_kv_token,
+            per_pair_s: self.layers * self.attn_s_per_pair,
+            layers: self.layers,
+            attn_s_per_kv_token: self.attn_s_per_kv_token,
+            attn_s_per_pair: self.attn_s_per_pair,
+            empty: batch == 0,
+        }
+    }
+}
+
+/// A decode step of a fixed batch as a function of its total context (see
+/// [`ComponentCosts::decode`]); equal bit for bit to [`ComponentCosts::times`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ComponentDecode {
+    fixed_s: f64,
+    per_kv_s: f64,
+    per_pair_s: f64,
+    layers: f64,
+    attn_s_per_kv_token: f64,
+    attn_s_per_pair: f64,
+    empty: bool,
+}
+
+impl ComponentDecode {
+    /// The step's duration with `ctx_tokens_total` context tokens in the batch, seconds.
+    #[inline]
+    pub fn time_s(&self, ctx_tokens_total: u64) -> f64 {
+        if self.empty && ctx_tokens_total == 0 {
+            return 0.0;
+        }
+        let c = ctx_tokens_total as f64;
+        self.fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_pair)
+    }
+
+    /// Seconds each context token adds to the step (KV read and attention pairs).
+    pub fn per_ctx_token_s(&self) -> f64 {
+        self.per_kv_s + self.per_pair_s
+    }
+}
