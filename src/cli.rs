@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::results::{self, Destination, ResultFile};
@@ -110,6 +110,12 @@ pub struct CalibrateArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write every calibration point as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Run every point under this stack instead of its own engine's (what-if: e.g. `vllm`).
+    #[arg(long, value_name = "PRESET")]
+    pub stack: Option<String>,
 }
 
 /// Flags that change a scenario before it runs.
@@ -302,7 +308,29 @@ fn cmd_estimate(args: EstimateArgs) -> Result<()> {
 }
 
 fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
-    let rows = crate::llm::calibrate_default();
+    let rows = match &args.stack {
+        None => crate::llm::calibrate_default(),
+        Some(name) => {
+            let stack = crate::llm::stack_preset(name).ok_or_else(|| {
+                UsageError(format!(
+                    "--stack: unknown stack {name:?}; allowed: {}",
+                    crate::llm::STACK_PRESETS.join(", ")
+                ))
+            })?;
+            crate::llm::calibrate_table(&|p| {
+                let mut d = crate::llm::calibration::default_deployment(p)?;
+                d.stack = Some(stack.clone());
+                Ok(d)
+            })?
+        }
+    };
+    if let Some(path) = &args.csv {
+        let csv = crate::llm::calibration::calibration_csv(&rows)?;
+        let tmp = path.with_extension("csv.tmp");
+        std::fs::write(&tmp, csv)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&rows)?)?;

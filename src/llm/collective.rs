@@ -81,8 +81,7 @@ fn interpolate_ms(row: &[f64; 8], bytes: f64) -> f64 {
     let last = SIZES_BYTES.len() - 1;
     if bytes >= SIZES_BYTES[last] {
         // Bandwidth-bound beyond the table: extend the last segment's slope per byte.
-        let per_byte =
-            (mono[last] - mono[last - 1]) / (SIZES_BYTES[last] - SIZES_BYTES[last - 1]);
+        let per_byte = (mono[last] - mono[last - 1]) / (SIZES_BYTES[last] - SIZES_BYTES[last - 1]);
         return mono[last] + per_byte * (bytes - SIZES_BYTES[last]);
     }
     let i = SIZES_BYTES

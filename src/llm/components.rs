@@ -10,6 +10,7 @@
 //!             + kv_tokens · kv_bytes / (attn_bw · BW) + pairs · 4·d/TP / (attn_flops · P) )
 //!       + lm_head(B rows) + logits gather(B · vocab · 2 bytes) + embedding
 //! host  = host_per_step + [TP > 1] host_tp_per_step + B · host_per_seq
+//!       + prompts · host_per_prefill
 //! step  = gpu + host                                   (synchronous engines)
 //!       = gpu + max(0, host − gpu_fixed)               (host overlapped with the GPU)
 //! ```
@@ -24,6 +25,9 @@ use super::hardware::Gpu;
 use super::kernels::KernelProfile;
 use super::model::Model;
 use super::stack::StackProfile;
+
+/// Largest message a custom one-shot all-reduce takes (vLLM's default limit).
+const CUSTOM_ALLREDUCE_MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
 /// Precomputed constants of the component model for one replica (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,15 +54,20 @@ pub struct ComponentCosts {
     attn_per_seq_s: f64,
     /// Seconds per KV token read or written, per layer.
     attn_s_per_kv_token: f64,
-    /// Seconds per attention (query, key) pair, per layer.
+    /// Seconds per prefill attention (query, key) pair, per layer (tensor cores).
     attn_s_per_pair: f64,
+    /// Seconds per decode attention pair, per layer (CUDA cores).
+    attn_s_per_decode_pair: f64,
     allreduce_scale: f64,
+    custom_allreduce_per_peer_s: f64,
+    nvlink_bw: f64,
     /// Bytes of one token's hidden state (`hidden · 2`).
     hidden_bytes: f64,
     /// Bytes of one row of logits (`vocab · 2`).
     logits_row_bytes: f64,
     host_per_step_s: f64,
     host_per_seq_s: f64,
+    host_per_prefill_s: f64,
     host_overlaps_gpu: bool,
 }
 
@@ -146,7 +155,10 @@ impl ComponentCosts {
             attn_s_per_kv_token: kv_bytes_per_token_layer
                 / (stack.decode_attn_bw_frac * gpu.hbm_bw_bytes_per_s),
             attn_s_per_pair: 4.0 * d / t / (stack.prefill_attn_flops_frac * gpu.peak_flops),
+            attn_s_per_decode_pair: 4.0 * d / t / (stack.decode_attn_flops_frac * gpu.peak_flops),
             allreduce_scale: stack.allreduce_scale,
+            custom_allreduce_per_peer_s: stack.custom_allreduce_per_peer_s,
+            nvlink_bw: gpu.nvlink_bw_bytes_per_s,
             hidden_bytes: d * 2.0,
             logits_row_bytes: v * 2.0,
             host_per_step_s: stack.host_per_step_s
@@ -156,6 +168,7 @@ impl ComponentCosts {
                     0.0
                 },
             host_per_seq_s: stack.host_per_seq_s,
+            host_per_prefill_s: stack.host_per_prefill_s,
             host_overlaps_gpu: stack.host_overlaps_gpu,
         }
     }
@@ -175,7 +188,13 @@ impl ComponentCosts {
     }
 
     fn allreduce_s(&self, bytes: f64) -> f64 {
-        self.allreduce_scale * allreduce_time_s(self.arch, self.tensor_parallel, bytes)
+        let nccl = self.allreduce_scale * allreduce_time_s(self.arch, self.tensor_parallel, bytes);
+        if self.custom_allreduce_per_peer_s > 0.0 && bytes <= CUSTOM_ALLREDUCE_MAX_BYTES {
+            let peers = f64::from(self.tensor_parallel - 1);
+            nccl.min(peers * self.custom_allreduce_per_peer_s + 2.0 * bytes / self.nvlink_bw)
+        } else {
+            nccl
+        }
     }
 
     /// Context-independent GPU time of a pass with `tokens` new tokens and `seqs` sequences
@@ -212,16 +231,19 @@ impl ComponentCosts {
         (dense, attn_fixed, comm)
     }
 
-    /// Host time of an iteration over `seqs` sequences, seconds.
+    /// Host time of an iteration over `seqs` sequences of which `prefills` are prompts,
+    /// seconds.
     #[inline]
-    fn host_s(&self, seqs: u64) -> f64 {
-        self.host_per_step_s + seqs as f64 * self.host_per_seq_s
+    fn host_s(&self, seqs: u64, prefills: u64) -> f64 {
+        self.host_per_step_s
+            + seqs as f64 * self.host_per_seq_s
+            + prefills as f64 * self.host_per_prefill_s
     }
 
     /// Host time added to a step whose context-independent GPU part is `gpu_fixed_s`.
     #[inline]
-    fn host_added_s(&self, seqs: u64, gpu_fixed_s: f64) -> f64 {
-        let host = self.host_s(seqs);
+    fn host_added_s(&self, seqs: u64, prefills: u64, gpu_fixed_s: f64) -> f64 {
+        let host = self.host_s(seqs, prefills);
         if self.host_overlaps_gpu {
             (host - gpu_fixed_s).max(0.0)
         } else {
@@ -235,7 +257,9 @@ impl ComponentCosts {
         &self,
         tokens: u64,
         seqs: u64,
+        prefills: u64,
         attn_pairs: f64,
+        prefill_pairs: f64,
         kv_read: u64,
         kv_write: u64,
     ) -> ComponentTimes {
@@ -244,9 +268,11 @@ impl ComponentCosts {
         }
         let (dense, attn_fixed, comm) = self.fixed_parts(tokens, seqs, kv_write);
         let fixed = dense + attn_fixed + comm;
-        let host_added_s = self.host_added_s(seqs, fixed);
+        let host_added_s = self.host_added_s(seqs, prefills, fixed);
         let ctx = self.layers
-            * (kv_read as f64 * self.attn_s_per_kv_token + attn_pairs * self.attn_s_per_pair);
+            * (kv_read as f64 * self.attn_s_per_kv_token
+                + (attn_pairs - prefill_pairs) * self.attn_s_per_decode_pair
+                + prefill_pairs * self.attn_s_per_pair);
         ComponentTimes {
             dense_s: dense,
             attn_s: attn_fixed + ctx,
@@ -261,12 +287,12 @@ impl ComponentCosts {
         let (dense, attn_fixed, comm) = self.fixed_parts(batch, batch, batch);
         let fixed = dense + attn_fixed + comm;
         ComponentDecode {
-            fixed_s: fixed + self.host_added_s(batch, fixed),
+            fixed_s: fixed + self.host_added_s(batch, 0, fixed),
             per_kv_s: self.layers * self.attn_s_per_kv_token,
-            per_pair_s: self.layers * self.attn_s_per_pair,
+            per_pair_s: self.layers * self.attn_s_per_decode_pair,
             layers: self.layers,
             attn_s_per_kv_token: self.attn_s_per_kv_token,
-            attn_s_per_pair: self.attn_s_per_pair,
+            attn_s_per_pair: self.attn_s_per_decode_pair,
             empty: batch == 0,
         }
     }

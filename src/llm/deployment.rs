@@ -511,7 +511,8 @@ impl Deployment {
     /// One decode step for `batch` sequences holding `ctx_tokens_total` context tokens in all,
     /// seconds.
     pub fn decode_step_time_s(&self, batch: u64, ctx_tokens_total: u64) -> f64 {
-        self.step_costs().decode_step_time_s(batch, ctx_tokens_total)
+        self.step_costs()
+            .decode_step_time_s(batch, ctx_tokens_total)
     }
 
     /// The step-time model with its constants precomputed; see [`StepCosts`].
@@ -777,7 +778,9 @@ impl StepCosts {
                 let t = c.times(
                     s.tokens,
                     s.seqs,
+                    s.prefills,
                     s.attn_pairs,
+                    s.prefill_pairs,
                     s.kv_read_tokens,
                     s.kv_write_tokens,
                 );
@@ -820,7 +823,9 @@ impl StepCosts {
                 c.times(
                     s.tokens,
                     s.seqs,
+                    s.prefills,
                     s.attn_pairs,
+                    s.prefill_pairs,
                     s.kv_read_tokens,
                     s.kv_write_tokens,
                 )

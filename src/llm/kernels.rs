@@ -44,23 +44,23 @@ impl KernelProfile {
     ///
     /// | arch | bw | FLOP/s | floor | p |
     /// |---|---|---|---|---|
-    /// | A100 | 0.785 (1.60 TB/s) | 0.72 (225 TFLOP/s) | 5 µs | 1.5 |
-    /// | H100 | 0.895 (3.0 TB/s) | 0.71 (700 TFLOP/s) | 6 µs | 2 |
+    /// | A100 | 0.84 (1.71 TB/s) | 0.72 (225 TFLOP/s) | 6 µs | 1.5 |
+    /// | H100 | 0.90 (3.0 TB/s) | 0.72 (712 TFLOP/s) | 4 µs | 1.5 |
     pub fn for_arch(arch: GpuArch) -> KernelProfile {
         match arch {
             GpuArch::Ampere => KernelProfile {
-                gemm_bw_frac: 1.6e12 / 2.039e12,
-                gemm_flops_frac: 225e12 / 312e12,
-                gemm_floor_s: 5e-6,
+                gemm_bw_frac: 0.84,
+                gemm_flops_frac: 0.72,
+                gemm_floor_s: 6e-6,
                 gemm_p: 1.5,
                 small_floor_s: 2e-6,
                 small_hidden_passes: 14.0,
             },
             GpuArch::Hopper => KernelProfile {
-                gemm_bw_frac: 3.0e12 / 3.35e12,
-                gemm_flops_frac: 700e12 / 989e12,
-                gemm_floor_s: 6e-6,
-                gemm_p: 2.0,
+                gemm_bw_frac: 0.90,
+                gemm_flops_frac: 0.72,
+                gemm_floor_s: 4e-6,
+                gemm_p: 1.5,
                 small_floor_s: 2e-6,
                 small_hidden_passes: 14.0,
             },

@@ -6,8 +6,8 @@
 //! * [`stack`]: serving-engine profiles (`vllm`, `vllm-2023`, `trt-llm`).
 //! * [`components`]: the step-time model built from measured [`kernels`], [`collective`]s and
 //!   the stack's host and attention costs.
-//! * [`calibration`]: every A100 measurement of `inference-model.md` §4 and how well the
-//!   defaults reproduce it.
+//! * [`calibration`]: every end-to-end A100 measurement we calibrate on and how well the
+//!   model, run with each engine's stack, reproduces it.
 //!
 //! Nothing here knows about simulated time or events; the batching scheduler calls
 //! [`Deployment::step_time_s`] once per iteration.
@@ -26,14 +26,14 @@ pub mod stack;
 
 pub use calibration::{
     CalKind, CalPoint, CalRow, calibrate_default, calibrate_table, calibration_points,
-    render_calibration_text,
+    render_calibration_text, typical_step_time_error,
 };
+pub use collective::GpuArch;
 pub use deployment::{
     DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeStep, Deployment,
     DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
 };
-pub use collective::GpuArch;
 pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
-pub use stack::{DEFAULT_STACK, STACK_PRESETS, StackProfile, stack_preset};
 pub use model::{MODEL_PRESETS, Model, model_preset};
 pub use roofline::{Bound, RooflineTerm, StepBreakdown, StepShape};
+pub use stack::{DEFAULT_STACK, STACK_PRESETS, StackProfile, stack_preset};

@@ -123,6 +123,7 @@ pub const MODEL_PRESETS: &[&str] = &[
     "llama-2-70b",
     "llama-3-8b",
     "llama-3-70b",
+    "internlm-20b",
     "falcon-180b",
 ];
 
@@ -138,18 +139,19 @@ pub fn model_preset(name: &str) -> Option<Model> {
             "llama-2-70b" => ("Llama-2-70B", 68.98e9, 80, 8192, 64, 8, 28672, 32000, true),
             "llama-3-8b" => ("Llama-3-8B", 8.03e9, 32, 4096, 32, 8, 14336, 128256, true),
             "llama-3-70b" => ("Llama-3-70B", 70.55e9, 80, 8192, 64, 8, 28672, 128256, true),
-            // 232 query heads of 64 dims, 8 KV heads (multi-query groups); GELU MLP of 4d.
-            "falcon-180b" => (
-                "Falcon-180B",
-                180e9,
-                80,
-                14848,
-                232,
-                8,
-                59392,
-                65024,
-                false,
+            "internlm-20b" => (
+                "InternLM-20B",
+                20.0e9,
+                60,
+                5120,
+                40,
+                40,
+                13824,
+                103168,
+                true,
             ),
+            // 232 query heads of 64 dims, 8 KV heads (multi-query groups); GELU MLP of 4d.
+            "falcon-180b" => ("Falcon-180B", 180e9, 80, 14848, 232, 8, 59392, 65024, false),
             _ => return None,
         };
     Some(Model {

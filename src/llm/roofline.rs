@@ -12,6 +12,9 @@ pub struct StepShape {
     /// Σ over query tokens of the context each attends to. Causal prefill of T tokens after c
     /// cached: `c·T + T²/2`; a decoding sequence with context ctx_i contributes ctx_i.
     pub attn_pairs: f64,
+    /// The part of `attn_pairs` from prompt tokens (prefill kernels on tensor cores); the rest
+    /// is decode attention.
+    pub prefill_pairs: f64,
     /// KV tokens read from HBM: Σ decode ctx_i plus the cached prefix c of each prefill.
     pub kv_read_tokens: u64,
     /// KV tokens written (equals `tokens`).
@@ -19,6 +22,8 @@ pub struct StepShape {
     /// Sequences in the pass (each decoding sequence, each prompt chunk): per-sequence host
     /// and attention work, and rows of logits.
     pub seqs: u64,
+    /// Prompts (or prompt chunks) in the pass: each pays the engine's per-prefill setup.
+    pub prefills: u64,
 }
 
 impl StepShape {
@@ -27,9 +32,11 @@ impl StepShape {
         StepShape {
             tokens: batch,
             attn_pairs: ctx_total as f64,
+            prefill_pairs: 0.0,
             kv_read_tokens: ctx_total,
             kv_write_tokens: batch,
             seqs: batch,
+            prefills: 0,
         }
     }
 
@@ -37,12 +44,15 @@ impl StepShape {
     /// (prefix-cache hit or an earlier chunk).
     pub fn prefill(prompt: u64, cached: u64) -> Self {
         let t = prompt as f64;
+        let pairs = cached as f64 * t + t * t / 2.0;
         StepShape {
             tokens: prompt,
-            attn_pairs: cached as f64 * t + t * t / 2.0,
+            attn_pairs: pairs,
+            prefill_pairs: pairs,
             kv_read_tokens: cached,
             kv_write_tokens: prompt,
             seqs: u64::from(prompt > 0),
+            prefills: u64::from(prompt > 0),
         }
     }
 
@@ -50,9 +60,11 @@ impl StepShape {
     pub fn add(&mut self, other: &StepShape) {
         self.tokens += other.tokens;
         self.attn_pairs += other.attn_pairs;
+        self.prefill_pairs += other.prefill_pairs;
         self.kv_read_tokens += other.kv_read_tokens;
         self.kv_write_tokens += other.kv_write_tokens;
         self.seqs += other.seqs;
+        self.prefills += other.prefills;
     }
 
     /// True when the pass processes nothing.

@@ -42,6 +42,10 @@ pub struct StackProfile {
     pub prefill_attn_flops_frac: f64,
     /// Achieved fraction of peak HBM bandwidth when decode attention reads the KV cache.
     pub decode_attn_bw_frac: f64,
+    /// Achieved FLOP/s of decode attention as a fraction of the GPU's peak tensor FLOP/s:
+    /// decode kernels run on CUDA cores (A100: 19.5 TFLOP/s fp32, 6% of the 312 tensor
+    /// peak), which matters when many query heads share one KV head (GQA).
+    pub decode_attn_flops_frac: f64,
     /// Minimum time of a layer's attention kernels, seconds.
     pub attn_floor_s: f64,
     /// Attention kernel work per sequence per layer, seconds (thread blocks and page tables
@@ -52,11 +56,19 @@ pub struct StackProfile {
     pub launch_floor_s: f64,
     /// The stack's all-reduce time as a multiple of the measured NCCL time.
     pub allreduce_scale: f64,
+    /// Custom one-shot all-reduce for messages up to 8 MiB (FasterTransformer's
+    /// `customAllReduce`, TensorRT-LLM's plugin, vLLM's since v0.3): each rank reads every
+    /// peer's buffer over NVLink, so it takes `(ranks − 1) · this + 2 · bytes / NVLink`, when
+    /// faster than NCCL. 0 = NCCL only.
+    pub custom_allreduce_per_peer_s: f64,
     /// Host work per iteration (schedule, prepare inputs, sampling, output processing),
     /// seconds.
     pub host_per_step_s: f64,
     /// Host work per sequence in the iteration, seconds.
     pub host_per_seq_s: f64,
+    /// Host work per prompt (or prompt chunk) in the iteration, seconds: request setup,
+    /// input preparation and the first token's sampling over the full vocabulary.
+    pub host_per_prefill_s: f64,
     /// Extra host work per iteration with tensor parallelism (sending the batch to the
     /// workers), seconds.
     pub host_tp_per_step_s: f64,
@@ -95,13 +107,16 @@ pub fn stack_preset(name: &str) -> Option<StackProfile> {
     let base = StackProfile {
         preset: String::new(),
         prefill_attn_flops_frac: 0.55,
-        decode_attn_bw_frac: 0.70,
+        decode_attn_bw_frac: 0.90,
+        decode_attn_flops_frac: 0.04,
         attn_floor_s: 6e-6,
         attn_per_seq_s: 0.0,
         launch_floor_s: 0.0,
         allreduce_scale: 1.0,
+        custom_allreduce_per_peer_s: 11e-6,
         host_per_step_s: 0.84e-3,
         host_per_seq_s: 42e-6,
+        host_per_prefill_s: 1.5e-3,
         host_tp_per_step_s: 0.6e-3,
         host_overlaps_gpu: true,
         prefill_stalls_decodes: false,
@@ -113,8 +128,9 @@ pub fn stack_preset(name: &str) -> Option<StackProfile> {
         "vllm" => base,
         "vllm-2023" => StackProfile {
             prefill_attn_flops_frac: 0.40,
-            decode_attn_bw_frac: 0.50,
+            decode_attn_bw_frac: 0.60,
             attn_floor_s: 8e-6,
+            custom_allreduce_per_peer_s: 0.0,
             launch_floor_s: 8e-6,
             host_tp_per_step_s: 0.6e-3 + 6.4e-3,
             host_overlaps_gpu: false,
@@ -125,7 +141,7 @@ pub fn stack_preset(name: &str) -> Option<StackProfile> {
         "trt-llm" => StackProfile {
             attn_floor_s: 5e-6,
             host_per_step_s: 0.30e-3,
-            host_per_seq_s: 10e-6,
+            host_per_seq_s: 2e-6,
             host_tp_per_step_s: 0.1e-3,
             host_overlaps_gpu: false,
             chunked_prefill: false,
@@ -145,6 +161,7 @@ impl StackProfile {
         let fracs = [
             ("prefill_attn_flops_frac", self.prefill_attn_flops_frac),
             ("decode_attn_bw_frac", self.decode_attn_bw_frac),
+            ("decode_attn_flops_frac", self.decode_attn_flops_frac),
         ];
         for (k, v) in fracs {
             if !(v > 0.0 && v <= 1.0) {
@@ -159,10 +176,15 @@ impl StackProfile {
         }
         let nonneg = [
             ("attn_floor_s", self.attn_floor_s),
+            (
+                "custom_allreduce_per_peer_s",
+                self.custom_allreduce_per_peer_s,
+            ),
             ("attn_per_seq_s", self.attn_per_seq_s),
             ("launch_floor_s", self.launch_floor_s),
             ("host_per_step_s", self.host_per_step_s),
             ("host_per_seq_s", self.host_per_seq_s),
+            ("host_per_prefill_s", self.host_per_prefill_s),
             ("host_tp_per_step_s", self.host_tp_per_step_s),
             ("runtime_bytes_per_gpu", self.runtime_bytes_per_gpu),
             ("comm_buffer_bytes_per_gpu", self.comm_buffer_bytes_per_gpu),
@@ -178,6 +200,7 @@ impl StackProfile {
             self.launch_floor_s,
             self.host_per_step_s,
             self.host_per_seq_s,
+            self.host_per_prefill_s,
             self.host_tp_per_step_s,
         ];
         if seconds.iter().any(|&s| s > 10.0) {

@@ -307,15 +307,24 @@ fn resolve_stack(rs: &RawServers, file: &Path) -> Result<Option<StackProfile>, S
         let f64s = [
             (t.prefill_attn_flops_frac, &mut p.prefill_attn_flops_frac),
             (t.decode_attn_bw_frac, &mut p.decode_attn_bw_frac),
+            (t.decode_attn_flops_frac, &mut p.decode_attn_flops_frac),
+            (
+                t.custom_allreduce_per_peer_s,
+                &mut p.custom_allreduce_per_peer_s,
+            ),
             (t.attn_floor_s, &mut p.attn_floor_s),
             (t.attn_per_seq_s, &mut p.attn_per_seq_s),
             (t.launch_floor_s, &mut p.launch_floor_s),
             (t.allreduce_scale, &mut p.allreduce_scale),
             (t.host_per_step_s, &mut p.host_per_step_s),
             (t.host_per_seq_s, &mut p.host_per_seq_s),
+            (t.host_per_prefill_s, &mut p.host_per_prefill_s),
             (t.host_tp_per_step_s, &mut p.host_tp_per_step_s),
             (t.runtime_bytes_per_gpu, &mut p.runtime_bytes_per_gpu),
-            (t.comm_buffer_bytes_per_gpu, &mut p.comm_buffer_bytes_per_gpu),
+            (
+                t.comm_buffer_bytes_per_gpu,
+                &mut p.comm_buffer_bytes_per_gpu,
+            ),
         ];
         for (v, slot) in f64s {
             if let Some(v) = v {

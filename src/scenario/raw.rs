@@ -154,6 +154,10 @@ pub struct RawStackTable {
     pub prefill_attn_flops_frac: Option<f64>,
     /// Achieved fraction of peak bandwidth reading the KV cache.
     pub decode_attn_bw_frac: Option<f64>,
+    /// Decode attention FLOP/s as a fraction of peak tensor FLOP/s.
+    pub decode_attn_flops_frac: Option<f64>,
+    /// Custom all-reduce latency per peer rank, seconds (0 = NCCL only).
+    pub custom_allreduce_per_peer_s: Option<f64>,
     /// Minimum attention time per layer, seconds.
     pub attn_floor_s: Option<f64>,
     /// Attention work per sequence per layer, seconds.
@@ -166,6 +170,8 @@ pub struct RawStackTable {
     pub host_per_step_s: Option<f64>,
     /// Host work per sequence per iteration, seconds.
     pub host_per_seq_s: Option<f64>,
+    /// Host work per prompt per iteration, seconds.
+    pub host_per_prefill_s: Option<f64>,
     /// Extra host work per iteration at TP > 1, seconds.
     pub host_tp_per_step_s: Option<f64>,
     /// Host work overlaps GPU work.

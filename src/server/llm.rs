@@ -688,9 +688,11 @@ impl Replica {
         let shape = StepShape {
             tokens: b as u64,
             attn_pairs: ctx_mean,
+            prefill_pairs: 0.0,
             kv_read_tokens: ctx_mean as u64,
             kv_write_tokens: b as u64,
             seqs: b as u64,
+            prefills: 0,
         };
         let busy_s = run.elapsed_s(run.steps);
         let share = self.window_share(run.start, run.end_of(run.steps));
