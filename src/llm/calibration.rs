@@ -484,13 +484,25 @@ mod tests {
         let text = render_calibration_text(&rows);
         let all: Vec<&CalRow> = rows.iter().collect();
         let (median, worst) = error_summary(&all).unwrap();
-        assert!(median <= 0.10, "median {median}\n{text}");
-        assert!(worst <= 0.30, "worst {worst}\n{text}");
-        for tp in [1, 2, 4, 8] {
+        // README: median 4.1%, worst 39% (lmdeploy's 128-token first-token latency).
+        assert!(median <= 0.05, "median {median}\n{text}");
+        assert!(worst <= 0.40, "worst {worst}\n{text}");
+        // README: by TP 6.1 / 3.1 / 3.2 / 8.4%.
+        for (tp, max) in [(1, 0.07), (2, 0.04), (4, 0.04), (8, 0.09)] {
             let sel: Vec<&CalRow> = rows.iter().filter(|r| r.tensor_parallel == tp).collect();
             let (m, _) = error_summary(&sel).unwrap();
-            assert!(m <= 0.12, "TP{tp} median {m}\n{text}");
+            assert!(m <= max, "TP{tp} median {m}\n{text}");
         }
+        // Without the lmdeploy 128-token first-token points, every point is within 20%.
+        let rest: Vec<&CalRow> = rows
+            .iter()
+            .filter(|r| !(r.metric == "TTFT s" && r.tokens == 128 && r.source == LMDEPLOY))
+            .collect();
+        let (_, worst_rest) = error_summary(&rest).unwrap();
+        assert!(
+            worst_rest <= 0.20,
+            "worst without lmdeploy 128 {worst_rest}\n{text}"
+        );
         let typical = typical_step_time_error();
         assert!(typical > 0.0 && typical < 0.15, "{typical}");
     }

@@ -53,7 +53,8 @@ pub struct LlmServerSpec {
     /// The GPU, with every field resolved.
     pub gpu: Gpu,
     /// Efficiency and calibration constants.
-    pub efficiency: Efficiency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efficiency: Option<Efficiency>,
     /// Keep prompts' KV blocks (512 tokens) for reuse by later prompts sharing the prefix.
     #[serde(default)]
     pub prefix_cache: bool,
@@ -97,7 +98,10 @@ impl LlmServerSpec {
             tensor_parallel: self.tensor_parallel,
             model: model.clone(),
             stack: self.stack.clone(),
-            eff: self.efficiency.clone(),
+            eff: self
+                .efficiency
+                .clone()
+                .unwrap_or_else(|| Efficiency::calibrated_default(self.tensor_parallel)),
             mem_util: self.mem_util,
             activation_reserve_bytes: self.activation_reserve_bytes,
             max_batch: self.max_batch,
@@ -439,6 +443,9 @@ pub fn validate_servers(
         if let Some(n) = &g.name {
             gpu.name = n.clone();
         }
+        if let Some(a) = g.arch {
+            gpu.arch = a;
+        }
         for (key, v, slot) in [
             ("servers.gpu.hbm_bytes", g.hbm_bytes, &mut gpu.hbm_bytes),
             (
@@ -547,7 +554,7 @@ pub fn validate_servers(
             stack: stack.clone(),
             compute_memory_overlap: overlap,
             gpu: gpu.clone(),
-            efficiency: eff,
+            efficiency: stack.is_none().then_some(eff),
             prefix_cache,
             prefix_cache_fraction,
         };

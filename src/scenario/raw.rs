@@ -132,6 +132,8 @@ pub struct RawGpu {
     pub nvlink_bw_bytes_per_s: Option<f64>,
     /// Power per GPU, watts.
     pub tdp_w: Option<f64>,
+    /// Generation (`ampere` or `hopper`), selecting the measured kernel and collective tables.
+    pub arch: Option<crate::llm::GpuArch>,
 }
 
 /// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.

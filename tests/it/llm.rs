@@ -109,15 +109,16 @@ fn batch_64_decode_throughput_matches_lmdeploy() {
 
 #[test]
 fn kv_memory_admits_the_hand_calculated_number_of_8k_requests() {
-    // GPT-3 175B fp16 on 8 x A100-80GB, TP8, mem_util 0.9, 8 GB activation reserve per GPU:
-    // KV room = 8 x 80 GB x 0.9 - 350 GB - 8 x 8 GB = 162 GB; KV per token = 2 x 96 layers x
-    // 12,288 x 2 bytes = 4.72 MB (4.5 MiB); 162e9 / 4,718,592 = 34,332 tokens, rounded down
-    // to 16-token blocks = 34,320. An 8,192-token prompt needs 8,193 tokens with its first
-    // output token: 4 fit (32,772), a fifth does not.
+    // GPT-3 175B fp16 on 8 x A100-80GB (79.15 GiB each as the device shows it), TP8,
+    // mem_util 0.9, the roofline model's 8 GB reserve per GPU: KV room = 8 x 84.99 GB x 0.9 -
+    // 350 GB - 8 x 8 GB = 197.9 GB; KV per token = 2 x 96 layers x 12,288 x 2 bytes = 4.72
+    // MB (4.5 MiB); 197.9e9 / 4,718,592 = 41,943 tokens, rounded down to 16-token blocks =
+    // 41,936. An 8,192-token prompt needs 8,193 tokens with its first output token: 5 fit
+    // (40,965), a sixth does not.
     let kv_per_token = 2.0 * 96.0 * 12288.0 * 2.0;
-    let room = 8.0 * 80e9 * 0.9 - 350e9 - 8.0 * 8e9;
+    let room = 8.0 * 79.15 * 1024.0 * 1024.0 * 1024.0 * 0.9 - 350e9 - 8.0 * 8e9;
     let capacity = ((room / kv_per_token) as u64) / 16 * 16;
-    assert_eq!(capacity, 34_320);
+    assert_eq!(capacity, 41_936);
     let dep = Deployment::new(
         gpu_preset("a100-80gb").unwrap(),
         8,
@@ -143,7 +144,7 @@ fn kv_memory_admits_the_hand_calculated_number_of_8k_requests() {
     }
     rep.plan(SimTime::ZERO, &dep);
     assert_eq!(rep.batch_len() as u64, capacity / 8193);
-    assert_eq!(rep.batch_len(), 4);
+    assert_eq!(rep.batch_len(), 5);
 }
 
 #[test]
@@ -160,7 +161,7 @@ fn weights_that_do_not_fit_name_the_sizes() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("big.toml"), "{err}");
-    assert!(err.contains("350 GB") && err.contains("320 GB"), "{err}");
+    assert!(err.contains("350 GB") && err.contains("338.4 GB"), "{err}");
 }
 
 proptest! {
