@@ -313,6 +313,7 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
 }
 
 fn cmd_run(args: RunArgs) -> Result<()> {
+    check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
     check_out(args.output.out.as_deref())?;
     let output = run(&scenario, args.output.threads);
@@ -349,6 +350,19 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Refuses `--threads` outside 1..=[`scenario::limits::MAX_THREADS`] (thousands of threads
+/// on a few cores only slow a run down, and can exhaust the process's threads).
+fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
+    let most = scenario::limits::MAX_THREADS;
+    match threads {
+        Some(n) if n == 0 || n > most => Err(UsageError(format!(
+            "--threads {n}: must be between 1 and {most} (results do not depend on it; the \
+             default is one per core)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses an `--out` folder that exists and is not empty, before any long run.
 fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
     if let Some(out) = out
@@ -366,6 +380,15 @@ fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
 }
 
 fn cmd_plan(args: PlanArgs) -> Result<()> {
+    let most = scenario::limits::MAX_SERVERS;
+    if args.servers_max == 0 || args.servers_max > most {
+        return Err(UsageError(format!(
+            "--servers-max {}: must be between 1 and {most}",
+            args.servers_max
+        ))
+        .into());
+    }
+    check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
     check_out(args.output.out.as_deref())?;
     let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max)
@@ -541,6 +564,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         None => Shard::from_slurm(|k| std::env::var(k).ok()).map_err(usage)?,
     };
     check_out_free(args.output.out.as_ref())?;
+    check_threads(args.output.threads)?;
     let grid =
         Grid::new(&args.scenario.scenario, args.scenario.overrides().set, axes).map_err(usage)?;
     let points: Vec<usize> = (0..grid.len())
