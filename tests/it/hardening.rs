@@ -431,3 +431,51 @@ async fn serve_work_limit_counts_replications_and_servers() {
     let (status, err) = serve::post(&app, "/api/run", body).await;
     assert_eq!(status, StatusCode::OK, "{err}");
 }
+
+/// Defect 6: `trace-stats` on out-of-range timestamps is an error naming the line and the
+/// value (exit 2), not a panic or an abort.
+#[test]
+fn trace_stats_refuses_out_of_range_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mooncake = |t: &str| {
+        format!(
+            "{{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [1]}}\n\
+             {{\"timestamp\": {t}, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [1]}}\n"
+        )
+    };
+    for (i, t) in ["1e30", "1e15", "1e300", "-1"].iter().enumerate() {
+        let name = format!("m{i}.jsonl");
+        fs::write(d.join(&name), mooncake(t)).unwrap();
+        expect_usage(d, &["trace-stats", &name], &[&format!("{name}:2:")]);
+    }
+    let azure = |ts: &str| {
+        format!("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,5\n{ts},10,5\n")
+    };
+    for (i, ts) in [
+        "2263-01-01 00:00:00",
+        "9999-12-31 23:59:59.9999999",
+        "2100-01-01 00:00:00",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("a{i}.csv");
+        fs::write(d.join(&name), azure(ts)).unwrap();
+        expect_usage(
+            d,
+            &["trace-stats", &name, "--format", "azure-2023"],
+            &[&format!("{name}:3:")],
+        );
+    }
+    // A scenario replaying such a trace says the same, naming the key.
+    fs::write(
+        d.join("m0.toml"),
+        format!("{MM1}\n").replace(
+            "requests_per_s = 0.5\n",
+            "arrival = \"trace\"\npath = \"m0.jsonl\"\n",
+        ),
+    )
+    .unwrap();
+    expect_usage(d, &["run", "m0.toml"], &["traffic.path", "m0.jsonl:2:"]);
+}
