@@ -315,7 +315,8 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
 fn cmd_run(args: RunArgs) -> Result<()> {
     check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
-    check_out(args.output.out.as_deref())?;
+    let dest = destination(&args.output, &scenario.name, "run");
+    results::check_writable(&dest).map_err(UsageError)?;
     let output = run(&scenario, args.output.threads);
     let json = results::summary_json(&output.summary);
     let docs: Vec<serde_json::Value> = output
@@ -332,13 +333,6 @@ fn cmd_run(args: RunArgs) -> Result<()> {
             html::render_report(&pages::run_report(&output.summary)),
         ),
     ];
-    let dest = match &args.output.out {
-        Some(out) => Destination::Exact(out),
-        None => Destination::Numbered {
-            root: &args.output.results_dir,
-            scenario: &scenario.name,
-        },
-    };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
     if args.output.json {
@@ -363,20 +357,16 @@ fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
     }
 }
 
-/// Refuses an `--out` folder that exists and is not empty, before any long run.
-fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
-    if let Some(out) = out
-        && out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(UsageError(format!(
-            "--out {}: the folder exists and is not empty; results are never overwritten",
-            out.display()
-        )));
+/// Where `run` or `plan` writes: exactly `--out`, else a numbered `<prefix>-NNNN` folder.
+fn destination<'a>(output: &'a OutputArgs, scenario: &'a str, prefix: &'a str) -> Destination<'a> {
+    match &output.out {
+        Some(out) => Destination::Exact(out),
+        None => Destination::NumberedAs {
+            root: &output.results_dir,
+            scenario,
+            prefix,
+        },
     }
-    Ok(())
 }
 
 fn cmd_plan(args: PlanArgs) -> Result<()> {
@@ -390,7 +380,8 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     }
     check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
-    check_out(args.output.out.as_deref())?;
+    let dest = destination(&args.output, &scenario.name, "run");
+    results::check_writable(&dest).map_err(UsageError)?;
     let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max)
         .map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
@@ -404,13 +395,6 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
         ),
         ResultFile::text("scenario.resolved.toml", resolved.to_resolved_toml()),
     ];
-    let dest = match &args.output.out {
-        Some(out) => Destination::Exact(out),
-        None => Destination::Numbered {
-            root: &args.output.results_dir,
-            scenario: &scenario.name,
-        },
-    };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
     if args.output.json {
@@ -567,6 +551,8 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
     check_threads(args.output.threads)?;
     let grid =
         Grid::new(&args.scenario.scenario, args.scenario.overrides().set, axes).map_err(usage)?;
+    results::check_writable(&destination(&args.output, &grid.scenario, "sweep"))
+        .map_err(UsageError)?;
     let points: Vec<usize> = (0..grid.len())
         .filter(|&i| shard.is_none_or(|s| s.owns(i)))
         .collect();

@@ -479,3 +479,108 @@ fn trace_stats_refuses_out_of_range_timestamps() {
     .unwrap();
     expect_usage(d, &["run", "m0.toml"], &["traffic.path", "m0.jsonl:2:"]);
 }
+
+/// Defect 5: an `--out` that cannot be created is found before the simulation (exit 2,
+/// naming the user's path, not a temporary folder).
+#[test]
+fn unwritable_out_is_refused_before_running() {
+    let dir = scenario_dir(MM1);
+    let d = dir.path();
+    let ro = d.join("ro");
+    fs::create_dir(&ro).unwrap();
+    let mut perms = fs::metadata(&ro).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+    fs::set_permissions(&ro, perms).unwrap();
+    // Root ignores permissions: then only /proc is checked.
+    let root_user = fs::create_dir(ro.join("probe")).is_ok();
+    let mut outs = vec!["/proc/x".to_string(), "/proc/self/x/y".to_string()];
+    if !root_user {
+        outs.push(ro.join("out").display().to_string());
+    }
+    for out in &outs {
+        for cmd in [
+            vec!["run", "s.toml", "--out", out],
+            vec![
+                "sweep",
+                "s.toml",
+                "--vary",
+                "servers.count=1,2",
+                "--out",
+                out,
+            ],
+        ] {
+            let t0 = std::time::Instant::now();
+            let o = fleetsim(d).args(&cmd).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+            assert!(err.contains(&format!("--out {out}")), "{err}");
+            assert!(!err.contains(".tmp-fleetsim"), "{err}");
+            assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+        }
+    }
+    let mut outs = vec![d.join("ro-results")];
+    if !root_user {
+        outs.push(ro.join("results"));
+    }
+    fs::write(d.join("ro-results"), "a file, not a folder").unwrap();
+    for root in outs {
+        let o = fleetsim(d)
+            .args(["run", "s.toml", "--results-dir"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("--results-dir"), "{err}");
+    }
+}
+
+/// Defect 5: when another run takes the same `--out` while this one runs, this one's
+/// results go to a fresh sibling folder and stderr says where; nothing is overwritten.
+#[test]
+fn a_lost_out_race_keeps_both_results() {
+    use fleetsim::report::results::{Destination, ResultFile, write_atomically};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = write_atomically(
+        Destination::Exact(&out),
+        &[ResultFile::text("a.txt", "one")],
+    )
+    .unwrap();
+    assert_eq!(first, out);
+    // The second run checked before the first finished; it now finds the folder taken.
+    let second = write_atomically(
+        Destination::Exact(&out),
+        &[ResultFile::text("a.txt", "two")],
+    )
+    .unwrap();
+    assert_eq!(second, dir.path().join("out-2"));
+    assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "one");
+    assert_eq!(fs::read_to_string(second.join("a.txt")).unwrap(), "two");
+}
+
+/// Defect 10: a temporary folder left by a killed run is removed by the next run writing
+/// to the same parent, but only when its process is gone.
+#[test]
+fn stale_temp_folders_of_dead_runs_are_removed() {
+    let dir = scenario_dir(MM1);
+    let d = dir.path();
+    let base = d.join("results").join("mm1-small");
+    fs::create_dir_all(&base).unwrap();
+    // A process that has exited: its pid is free (until reused; then the folder is kept).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = base.join(format!(".tmp-fleetsim-{dead}"));
+    fs::create_dir(&stale).unwrap();
+    fs::write(stale.join("summary.json"), "{").unwrap();
+    let live = base.join(format!(".tmp-fleetsim-{}", std::process::id()));
+    fs::create_dir(&live).unwrap();
+    let o = fleetsim(d).args(["run", "s.toml"]).output().unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!stale.exists(), "stale temp folder kept: {err}");
+    assert!(err.contains("removed"), "{err}");
+    assert!(live.exists(), "a live process's temp folder was removed");
+    assert!(base.join("run-0001").join("summary.json").exists());
+}
