@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Largest request body in bytes; 413 beyond.
     #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Connections open at once (keep it under the file-descriptor limit).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 /// `fleetsim trace-stats` flags.
@@ -224,6 +227,9 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         ))
         .into());
     }
+    if args.max_connections == 0 {
+        return Err(UsageError("--max-connections 0: must be at least 1".into()).into());
+    }
     if args.max_concurrent == Some(0) {
         return Err(UsageError("--max-concurrent 0: must be at least 1".into()).into());
     }
@@ -236,6 +242,8 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         allowed_traces: args.allowed_traces,
         workloads: args.workloads,
         max_body_bytes: args.max_body_bytes,
+        max_connections: args.max_connections,
+        ..defaults
     };
     crate::serve::serve(args.listen, config)
 }

@@ -584,3 +584,99 @@ fn stale_temp_folders_of_dead_runs_are_removed() {
     assert!(live.exists(), "a live process's temp folder was removed");
     assert!(base.join("run-0001").join("summary.json").exists());
 }
+
+/// Defect 7: a flood of slow clients (partial headers, or a body that never finishes) over
+/// loopback does not take the server down: with a lowered connection cap and short
+/// timeouts, `/healthz` keeps answering, and the slow connections are closed.
+#[cfg(feature = "serve")]
+#[test]
+fn slow_client_flood_keeps_serve_responsive() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    const SLOW: usize = 300;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cfg = fleetsim::serve::ServeConfig {
+        max_connections: 64,
+        header_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        ..serve::config()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(fleetsim::serve::serve_on(listener, cfg, async {
+        let _ = stop_rx.await;
+    }));
+    let healthz = || -> Option<Duration> {
+        let t0 = Instant::now();
+        let mut s = TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.starts_with("HTTP/1.1 200").then(|| t0.elapsed())
+    };
+    assert!(healthz().is_some());
+    // Half send a partial header, half a header promising a body that never comes.
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .filter_map(|i| {
+            let mut s = TcpStream::connect(addr).ok()?;
+            let _ = if i % 2 == 0 {
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            } else {
+                s.write_all(b"POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+            };
+            Some(s)
+        })
+        .collect();
+    assert!(
+        slow.len() >= SLOW / 2,
+        "only {} connections opened",
+        slow.len()
+    );
+    let answered = healthz();
+    assert!(
+        answered.is_some_and(|t| t < Duration::from_secs(15)),
+        "healthz during the flood: {answered:?}"
+    );
+    // The slow connections were closed by the server (read returns EOF or an answer).
+    // Checked without blocking, so a server that never closes them fails in 10 s.
+    let mut open: Vec<TcpStream> = slow.drain(..).collect();
+    let total = open.len();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !open.is_empty() && Instant::now() < deadline {
+        open.retain_mut(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => return false,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                    Err(_) => return false,
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        open.len() <= total / 10,
+        "{} of {total} still open",
+        open.len()
+    );
+    drop(open);
+    assert!(healthz().is_some());
+    let _ = stop_tx.send(());
+    rt.block_on(server).unwrap().unwrap();
+}
