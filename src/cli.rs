@@ -123,8 +123,8 @@ pub struct ScenarioArgs {
     /// Number of servers (sets servers.count).
     #[arg(long)]
     pub servers: Option<u32>,
-    /// Master seed (sets run.seed).
-    #[arg(long)]
+    /// Master seed (sets run.seed), 0 to 2^63-1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=scenario::limits::MAX_SEED))]
     pub seed: Option<u64>,
     /// Simulated seconds (sets traffic.duration_s).
     #[arg(long)]

@@ -26,3 +26,9 @@ pub const MAX_TRACE_ROWS: usize = 10_000_000;
 pub const MAX_SWEEP_POINTS: usize = 1_000_000;
 /// Most worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1_024;
+/// Largest scenario file, in bytes (a scenario is a few KiB; an empirical distribution
+/// with many values is still far below this).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+/// Largest seed (`run.seed`, `--seed`): TOML integers are signed 64-bit, and the resolved
+/// scenario must be writable as TOML.
+pub const MAX_SEED: u64 = i64::MAX as u64;

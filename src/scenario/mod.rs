@@ -635,10 +635,19 @@ impl Overrides {
 
 /// Reads, overrides and validates a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let read_err = |error| ScenarioError::Read {
         file: path.to_path_buf(),
-        source,
-    })?;
+        error,
+    };
+    // A regular file of bounded size: a pipe or device could block or never end.
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() || meta.len() > limits::MAX_SCENARIO_BYTES {
+        return Err(read_err(std::io::Error::other(format!(
+            "a scenario must be a regular file of at most {} bytes",
+            limits::MAX_SCENARIO_BYTES
+        ))));
+    }
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
     parse(&text, path, overrides)
 }
 
@@ -691,6 +700,15 @@ pub fn table_with_overrides(
     Ok(table)
 }
 
+/// Whether an override value was meant as a number: digits, with a sign, point, exponent or
+/// `_` separators.
+fn looks_numeric(value: &str) -> bool {
+    let v = value.trim_start_matches(['+', '-']);
+    v.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '_' | '+' | '-'))
+}
+
 fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioError> {
     let err = |message: &str| ScenarioError::Override {
         arg: arg.to_string(),
@@ -707,6 +725,15 @@ fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioErro
     let value = value.trim();
     let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
         Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.into())),
+        // A bare word is a string, but a number TOML cannot hold is a mistake.
+        Err(_) if looks_numeric(value) => {
+            return Err(err(&format!(
+                "{value} is not a number a scenario can hold (integers are between {} and {}; \
+                 decimals need digits on both sides of the point)",
+                i64::MIN,
+                i64::MAX
+            )));
+        }
         Err(_) => toml::Value::String(value.to_string()),
     };
     let mut cur = table;
@@ -770,11 +797,29 @@ pub fn validate_with_access(
         key: key.to_string(),
         message,
     };
+    let named = raw.name.is_some();
     let name = raw.name.unwrap_or_else(|| {
+        if file == Scenario::inline_path() {
+            return "inline".into();
+        }
         file.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".into())
     });
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    if !named && !valid_name(&name) {
+        return Err(invalid(
+            "name",
+            format!(
+                "missing, and the file name {name:?} cannot name a results folder (letters, \
+                 digits, '-', '_' or '.'); add name = \"...\" to the scenario"
+            ),
+        ));
+    }
     if name.is_empty()
         || !name
             .chars()

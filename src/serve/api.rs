@@ -7,10 +7,10 @@
 //! | `GET /api/scenarios` | | `[{"name", "file", "description", "toml"}]` from the workloads folder |
 //! | `POST /api/run` | [`ScenarioRequest`] | `summary.json`, the CLI's bytes |
 //! | `POST /api/estimate` | `{}` or [`ScenarioRequest`] | `fleetsim estimate [file] --json` |
-//! | `POST /api/plan` | | 501 until `fleetsim plan` is merged |
+//! | `POST /api/plan` | [`ScenarioRequest`] with `[slo]` targets | `fleetsim plan <file> --json` |
 //!
-//! Errors: `{"error": "..."}` with 400 (bad request or scenario), 413 (body too large),
-//! 429 (busy; `Retry-After: 1`), 500 (a bug), 501 (plan), 504 (wall-time limit).
+//! Errors: `{"error": "..."}` with 400 (bad request or scenario), 408 (body too slow), 413
+//! (body too large), 429 (busy; `Retry-After: 1`), 500 (a bug), 504 (wall-time limit).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;

@@ -680,3 +680,70 @@ fn slow_client_flood_keeps_serve_responsive() {
     let _ = stop_tx.send(());
     rt.block_on(server).unwrap().unwrap();
 }
+
+/// Defect 11: messages name the right key and say it once.
+#[test]
+fn messages_name_the_right_thing() {
+    let dir = scenario_dir(MM1);
+    let d = dir.path();
+    let llm = root().join("workloads/llama7b-plan.toml");
+    let llm = llm.to_str().unwrap();
+    // mem_util out of range names mem_util, not tensor_parallel.
+    for v in ["1.5", "0.0", "-1.0", "nan"] {
+        let o = fleetsim(d)
+            .args(["run", llm, "--set", &format!("servers.mem_util={v}")])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("key `servers.mem_util`"), "{v}: {err}");
+    }
+    // A read error prints the OS error once.
+    let o = fleetsim(d).args(["run", "missing.toml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    // A scenario path that is a device or folder is refused, not read for ever.
+    for p in ["/dev/zero", "."] {
+        expect_usage(d, &["run", p], &["regular file"]);
+    }
+    // A seed beyond what TOML can hold: clap names the flag and the range; `--set` says the
+    // number is too large rather than "invalid type: string".
+    let o = fleetsim(d)
+        .args(["run", "s.toml", "--seed", "18446744073709551616"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--seed"), "{err}");
+    for seed in ["18446744073709551616", "9223372036854775808"] {
+        expect_usage(
+            d,
+            &["run", "s.toml", "--set", &format!("run.seed={seed}")],
+            &["run.seed", "not a number a scenario can hold"],
+        );
+    }
+    expect_usage(
+        d,
+        &["run", "s.toml", "--seed", "9223372036854775808"],
+        &["--seed"],
+    );
+}
+
+/// Defect 11: an inline scenario without `name` is named `inline`; a file whose name cannot
+/// name a folder says so and asks for `name`.
+#[test]
+fn default_names_are_explained() {
+    let text = MM1.replace("name = \"mm1-small\"\n", "");
+    let s = fleetsim::scenario::parse(
+        &text,
+        &fleetsim::scenario::Scenario::inline_path(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(s.name, "inline");
+    let e = fleetsim::scenario::parse(&text, Path::new("my scenario.toml"), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("key `name`") && e.contains("add name ="), "{e}");
+}
