@@ -23,7 +23,7 @@ pub const MAX_QUEUE: u64 = 10_000_000;
 /// Most rows of a trace file (`traffic.path`, `fleetsim trace-stats`).
 pub const MAX_TRACE_ROWS: usize = 10_000_000;
 /// Most points of one sweep grid (the product of every `--vary` axis).
-pub const MAX_SWEEP_POINTS: usize = 1_000_000;
+pub const MAX_SWEEP_POINTS: usize = crate::sweep::MAX_GRID_POINTS;
 /// Most worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1_024;
 /// Largest scenario file, in bytes (a scenario is a few KiB; an empirical distribution
@@ -32,3 +32,6 @@ pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 /// Largest seed (`run.seed`, `--seed`): TOML integers are signed 64-bit, and the resolved
 /// scenario must be writable as TOML.
 pub const MAX_SEED: u64 = i64::MAX as u64;
+/// Largest mean token count of a request's prompt or output (`request.*_tokens`): far
+/// beyond any model's context, and small enough that token arithmetic cannot overflow.
+pub const MAX_TOKENS_PER_REQUEST: f64 = 1e8;

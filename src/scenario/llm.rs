@@ -272,6 +272,17 @@ pub fn validate_request(
                 format!("the mean must be at least 1 token, got {}", built.mean()),
             ));
         }
+        let most = super::limits::MAX_TOKENS_PER_REQUEST;
+        if built.mean() > most {
+            return Err(invalid(
+                file,
+                key,
+                format!(
+                    "the mean must be at most {most} tokens, got {}",
+                    built.mean()
+                ),
+            ));
+        }
         Ok(d)
     };
     let rounds = raw.rounds.unwrap_or(1);
