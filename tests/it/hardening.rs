@@ -284,6 +284,16 @@ fn sizes_have_bounds_checked_at_validation() {
             &["run", llm, "--servers", "900000"],
             &["servers.count", "model replicas"],
         ),
+        // Found by the fuzz test: a mean of 1e300 tokens overflowed the cost arithmetic.
+        (
+            &[
+                "run",
+                llm,
+                "--set",
+                "request.input_tokens={dist=\"fixed\",value=1e300}",
+            ],
+            &["request.input_tokens", "at most"],
+        ),
         (
             &["plan", llm, "--servers-max", "0"],
             &["--servers-max 0", "between 1 and"],
