@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::results::{self, Destination, ResultFile};
@@ -575,24 +575,64 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let rows = sweep::run_points(
-        &args.scenario.scenario,
-        &grid,
-        &points,
-        args.output.threads,
-        &|| bar.inc(1),
-    )
-    .map_err(usage)?;
-    bar.finish_and_clear();
+    // Every point validates before any runs.
+    sweep::validate_points(&args.scenario.scenario, &grid, &points).map_err(usage)?;
     match shard {
-        None | Some(Shard { count: 1, .. }) => write_sweep(
-            &grid,
-            &rows,
-            args.output.out.as_ref(),
-            &args.output.results_dir,
-            args.output.json,
-        ),
+        None | Some(Shard { count: 1, .. }) => {
+            // Rows stream to disk as points finish: memory stays flat for any grid size.
+            let dest = destination(&args.output, &grid.scenario, "sweep");
+            let mut shown = Vec::new();
+            let folder = results::write_atomically_with(dest, |dir| {
+                let mut writer = sweep::SweepWriter::new(dir)?;
+                sweep::run_points_streaming(
+                    &args.scenario.scenario,
+                    &grid,
+                    &points,
+                    args.output.threads,
+                    &|| bar.inc(1),
+                    &mut |r| writer.push(r),
+                )?;
+                bar.finish_and_clear();
+                shown = writer.finish(&grid)?;
+                let mut grid_json = serde_json::to_string_pretty(&grid)?;
+                grid_json.push('\n');
+                let report = crate::report::html::render_report(
+                    &crate::report::pages::sweep_report(&grid, &shown),
+                );
+                for (name, text) in [("grid.json", grid_json), ("report.html", report)] {
+                    std::fs::write(dir.join(name), text)
+                        .with_context(|| format!("writing {name}"))?;
+                }
+                Ok(())
+            })?;
+            let mut stdout = std::io::stdout().lock();
+            if args.output.json {
+                let mut f = std::fs::File::open(folder.join("sweep.json"))?;
+                std::io::copy(&mut f, &mut stdout)?;
+            } else {
+                writeln!(stdout, "{}", sweep::render_table(&grid, &shown))?;
+                if shown.len() < points.len() {
+                    writeln!(
+                        stdout,
+                        "(the first {} of {} points; sweep.csv has them all)",
+                        shown.len(),
+                        points.len()
+                    )?;
+                }
+                writeln!(stdout, "results: {}", folder.display())?;
+            }
+            Ok(())
+        }
         Some(shard) => {
+            let rows = sweep::run_points(
+                &args.scenario.scenario,
+                &grid,
+                &points,
+                args.output.threads,
+                &|| bar.inc(1),
+            )
+            .map_err(usage)?;
+            bar.finish_and_clear();
             let file = ShardFile {
                 format: sweep::SHARD_FORMAT.into(),
                 points: grid.len(),

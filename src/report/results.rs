@@ -121,6 +121,15 @@ pub fn check_writable(dest: &Destination<'_>) -> Result<(), String> {
 /// a fresh sibling (`<out>-2`, `<out>-3`, ...) and a note on stderr says where. Errors name
 /// the user's path, not the temporary folder.
 pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<PathBuf> {
+    write_atomically_with(dest, |dir| write_files(dir, files))
+}
+
+/// [`write_atomically`] with the folder's files written by `fill` into the (temporary)
+/// folder it is given, so large results can be streamed to disk instead of held in memory.
+pub fn write_atomically_with(
+    dest: Destination<'_>,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
     let dest = match dest {
         Destination::Numbered { root, scenario } => Destination::NumberedAs {
             root,
@@ -132,7 +141,7 @@ pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<P
     match dest {
         Destination::Exact(dir) => {
             let parent = parent_of(dir);
-            let tmp = stage(&parent, files)
+            let tmp = stage(&parent, fill)
                 .with_context(|| format!("--out {}: writing the results", dir.display()))?;
             // An empty folder may be replaced; rename refuses a non-empty one.
             if dir.exists() && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
@@ -176,7 +185,7 @@ pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<P
         } => {
             let base = root.join(scenario);
             fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-            let tmp = stage(&base, files)
+            let tmp = stage(&base, fill)
                 .with_context(|| format!("{}: writing the results", base.display()))?;
             let mut n = next_run_number(&base, prefix)?;
             loop {
@@ -263,8 +272,21 @@ pub fn remove_stale_temps(parent: &Path) -> Vec<PathBuf> {
     removed
 }
 
-/// Writes the files into a hidden temporary folder inside `parent` and syncs them.
-fn stage(parent: &Path, files: &[ResultFile]) -> Result<PathBuf> {
+/// Writes `files` into `dir`, each synced to disk.
+fn write_files(dir: &Path, files: &[ResultFile]) -> Result<()> {
+    for f in files {
+        let path = dir.join(&f.name);
+        let mut file = fs::File::create(&path).with_context(|| format!("creating {}", f.name))?;
+        file.write_all(&f.bytes)
+            .with_context(|| format!("writing {}", f.name))?;
+        file.sync_all()
+            .with_context(|| format!("writing {}", f.name))?;
+    }
+    Ok(())
+}
+
+/// Fills a hidden temporary folder inside `parent` with `fill`; removes it on failure.
+fn stage(parent: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
     fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     remove_stale_temps(parent);
     let tmp = parent.join(format!("{TEMP_PREFIX}{}", std::process::id()));
@@ -272,18 +294,7 @@ fn stage(parent: &Path, files: &[ResultFile]) -> Result<PathBuf> {
         fs::remove_dir_all(&tmp).context("clearing this run's old temporary folder")?;
     }
     fs::create_dir(&tmp).context("creating a temporary folder")?;
-    let result = (|| -> Result<()> {
-        for f in files {
-            let path = tmp.join(&f.name);
-            let mut file =
-                fs::File::create(&path).with_context(|| format!("creating {}", f.name))?;
-            file.write_all(&f.bytes)
-                .with_context(|| format!("writing {}", f.name))?;
-            file.sync_all()
-                .with_context(|| format!("writing {}", f.name))?;
-        }
-        Ok(())
-    })();
+    let result = fill(&tmp);
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);

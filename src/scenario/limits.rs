@@ -32,6 +32,7 @@ pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 /// Largest seed (`run.seed`, `--seed`): TOML integers are signed 64-bit, and the resolved
 /// scenario must be writable as TOML.
 pub const MAX_SEED: u64 = i64::MAX as u64;
-/// Largest mean token count of a request's prompt or output (`request.*_tokens`): far
-/// beyond any model's context, and small enough that token arithmetic cannot overflow.
-pub const MAX_TOKENS_PER_REQUEST: f64 = 1e8;
+/// Largest mean token count of a request's prompt or output (`request.*_tokens`): what a
+/// drawn count can hold (drawn counts are clamped to it), far beyond any model's context,
+/// and small enough that token arithmetic cannot overflow.
+pub const MAX_TOKENS_PER_REQUEST: f64 = u32::MAX as f64;

@@ -749,6 +749,17 @@ fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioErro
     Ok(())
 }
 
+/// A count a user sets: at least 1 and at most `most` (a bound of [`limits`]).
+fn check_count(n: u64, most: u64) -> Result<(), String> {
+    if n == 0 {
+        Err("must be at least 1, got 0".into())
+    } else if n > most {
+        Err(format!("must be at most {most}, got {n}"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Refuses a request stream whose smallest request cannot fit in one replica's KV memory:
 /// no such request could ever complete, and a run would measure nothing.
 fn check_fits_kv(
@@ -837,38 +848,13 @@ pub fn validate_with_access(
         replications: run_raw.replications.unwrap_or(1),
         max_queue: run_raw.max_queue.unwrap_or(DEFAULT_MAX_QUEUE),
     };
-    if run.replications == 0 || run.replications > limits::MAX_REPLICATIONS {
-        return Err(invalid(
-            "run.replications",
-            format!(
-                "must be between 1 and {}, got {}",
-                limits::MAX_REPLICATIONS,
-                run.replications
-            ),
-        ));
-    }
-    if run.max_queue == 0 || run.max_queue > limits::MAX_QUEUE {
-        return Err(invalid(
-            "run.max_queue",
-            format!(
-                "must be between 1 and {}, got {}",
-                limits::MAX_QUEUE,
-                run.max_queue
-            ),
-        ));
-    }
+    check_count(run.replications.into(), limits::MAX_REPLICATIONS.into())
+        .map_err(|m| invalid("run.replications", m))?;
+    check_count(run.max_queue, limits::MAX_QUEUE).map_err(|m| invalid("run.max_queue", m))?;
     // Sizes are checked before anything is built from them (a trace is read, a deployment
     // is sized): no input may allocate without bound.
-    if raw.servers.count == 0 || raw.servers.count > limits::MAX_SERVERS {
-        return Err(invalid(
-            "servers.count",
-            format!(
-                "must be between 1 and {}, got {}",
-                limits::MAX_SERVERS,
-                raw.servers.count
-            ),
-        ));
-    }
+    check_count(raw.servers.count.into(), limits::MAX_SERVERS.into())
+        .map_err(|m| invalid("servers.count", m))?;
 
     let t = raw.traffic;
     let requests_per_s = match (t.requests_per_s, t.requests_per_day) {
@@ -955,12 +941,8 @@ pub fn validate_with_access(
     let servers = match kind_name {
         ServerKindName::Queue => {
             let slots = rs.slots.unwrap_or(1);
-            if slots == 0 || slots > limits::MAX_SLOTS {
-                return Err(invalid(
-                    "servers.slots",
-                    format!("must be between 1 and {}, got {slots}", limits::MAX_SLOTS),
-                ));
-            }
+            check_count(slots.into(), limits::MAX_SLOTS.into())
+                .map_err(|m| invalid("servers.slots", m))?;
             let fleet_slots = u64::from(slots) * u64::from(rs.count);
             if fleet_slots > limits::MAX_FLEET_SLOTS {
                 return Err(invalid(
