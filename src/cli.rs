@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Largest request body in bytes; 413 beyond.
     #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Connections open at once (keep it under the file-descriptor limit).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 /// `fleetsim trace-stats` flags.
@@ -126,8 +129,8 @@ pub struct ScenarioArgs {
     /// Number of servers (sets servers.count).
     #[arg(long)]
     pub servers: Option<u32>,
-    /// Master seed (sets run.seed).
-    #[arg(long)]
+    /// Master seed (sets run.seed), 0 to 2^63-1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=scenario::limits::MAX_SEED))]
     pub seed: Option<u64>,
     /// Simulated seconds (sets traffic.duration_s).
     #[arg(long)]
@@ -230,6 +233,9 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         ))
         .into());
     }
+    if args.max_connections == 0 {
+        return Err(UsageError("--max-connections 0: must be at least 1".into()).into());
+    }
     if args.max_concurrent == Some(0) {
         return Err(UsageError("--max-concurrent 0: must be at least 1".into()).into());
     }
@@ -242,6 +248,8 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         allowed_traces: args.allowed_traces,
         workloads: args.workloads,
         max_body_bytes: args.max_body_bytes,
+        max_connections: args.max_connections,
+        ..defaults
     };
     crate::serve::serve(args.listen, config)
 }
@@ -341,8 +349,10 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
 }
 
 fn cmd_run(args: RunArgs) -> Result<()> {
+    check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
-    check_out(args.output.out.as_deref())?;
+    let dest = destination(&args.output, &scenario.name, "run");
+    results::check_writable(&dest).map_err(UsageError)?;
     let output = run(&scenario, args.output.threads);
     let json = results::summary_json(&output.summary);
     let docs: Vec<serde_json::Value> = output
@@ -359,13 +369,6 @@ fn cmd_run(args: RunArgs) -> Result<()> {
             html::render_report(&pages::run_report(&output.summary)),
         ),
     ];
-    let dest = match &args.output.out {
-        Some(out) => Destination::Exact(out),
-        None => Destination::Numbered {
-            root: &args.output.results_dir,
-            scenario: &scenario.name,
-        },
-    };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
     if args.output.json {
@@ -377,25 +380,44 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an `--out` folder that exists and is not empty, before any long run.
-fn check_out(out: Option<&std::path::Path>) -> Result<(), UsageError> {
-    if let Some(out) = out
-        && out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(UsageError(format!(
-            "--out {}: the folder exists and is not empty; results are never overwritten",
-            out.display()
-        )));
+/// Refuses `--threads` outside 1..=[`scenario::limits::MAX_THREADS`] (thousands of threads
+/// on a few cores only slow a run down, and can exhaust the process's threads).
+fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
+    let most = scenario::limits::MAX_THREADS;
+    match threads {
+        Some(n) if n == 0 || n > most => Err(UsageError(format!(
+            "--threads {n}: must be between 1 and {most} (results do not depend on it; the \
+             default is one per core)"
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Where `run` or `plan` writes: exactly `--out`, else a numbered `<prefix>-NNNN` folder.
+fn destination<'a>(output: &'a OutputArgs, scenario: &'a str, prefix: &'a str) -> Destination<'a> {
+    match &output.out {
+        Some(out) => Destination::Exact(out),
+        None => Destination::NumberedAs {
+            root: &output.results_dir,
+            scenario,
+            prefix,
+        },
+    }
 }
 
 fn cmd_plan(args: PlanArgs) -> Result<()> {
+    let most = scenario::limits::MAX_SERVERS;
+    if args.servers_max == 0 || args.servers_max > most {
+        return Err(UsageError(format!(
+            "--servers-max {}: must be between 1 and {most}",
+            args.servers_max
+        ))
+        .into());
+    }
+    check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
-    check_out(args.output.out.as_deref())?;
+    let dest = destination(&args.output, &scenario.name, "run");
+    results::check_writable(&dest).map_err(UsageError)?;
     let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max)
         .map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
@@ -409,13 +431,6 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
         ),
         ResultFile::text("scenario.resolved.toml", resolved.to_resolved_toml()),
     ];
-    let dest = match &args.output.out {
-        Some(out) => Destination::Exact(out),
-        None => Destination::Numbered {
-            root: &args.output.results_dir,
-            scenario: &scenario.name,
-        },
-    };
     let folder = results::write_atomically(dest, &files)?;
     let mut stdout = std::io::stdout().lock();
     if args.output.json {
@@ -569,8 +584,11 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         None => Shard::from_slurm(|k| std::env::var(k).ok()).map_err(usage)?,
     };
     check_out_free(args.output.out.as_ref())?;
+    check_threads(args.output.threads)?;
     let grid =
         Grid::new(&args.scenario.scenario, args.scenario.overrides().set, axes).map_err(usage)?;
+    results::check_writable(&destination(&args.output, &grid.scenario, "sweep"))
+        .map_err(UsageError)?;
     let points: Vec<usize> = (0..grid.len())
         .filter(|&i| shard.is_none_or(|s| s.owns(i)))
         .collect();
@@ -585,24 +603,64 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let rows = sweep::run_points(
-        &args.scenario.scenario,
-        &grid,
-        &points,
-        args.output.threads,
-        &|| bar.inc(1),
-    )
-    .map_err(usage)?;
-    bar.finish_and_clear();
+    // Every point validates before any runs.
+    sweep::validate_points(&args.scenario.scenario, &grid, &points).map_err(usage)?;
     match shard {
-        None | Some(Shard { count: 1, .. }) => write_sweep(
-            &grid,
-            &rows,
-            args.output.out.as_ref(),
-            &args.output.results_dir,
-            args.output.json,
-        ),
+        None | Some(Shard { count: 1, .. }) => {
+            // Rows stream to disk as points finish: memory stays flat for any grid size.
+            let dest = destination(&args.output, &grid.scenario, "sweep");
+            let mut shown = Vec::new();
+            let folder = results::write_atomically_with(dest, |dir| {
+                let mut writer = sweep::SweepWriter::new(dir)?;
+                sweep::run_points_streaming(
+                    &args.scenario.scenario,
+                    &grid,
+                    &points,
+                    args.output.threads,
+                    &|| bar.inc(1),
+                    &mut |r| writer.push(r),
+                )?;
+                bar.finish_and_clear();
+                shown = writer.finish(&grid)?;
+                let mut grid_json = serde_json::to_string_pretty(&grid)?;
+                grid_json.push('\n');
+                let report = crate::report::html::render_report(
+                    &crate::report::pages::sweep_report(&grid, &shown),
+                );
+                for (name, text) in [("grid.json", grid_json), ("report.html", report)] {
+                    std::fs::write(dir.join(name), text)
+                        .with_context(|| format!("writing {name}"))?;
+                }
+                Ok(())
+            })?;
+            let mut stdout = std::io::stdout().lock();
+            if args.output.json {
+                let mut f = std::fs::File::open(folder.join("sweep.json"))?;
+                std::io::copy(&mut f, &mut stdout)?;
+            } else {
+                writeln!(stdout, "{}", sweep::render_table(&grid, &shown))?;
+                if shown.len() < points.len() {
+                    writeln!(
+                        stdout,
+                        "(the first {} of {} points; sweep.csv has them all)",
+                        shown.len(),
+                        points.len()
+                    )?;
+                }
+                writeln!(stdout, "results: {}", folder.display())?;
+            }
+            Ok(())
+        }
         Some(shard) => {
+            let rows = sweep::run_points(
+                &args.scenario.scenario,
+                &grid,
+                &points,
+                args.output.threads,
+                &|| bar.inc(1),
+            )
+            .map_err(usage)?;
+            bar.finish_and_clear();
             let file = ShardFile {
                 format: sweep::SHARD_FORMAT.into(),
                 points: grid.len(),

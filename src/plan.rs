@@ -216,7 +216,8 @@ pub fn plan_bounded(
             replications: scenario.run.replications,
         });
     }
-    let servers_max = servers_max.max(1);
+    // Never search past the sizes validation allows (memory is bounded by them).
+    let servers_max = servers_max.clamp(1, scenario.max_servers_allowed());
     let mut search = Search {
         scenario,
         threads,

@@ -40,7 +40,11 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
             .collect::<Vec<_>>()
     };
     let outcomes = match threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+        // More threads than replications would only idle (results do not depend on it).
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.clamp(1, reps.len().max(1)))
+            .build()
+        {
             Ok(pool) => pool.install(work),
             Err(_) => work(),
         },
@@ -55,7 +59,20 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
     let overload: Vec<String> = outcomes
         .iter()
         .enumerate()
-        .filter_map(|(i, o)| o.overload.as_ref().map(|m| format!("replication {i}: {m}")))
+        .filter_map(|(i, o)| {
+            let r = &o.metrics.requests;
+            let why = o.overload.clone().or_else(|| {
+                // Nothing measured finished: the latencies are empty, not zero, and no
+                // target can be met (for example a prompt that never fits the KV cache).
+                (r.arrived > 0 && r.completed == 0).then(|| {
+                    format!(
+                        "none of the {} requests that arrived in the measured window completed",
+                        r.arrived
+                    )
+                })
+            });
+            why.map(|m| format!("replication {i}: {m}"))
+        })
         .collect();
     let load = offered_load(scenario);
     let stable = overload.is_empty() && load.is_none_or(|l| l < 1.0);

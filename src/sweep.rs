@@ -577,6 +577,180 @@ pub fn run_points(
     })
 }
 
+/// Points run at once between writes when streaming: memory holds at most this many rows.
+const CHUNK_POINTS: usize = 256;
+
+/// Grids up to this many points show every row in `report.html` and the printed table;
+/// larger ones show the first this many (`sweep.csv` and `sweep.json` always hold all).
+pub const REPORT_MAX_POINTS: usize = 10_000;
+
+/// Loads and validates the scenario of every point, keeping none: a bad point is reported
+/// before any simulation.
+pub fn validate_points(path: &Path, grid: &Grid, points: &[usize]) -> Result<(), SweepError> {
+    for &i in points {
+        load_point(path, grid, i)?;
+    }
+    Ok(())
+}
+
+fn load_point(path: &Path, grid: &Grid, i: usize) -> Result<Scenario, SweepError> {
+    scenario::load(path, &grid.point_overrides(i)).map_err(|e| SweepError::Point {
+        context: format!(
+            "grid point {i} ({})",
+            grid.point(i)
+                .iter()
+                .map(|(k, v)| format!("{k}={}", plain(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        message: e.to_string(),
+    })
+}
+
+/// Runs `points` (validated with [`validate_points`]) in parallel on `threads` threads,
+/// [`CHUNK_POINTS`] at a time, handing each row to `sink` in the order given: memory stays
+/// flat whatever the grid's size, and the rows are those [`run_points`] returns.
+pub fn run_points_streaming(
+    path: &Path,
+    grid: &Grid,
+    points: &[usize],
+    threads: Option<usize>,
+    progress: &(dyn Fn() + Sync),
+    sink: &mut dyn FnMut(Map<String, Value>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let pool = match threads {
+        Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build().ok(),
+        None => None,
+    };
+    for chunk in points.chunks(CHUNK_POINTS) {
+        let work = || {
+            chunk
+                .par_iter()
+                .map(|&i| {
+                    let s = load_point(path, grid, i)?;
+                    let out = run(&s, None);
+                    progress();
+                    Ok(row(grid, i, &out.summary))
+                })
+                .collect::<Result<Vec<_>, SweepError>>()
+        };
+        let rows = match &pool {
+            Some(p) => p.install(work),
+            None => work(),
+        }?;
+        for r in rows {
+            sink(r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Streams rows into `sweep.csv` and `sweep.json` with the bytes [`render`] gives: rows
+/// go to a scratch file as they come (the columns are known only at the end), then both
+/// files are written from it line by line.
+pub struct SweepWriter {
+    dir: std::path::PathBuf,
+    scratch: std::io::BufWriter<std::fs::File>,
+    /// Which candidate columns (ROW_LEAVES, then their `ci95.`) some row has.
+    present: Vec<bool>,
+    first: Vec<Map<String, Value>>,
+}
+
+/// Name of the scratch file inside the staging folder (removed before it is renamed).
+const SCRATCH: &str = ".rows.jsonl";
+
+fn candidates() -> impl Iterator<Item = String> {
+    ROW_LEAVES
+        .iter()
+        .map(|p| p.to_string())
+        .chain(ROW_LEAVES.iter().map(|p| format!("ci95.{p}")))
+}
+
+impl SweepWriter {
+    /// A writer into the folder `dir`.
+    pub fn new(dir: &Path) -> std::io::Result<Self> {
+        let f = std::fs::File::create(dir.join(SCRATCH))?;
+        Ok(SweepWriter {
+            dir: dir.to_path_buf(),
+            scratch: std::io::BufWriter::new(f),
+            present: vec![false; 2 * ROW_LEAVES.len()],
+            first: Vec::new(),
+        })
+    }
+
+    /// Adds the next row (grid order).
+    pub fn push(&mut self, row: Map<String, Value>) -> anyhow::Result<()> {
+        use std::io::Write;
+        for (p, c) in self.present.iter_mut().zip(candidates()) {
+            *p |= row.contains_key(&c);
+        }
+        serde_json::to_writer(&mut self.scratch, &row)?;
+        self.scratch.write_all(b"\n")?;
+        if self.first.len() < REPORT_MAX_POINTS {
+            self.first.push(row);
+        }
+        Ok(())
+    }
+
+    /// Writes `sweep.csv` and `sweep.json`, removes the scratch file, and returns the first
+    /// [`REPORT_MAX_POINTS`] rows (for the report and the printed table).
+    pub fn finish(self, grid: &Grid) -> anyhow::Result<Vec<Map<String, Value>>> {
+        use std::io::{BufRead, Write};
+        let SweepWriter {
+            dir,
+            scratch,
+            present,
+            first,
+        } = self;
+        scratch
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        let mut cols: Vec<String> = vec!["point".into()];
+        cols.extend(grid.axes.iter().map(|a| a.key.clone()));
+        for (c, p) in candidates().zip(present) {
+            if p && !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+        let csv_file = std::fs::File::create(dir.join("sweep.csv"))?;
+        let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(csv_file));
+        csv.write_record(&cols)?;
+        let json_file = std::fs::File::create(dir.join("sweep.json"))?;
+        let mut json = std::io::BufWriter::new(json_file);
+        let reader = std::io::BufReader::new(std::fs::File::open(dir.join(SCRATCH))?);
+        let mut n = 0usize;
+        for line in reader.lines() {
+            let r: Map<String, Value> = serde_json::from_str(&line?)?;
+            let aligned: Map<String, Value> = cols
+                .iter()
+                .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
+                .collect();
+            csv.write_record(cols.iter().map(|c| plain(&aligned[c.as_str()])))?;
+            // serde_json's pretty array: "[", each element indented two spaces, ",".
+            json.write_all(if n == 0 { b"[\n" } else { b",\n" })?;
+            let pretty = serde_json::to_string_pretty(&Value::Object(aligned))?;
+            for (k, l) in pretty.lines().enumerate() {
+                if k > 0 {
+                    json.write_all(b"\n")?;
+                }
+                json.write_all(b"  ")?;
+                json.write_all(l.as_bytes())?;
+            }
+            n += 1;
+        }
+        json.write_all(if n == 0 { b"[]\n" } else { b"\n]\n" })?;
+        json.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        csv.into_inner()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        std::fs::remove_file(dir.join(SCRATCH))?;
+        Ok(first)
+    }
+}
+
 /// The rendered sweep table: `sweep.csv` and `sweep.json` bytes.
 pub struct Rendered {
     /// One header line, one line per point.

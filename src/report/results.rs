@@ -82,8 +82,54 @@ pub enum Destination<'a> {
     },
 }
 
+/// Checks, before any long run, that `dest` can be created: the folder that will hold it
+/// exists or can be made, a temporary folder can be made and removed there, and an exact
+/// `--out` is free. The message names the user's path, never a temporary one.
+pub fn check_writable(dest: &Destination<'_>) -> Result<(), String> {
+    let (parent, shown) = match dest {
+        Destination::Exact(dir) => {
+            if dir.exists()
+                && fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(format!(
+                    "--out {}: the folder exists and is not empty; results are never \
+                     overwritten (choose a new folder or remove it)",
+                    dir.display()
+                ));
+            }
+            (parent_of(dir), format!("--out {}", dir.display()))
+        }
+        Destination::Numbered { root, scenario }
+        | Destination::NumberedAs { root, scenario, .. } => (
+            root.join(scenario),
+            format!("--results-dir {}", root.display()),
+        ),
+    };
+    let fail = |e: std::io::Error| format!("{shown}: results cannot be written there: {e}");
+    fs::create_dir_all(&parent).map_err(fail)?;
+    let probe = parent.join(format!(".tmp-fleetsim-{}-probe", std::process::id()));
+    fs::create_dir(&probe).map_err(fail)?;
+    fs::remove_dir(&probe).map_err(fail)?;
+    Ok(())
+}
+
 /// Writes `files` into a new folder at `dest`, atomically; returns the folder's path.
+///
+/// An exact `--out` that another run took meanwhile is never overwritten: the results go to
+/// a fresh sibling (`<out>-2`, `<out>-3`, ...) and a note on stderr says where. Errors name
+/// the user's path, not the temporary folder.
 pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<PathBuf> {
+    write_atomically_with(dest, |dir| write_files(dir, files))
+}
+
+/// [`write_atomically`] with the folder's files written by `fill` into the (temporary)
+/// folder it is given, so large results can be streamed to disk instead of held in memory.
+pub fn write_atomically_with(
+    dest: Destination<'_>,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
     let dest = match dest {
         Destination::Numbered { root, scenario } => Destination::NumberedAs {
             root,
@@ -94,26 +140,42 @@ pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<P
     };
     match dest {
         Destination::Exact(dir) => {
-            if dir.exists() {
-                let empty = fs::read_dir(dir)
-                    .with_context(|| format!("reading {}", dir.display()))?
-                    .next()
-                    .is_none();
-                if !empty {
-                    bail!(
-                        "--out {}: the folder exists and is not empty; results are never \
-                         overwritten (choose a new folder or remove it)",
-                        dir.display()
-                    );
-                }
-                fs::remove_dir(dir)
-                    .with_context(|| format!("replacing empty {}", dir.display()))?;
-            }
             let parent = parent_of(dir);
-            let tmp = stage(&parent, files)?;
-            fs::rename(&tmp, dir)
-                .with_context(|| format!("moving results into {}", dir.display()))?;
-            Ok(dir.to_path_buf())
+            let tmp = stage(&parent, fill)
+                .with_context(|| format!("--out {}: writing the results", dir.display()))?;
+            // An empty folder may be replaced; rename refuses a non-empty one.
+            if dir.exists() && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+                let _ = fs::remove_dir(dir);
+            }
+            if fs::rename(&tmp, dir).is_ok() {
+                return Ok(dir.to_path_buf());
+            }
+            // Taken meanwhile (another run on the same --out): keep both, never overwrite.
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "results".into());
+            for n in 2..10_000u32 {
+                let sibling = parent.join(format!("{name}-{n}"));
+                if sibling.exists() {
+                    continue;
+                }
+                if fs::rename(&tmp, &sibling).is_ok() {
+                    eprintln!(
+                        "note: --out {} was taken by another run while this one ran; these \
+                         results are in {} instead",
+                        dir.display(),
+                        sibling.display()
+                    );
+                    return Ok(sibling);
+                }
+            }
+            let _ = fs::remove_dir_all(&tmp);
+            bail!(
+                "--out {}: the folder was taken by another run and no free sibling folder \
+                 could be made",
+                dir.display()
+            )
         }
         Destination::Numbered { .. } => unreachable!("normalised to NumberedAs above"),
         Destination::NumberedAs {
@@ -123,7 +185,8 @@ pub fn write_atomically(dest: Destination<'_>, files: &[ResultFile]) -> Result<P
         } => {
             let base = root.join(scenario);
             fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-            let tmp = stage(&base, files)?;
+            let tmp = stage(&base, fill)
+                .with_context(|| format!("{}: writing the results", base.display()))?;
             let mut n = next_run_number(&base, prefix)?;
             loop {
                 let target = base.join(format!("{prefix}-{n:04}"));
@@ -169,24 +232,69 @@ fn next_run_number(base: &Path, prefix: &str) -> Result<u32> {
     Ok(max + 1)
 }
 
-/// Writes the files into a hidden temporary folder inside `parent` and syncs them.
-fn stage(parent: &Path, files: &[ResultFile]) -> Result<PathBuf> {
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = parent.join(format!(".tmp-fleetsim-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("clearing {}", tmp.display()))?;
+/// Prefix of the hidden temporary folders results are staged in (`.tmp-fleetsim-<pid>`).
+pub const TEMP_PREFIX: &str = ".tmp-fleetsim-";
+
+/// Removes temporary folders in `parent` left by runs that were killed before their final
+/// rename: only those whose process is gone (Linux `/proc`; elsewhere none are removed),
+/// with a note on stderr for each. Returns the folders removed.
+pub fn remove_stale_temps(parent: &Path) -> Vec<PathBuf> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return Vec::new();
     }
-    fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = (|| -> Result<()> {
-        for f in files {
-            let path = tmp.join(&f.name);
-            let mut file =
-                fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            file.write_all(&f.bytes)?;
-            file.sync_all()?;
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || proc.join(pid.to_string()).exists() {
+            continue;
         }
-        Ok(())
-    })();
+        let path = e.path();
+        if path.is_dir() && fs::remove_dir_all(&path).is_ok() {
+            eprintln!(
+                "note: removed {}, left by run {pid} that was stopped before it finished",
+                path.display()
+            );
+            removed.push(path);
+        }
+    }
+    removed
+}
+
+/// Writes `files` into `dir`, each synced to disk.
+fn write_files(dir: &Path, files: &[ResultFile]) -> Result<()> {
+    for f in files {
+        let path = dir.join(&f.name);
+        let mut file = fs::File::create(&path).with_context(|| format!("creating {}", f.name))?;
+        file.write_all(&f.bytes)
+            .with_context(|| format!("writing {}", f.name))?;
+        file.sync_all()
+            .with_context(|| format!("writing {}", f.name))?;
+    }
+    Ok(())
+}
+
+/// Fills a hidden temporary folder inside `parent` with `fill`; removes it on failure.
+fn stage(parent: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    remove_stale_temps(parent);
+    let tmp = parent.join(format!("{TEMP_PREFIX}{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).context("clearing this run's old temporary folder")?;
+    }
+    fs::create_dir(&tmp).context("creating a temporary folder")?;
+    let result = fill(&tmp);
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);

@@ -175,6 +175,30 @@ impl DistSpec {
     }
 }
 
+impl DistSpec {
+    /// The smallest value a draw can take (0 where the support starts at 0): a request
+    /// whose smallest possible size cannot be served can be refused before running.
+    pub fn min_value(&self) -> f64 {
+        match self {
+            DistSpec::Fixed { value } => *value,
+            DistSpec::Uniform { low, .. } => *low,
+            DistSpec::Empirical { values, weights } => values
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    weights
+                        .as_ref()
+                        .is_none_or(|w| w.get(*i).is_some_and(|&x| x > 0.0))
+                })
+                .map(|(_, &v)| v)
+                .fold(f64::INFINITY, f64::min),
+            DistSpec::Exponential { .. } | DistSpec::Lognormal { .. } | DistSpec::Gamma { .. } => {
+                0.0
+            }
+        }
+    }
+}
+
 impl Dist {
     /// Draws one value.
     #[inline]

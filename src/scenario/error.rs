@@ -7,12 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{}: cannot read the scenario file: {source}", file.display())]
+    #[error("{}: cannot read the scenario file: {error}", file.display())]
     Read {
         /// The scenario file.
         file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (shown in the message; not a `source`, so it prints once).
+        error: std::io::Error,
     },
     /// The TOML is malformed or has unknown keys or wrong types (toml's message has the line).
     #[error("{}: {message}", file.display())]

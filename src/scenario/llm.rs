@@ -374,6 +374,17 @@ pub fn validate_request(
                 format!("the mean must be at least 1 token, got {}", built.mean()),
             ));
         }
+        let most = super::limits::MAX_TOKENS_PER_REQUEST;
+        if built.mean() > most {
+            return Err(invalid(
+                file,
+                key,
+                format!(
+                    "the mean must be at most {most} tokens, got {}",
+                    built.mean()
+                ),
+            ));
+        }
         Ok(d)
     };
     let rounds = raw.rounds.unwrap_or(1);
@@ -467,14 +478,22 @@ pub fn validate_servers(
         }
     }
     let gpus_per_server = rs.gpus_per_server.unwrap_or(8);
-    if gpus_per_server == 0 {
+    let max_gpus = super::limits::MAX_GPUS_PER_SERVER;
+    if gpus_per_server == 0 || gpus_per_server > max_gpus {
         return Err(invalid(
             file,
             "servers.gpus_per_server",
-            "must be at least 1, got 0".into(),
+            format!("must be between 1 and {max_gpus}, got {gpus_per_server}"),
         ));
     }
     let mem_util = rs.mem_util.unwrap_or(DEFAULT_MEM_UTIL);
+    if !(mem_util > 0.0 && mem_util <= 1.0) {
+        return Err(invalid(
+            file,
+            "servers.mem_util",
+            format!("must be in (0, 1] (the fraction of GPU memory used), got {mem_util}"),
+        ));
+    }
     let batching = rs.batching.unwrap_or(Batching::Continuous);
     let max_batch = rs.max_batch.unwrap_or(match batching {
         Batching::Continuous => DEFAULT_MAX_BATCH,

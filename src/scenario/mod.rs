@@ -8,6 +8,8 @@
 
 pub mod dist;
 pub mod error;
+pub mod files;
+pub mod limits;
 pub mod llm;
 pub mod raw;
 pub mod traffic;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::llm::Model;
 pub use dist::{Dist, DistSpec};
 pub use error::ScenarioError;
+pub use files::{FileAccess, FileRead};
 pub use llm::{LlmServerSpec, RequestSpec};
 use raw::{CacheKindName, RawCache, RawScenario, ServerKindName};
 
@@ -126,6 +129,17 @@ fn validate_autoscale(
         scale_in_cooldown_s: r.scale_in_cooldown_s.unwrap_or(600.0),
         interval_s: r.interval_s.unwrap_or(60.0),
     };
+    for (key, n) in [
+        ("autoscale.min_servers", spec.min_servers),
+        ("autoscale.max_servers", spec.max_servers),
+    ] {
+        if n > limits::MAX_SERVERS {
+            return Err(invalid(
+                key,
+                format!("must be at most {}, got {n}", limits::MAX_SERVERS),
+            ));
+        }
+    }
     if !(spec.sequences_per_replica.is_finite() && spec.sequences_per_replica > 0.0) {
         return Err(invalid(
             "autoscale.sequences_per_replica",
@@ -331,6 +345,23 @@ fn validate_cost(
             ));
         }
     };
+    if r.assumed_cache_hit_rate.is_none()
+        && let CacheSpec::Lru {
+            capacity,
+            distinct_queries,
+            ..
+        } = cache
+        && cache.assumed_hit_rate() >= 1.0
+    {
+        return Err(invalid(
+            "cache.capacity",
+            format!(
+                "a capacity of {capacity} holds all {distinct_queries} distinct queries, so \
+                 the expected hit rate is 100% and the cost formula would price no requests; \
+                 give cost.assumed_cache_hit_rate (in [0, 1)) or a smaller capacity"
+            ),
+        ));
+    }
     let d = crate::cost::TcoInputs::default();
     let spec = CostSpec {
         cloud_preset,
@@ -467,6 +498,9 @@ pub struct TrafficSpec {
     /// `trace`: the records, read once at validation (not part of the resolved file).
     #[serde(skip)]
     pub records: Option<std::sync::Arc<Vec<crate::trace::TraceRecord>>>,
+    /// `diurnal`: the rates CSV that was read, if any (its weights are in `hourly_weights`).
+    #[serde(skip)]
+    pub rates_csv: Option<PathBuf>,
 }
 
 /// The server pool.
@@ -601,15 +635,34 @@ impl Overrides {
 
 /// Reads, overrides and validates a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let read_err = |error| ScenarioError::Read {
         file: path.to_path_buf(),
-        source,
-    })?;
+        error,
+    };
+    // A regular file of bounded size: a pipe or device could block or never end.
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() || meta.len() > limits::MAX_SCENARIO_BYTES {
+        return Err(read_err(std::io::Error::other(format!(
+            "a scenario must be a regular file of at most {} bytes",
+            limits::MAX_SCENARIO_BYTES
+        ))));
+    }
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
     parse(&text, path, overrides)
 }
 
 /// Parses and validates scenario text; `file` names it in errors and gives the default name.
 pub fn parse(text: &str, file: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    parse_with_access(text, file, overrides, &FileAccess::Any)
+}
+
+/// [`parse`], opening only the files `access` allows (the HTTP service's gate).
+pub fn parse_with_access(
+    text: &str,
+    file: &Path,
+    overrides: &Overrides,
+    access: &FileAccess,
+) -> Result<Scenario, ScenarioError> {
     let parse_err = |message: String| ScenarioError::Parse {
         file: file.to_path_buf(),
         message,
@@ -627,7 +680,7 @@ pub fn parse(text: &str, file: &Path, overrides: &Overrides) -> Result<Scenario,
             .try_into()
             .map_err(|e: toml::de::Error| parse_err(format!("after overrides: {e}")))?
     };
-    validate(raw, file)
+    validate_with_access(raw, file, access)
 }
 
 /// The scenario text as a TOML table with `overrides` applied, before any validation: what
@@ -647,6 +700,15 @@ pub fn table_with_overrides(
     Ok(table)
 }
 
+/// Whether an override value was meant as a number: digits, with a sign, point, exponent or
+/// `_` separators.
+fn looks_numeric(value: &str) -> bool {
+    let v = value.trim_start_matches(['+', '-']);
+    v.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '_' | '+' | '-'))
+}
+
 fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioError> {
     let err = |message: &str| ScenarioError::Override {
         arg: arg.to_string(),
@@ -663,6 +725,15 @@ fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioErro
     let value = value.trim();
     let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
         Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.into())),
+        // A bare word is a string, but a number TOML cannot hold is a mistake.
+        Err(_) if looks_numeric(value) => {
+            return Err(err(&format!(
+                "{value} is not a number a scenario can hold (integers are between {} and {}; \
+                 decimals need digits on both sides of the point)",
+                i64::MIN,
+                i64::MAX
+            )));
+        }
         Err(_) => toml::Value::String(value.to_string()),
     };
     let mut cur = table;
@@ -678,18 +749,88 @@ fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioErro
     Ok(())
 }
 
+/// A count a user sets: at least 1 and at most `most` (a bound of [`limits`]).
+fn check_count(n: u64, most: u64) -> Result<(), String> {
+    if n == 0 {
+        Err("must be at least 1, got 0".into())
+    } else if n > most {
+        Err(format!("must be at most {most}, got {n}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a request stream whose smallest request cannot fit in one replica's KV memory:
+/// no such request could ever complete, and a run would measure nothing.
+fn check_fits_kv(
+    spec: &LlmServerSpec,
+    model: &Model,
+    req: &RequestSpec,
+    file: &Path,
+) -> Result<(), ScenarioError> {
+    let Ok(dep) = spec.deployment(model) else {
+        return Ok(()); // validate_servers already checked it builds
+    };
+    let kv = dep.kv_capacity_tokens();
+    // Token counts are rounded and at least 1 when drawn (workload::tokens).
+    let tokens = |d: &DistSpec| d.min_value().round().max(1.0);
+    let input = tokens(&req.input_tokens) + f64::from(req.system_prompt_tokens);
+    let output = tokens(&req.output_tokens);
+    if input + output > kv as f64 {
+        return Err(ScenarioError::Invalid {
+            file: file.to_path_buf(),
+            key: "request.input_tokens".into(),
+            message: format!(
+                "the smallest request ({input} prompt + {output} output tokens) does not fit \
+                 in one replica's KV cache ({kv} tokens with this model, GPU and \
+                 servers.tensor_parallel = {}): no request could ever complete; use smaller \
+                 requests, more tensor parallelism or a larger GPU",
+                spec.tensor_parallel
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Turns a raw scenario into a checked one, filling defaults; errors name the key.
 pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError> {
+    validate_with_access(raw, file, &FileAccess::Any)
+}
+
+/// [`validate`], opening only the files `access` allows.
+pub fn validate_with_access(
+    raw: RawScenario,
+    file: &Path,
+    access: &FileAccess,
+) -> Result<Scenario, ScenarioError> {
     let invalid = |key: &str, message: String| ScenarioError::Invalid {
         file: file.to_path_buf(),
         key: key.to_string(),
         message,
     };
+    let named = raw.name.is_some();
     let name = raw.name.unwrap_or_else(|| {
+        if file == Scenario::inline_path() {
+            return "inline".into();
+        }
         file.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".into())
     });
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    if !named && !valid_name(&name) {
+        return Err(invalid(
+            "name",
+            format!(
+                "missing, and the file name {name:?} cannot name a results folder (letters, \
+                 digits, '-', '_' or '.'); add name = \"...\" to the scenario"
+            ),
+        ));
+    }
     if name.is_empty()
         || !name
             .chars()
@@ -707,15 +848,13 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
         replications: run_raw.replications.unwrap_or(1),
         max_queue: run_raw.max_queue.unwrap_or(DEFAULT_MAX_QUEUE),
     };
-    if run.replications == 0 {
-        return Err(invalid(
-            "run.replications",
-            "must be at least 1, got 0".into(),
-        ));
-    }
-    if run.max_queue == 0 {
-        return Err(invalid("run.max_queue", "must be at least 1, got 0".into()));
-    }
+    check_count(run.replications.into(), limits::MAX_REPLICATIONS.into())
+        .map_err(|m| invalid("run.replications", m))?;
+    check_count(run.max_queue, limits::MAX_QUEUE).map_err(|m| invalid("run.max_queue", m))?;
+    // Sizes are checked before anything is built from them (a trace is read, a deployment
+    // is sized): no input may allocate without bound.
+    check_count(raw.servers.count.into(), limits::MAX_SERVERS.into())
+        .map_err(|m| invalid("servers.count", m))?;
 
     let t = raw.traffic;
     let requests_per_s = match (t.requests_per_s, t.requests_per_day) {
@@ -780,7 +919,7 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
             ),
         ));
     }
-    let traffic = traffic::validate_traffic(t, requests_per_s, warmup_s, file)?;
+    let traffic = traffic::validate_traffic(t, requests_per_s, warmup_s, file, access)?;
 
     let rs = raw.servers;
     let (mut model, mut request) = (None, None);
@@ -802,8 +941,18 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
     let servers = match kind_name {
         ServerKindName::Queue => {
             let slots = rs.slots.unwrap_or(1);
-            if slots == 0 {
-                return Err(invalid("servers.slots", "must be at least 1, got 0".into()));
+            check_count(slots.into(), limits::MAX_SLOTS.into())
+                .map_err(|m| invalid("servers.slots", m))?;
+            let fleet_slots = u64::from(slots) * u64::from(rs.count);
+            if fleet_slots > limits::MAX_FLEET_SLOTS {
+                return Err(invalid(
+                    "servers.slots",
+                    format!(
+                        "servers.count x servers.slots = {fleet_slots}, above the limit of {} \
+                         slots in one fleet",
+                        limits::MAX_FLEET_SLOTS
+                    ),
+                ));
             }
             let service_time_s = rs.service_time_s.ok_or_else(|| {
                 invalid(
@@ -856,14 +1005,38 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                 }
                 _ => llm::validate_request(raw.request, file)?,
             });
+            if let (Some(m), Some(req)) = (&model, &request) {
+                check_fits_kv(&spec, m, req, file)?;
+            }
             ServersSpec {
                 count: rs.count,
                 kind: ServerKind::Llm(spec),
             }
         }
     };
-    if servers.count == 0 {
-        return Err(invalid("servers.count", "must be at least 1, got 0".into()));
+    if let ServerKind::Llm(spec) = &servers.kind {
+        let per_server = u64::from(spec.gpus_per_server / spec.tensor_parallel.max(1));
+        let most = raw
+            .autoscale
+            .as_ref()
+            .and_then(|a| a.max_servers)
+            .unwrap_or(0)
+            .max(servers.count);
+        let replicas = per_server * u64::from(most);
+        if replicas > limits::MAX_FLEET_REPLICAS {
+            return Err(invalid(
+                if most > servers.count {
+                    "autoscale.max_servers"
+                } else {
+                    "servers.count"
+                },
+                format!(
+                    "{most} servers x {per_server} replicas each = {replicas} model replicas, \
+                     above the limit of {}",
+                    limits::MAX_FLEET_REPLICAS
+                ),
+            ));
+        }
     }
 
     let is_llm = kind_name == ServerKindName::Llm;
@@ -964,6 +1137,15 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
                     "missing: kind = \"lru\" needs a capacity in entries".into(),
                 )
             })?;
+            if capacity > limits::MAX_CACHE_ENTRIES {
+                return Err(invalid(
+                    "cache.capacity",
+                    format!(
+                        "must be at most {} entries, got {capacity}",
+                        limits::MAX_CACHE_ENTRIES
+                    ),
+                ));
+            }
             if let Some(t) = rc.ttl_s
                 && !(t.is_finite() && t > 0.0)
             {
@@ -1013,6 +1195,44 @@ impl Scenario {
     pub fn to_resolved_toml(&self) -> String {
         // Serialising plain structs of numbers and strings cannot fail.
         toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"))
+    }
+
+    /// Every file this scenario read during validation, with the key that named it. Nothing
+    /// else is opened by a run; `fleetsim serve` checks this list against its folder.
+    pub fn files_read(&self) -> Vec<FileRead> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.traffic.rates_csv {
+            out.push(FileRead {
+                key: "traffic.rates_csv",
+                path: p.clone(),
+            });
+        }
+        if self.traffic.records.is_some()
+            && let Some(p) = &self.traffic.path
+        {
+            out.push(FileRead {
+                key: "traffic.path",
+                path: PathBuf::from(p),
+            });
+        }
+        out
+    }
+
+    /// The largest fleet this scenario may have within the validation bounds
+    /// ([`limits::MAX_SERVERS`], and [`limits::MAX_FLEET_REPLICAS`] for an LLM fleet); a
+    /// plan's search stays below it.
+    pub fn max_servers_allowed(&self) -> u32 {
+        match &self.servers.kind {
+            ServerKind::Llm(spec) => {
+                let per_server = u64::from(spec.gpus_per_server / spec.tensor_parallel.max(1));
+                let most = limits::MAX_FLEET_REPLICAS / per_server.max(1);
+                u32::try_from(most).map_or(limits::MAX_SERVERS, |m| m.min(limits::MAX_SERVERS))
+            }
+            ServerKind::Queue { slots, .. } => {
+                let most = limits::MAX_FLEET_SLOTS / u64::from((*slots).max(1));
+                u32::try_from(most).map_or(limits::MAX_SERVERS, |m| m.min(limits::MAX_SERVERS))
+            }
+        }
     }
 
     /// The path-like label used in messages for a scenario that came from no file.

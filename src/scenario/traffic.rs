@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::files::FileAccess;
 use super::raw::RawTraffic;
 use super::{ArrivalKind, ScenarioError, TrafficSpec};
-use crate::trace::{TraceFormat, mean_rate_per_s, read_trace};
+use crate::trace::{TraceFormat, mean_rate_per_s, parse_trace};
 use crate::workload::diurnal::DailyProfile;
 
 fn invalid(file: &Path, key: &str, message: String) -> ScenarioError {
@@ -41,12 +42,14 @@ pub fn resolve_path(written: &str, scenario_file: &Path) -> PathBuf {
     }
 }
 
-/// Validates the arrival-process keys of `[traffic]`.
+/// Validates the arrival-process keys of `[traffic]`, reading the files they name only as
+/// `access` allows.
 pub fn validate_traffic(
     t: RawTraffic,
     requests_per_s: f64,
     warmup_s: f64,
     file: &Path,
+    access: &FileAccess,
 ) -> Result<TrafficSpec, ScenarioError> {
     let arrival = t.arrival.unwrap_or(ArrivalKind::Poisson);
     let mut spec = TrafficSpec {
@@ -65,6 +68,7 @@ pub fn validate_traffic(
         timestamp_unit_s: None,
         loop_trace: None,
         records: None,
+        rates_csv: None,
     };
     let only = |present: bool, key: &str, kind: &str| -> Result<(), ScenarioError> {
         if present {
@@ -115,21 +119,22 @@ pub fn validate_traffic(
                 DailyProfile::from_weights(w)
                     .map_err(|m| invalid(file, "traffic.hourly_weights", m))?
             } else if let Some(csv) = &t.rates_csv {
-                let path = resolve_path(csv, file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    invalid(
-                        file,
-                        "traffic.rates_csv",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
+                let key = "traffic.rates_csv";
+                let (opened, text) = access
+                    .read(key, csv, &resolve_path(csv, file))
+                    .map_err(|m| invalid(file, key, m))?;
+                let profile = DailyProfile::from_rates_csv(&text).map_err(|m| {
+                    let m = if access.may_quote_contents() {
+                        m
+                    } else {
+                        "not 24 hourly rates (`hour,rate` or `rate` rows); the service does not \
+                         quote files, check it with the CLI"
+                            .into()
+                    };
+                    invalid(file, key, format!("{}: {m}", opened.display()))
                 })?;
-                DailyProfile::from_rates_csv(&text).map_err(|m| {
-                    invalid(
-                        file,
-                        "traffic.rates_csv",
-                        format!("{}: {m}", path.display()),
-                    )
-                })?
+                spec.rates_csv = Some(opened);
+                profile
             } else {
                 match t.profile.as_deref().unwrap_or("human") {
                     "human" => DailyProfile::builtin_human(),
@@ -240,8 +245,22 @@ pub fn validate_traffic(
                     format!("must be a positive number, got {rate_scale}"),
                 ));
             }
-            let records = read_trace(&path, &format)
-                .map_err(|e| invalid(file, "traffic.path", e.to_string()))?;
+            let (opened, text) = access
+                .read("traffic.path", &written, &path)
+                .map_err(|m| invalid(file, "traffic.path", m))?;
+            let records = parse_trace(&text, &opened, &format).map_err(|e| {
+                let m = if access.may_quote_contents() {
+                    e.to_string()
+                } else {
+                    format!(
+                        "{}: not a valid {format_name} trace; the service does not quote files, \
+                         check it with `fleetsim trace-stats`",
+                        opened.display()
+                    )
+                };
+                invalid(file, "traffic.path", m)
+            })?;
+            let path = opened;
             if records.len() < 2 {
                 return Err(invalid(
                     file,

@@ -7,10 +7,10 @@
 //! | `GET /api/scenarios` | | `[{"name", "file", "description", "toml"}]` from the workloads folder |
 //! | `POST /api/run` | [`ScenarioRequest`] | `summary.json`, the CLI's bytes |
 //! | `POST /api/estimate` | `{}` or [`ScenarioRequest`] | `fleetsim estimate [file] --json` |
-//! | `POST /api/plan` | | 501 until `fleetsim plan` is merged |
+//! | `POST /api/plan` | [`ScenarioRequest`] with `[slo]` targets | `fleetsim plan <file> --json` |
 //!
-//! Errors: `{"error": "..."}` with 400 (bad request or scenario), 413 (body too large),
-//! 429 (busy; `Retry-After: 1`), 500 (a bug), 501 (plan), 504 (wall-time limit).
+//! Errors: `{"error": "..."}` with 400 (bad request or scenario), 408 (body too slow), 413
+//! (body too large), 429 (busy; `Retry-After: 1`), 500 (a bug), 504 (wall-time limit).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -173,8 +173,10 @@ pub fn list_scenarios(dir: &Path) -> Vec<NamedScenario> {
         .into_iter()
         .filter_map(|(name, path)| {
             let toml = std::fs::read_to_string(&path).ok()?;
-            let description = scenario::parse(&toml, &path, &Overrides::default())
-                .map(|s| s.description)
+            // Read from the TOML alone: validating would open the files the scenario names.
+            let description = toml::from_str::<toml::Table>(&toml)
+                .ok()
+                .and_then(|t| t.get("description")?.as_str().map(str::to_string))
                 .unwrap_or_default();
             Some(NamedScenario {
                 name,
@@ -282,6 +284,14 @@ pub fn check_file_keys(table: &toml::Table, allowed: Option<&Path>) -> Result<()
     out
 }
 
+/// The files a scenario sent to the service may read: none, or those inside `allowed`.
+pub fn file_access(allowed: Option<&Path>) -> scenario::FileAccess {
+    match allowed {
+        Some(dir) => scenario::FileAccess::Within(dir.to_path_buf()),
+        None => scenario::FileAccess::Nothing,
+    }
+}
+
 /// Parses, checks and validates the request's scenario; `None` when the request names none.
 fn load_scenario(
     state: &AppState,
@@ -303,14 +313,32 @@ fn load_scenario(
         check_file_keys(&table, state.config.allowed_traces.as_deref())
             .map_err(|m| ApiError::bad_request(format!("{}: {m}", label.display())))?;
     }
-    let s = scenario::parse(&text, &label, &overrides)
+    let access = file_access(state.config.allowed_traces.as_deref());
+    let s = scenario::parse_with_access(&text, &label, &overrides, &access)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The gate above checked every open; this checks the outcome too, whatever the key.
+    for read in s.files_read() {
+        access
+            .check(read.key, &read.path.to_string_lossy(), &read.path)
+            .map_err(|m| {
+                ApiError::bad_request(format!("{}: key `{}`: {m}", label.display(), read.key))
+            })?;
+    }
     Ok(Some((s, label)))
 }
 
-/// Simulated requests a run of `s` asks for: rate x duration x replications.
+/// Work a run of `s` asks for, in simulated requests: per replication, rate x duration x
+/// rounds per session, plus one per server (building and closing a replication costs about
+/// that much per server, even with no traffic); times the replications.
 pub fn simulated_requests(s: &Scenario) -> f64 {
-    s.traffic.requests_per_s * s.traffic.duration_s * f64::from(s.run.replications)
+    let rounds = s.request.as_ref().map_or(1, |r| r.rounds);
+    let servers = s
+        .autoscale
+        .as_ref()
+        .map_or(s.servers.count, |a| a.max_servers.max(s.servers.count));
+    let per_replication =
+        s.traffic.requests_per_s * s.traffic.duration_s * f64::from(rounds) + f64::from(servers);
+    per_replication * f64::from(s.run.replications)
 }
 
 /// `GET /`: the what-if page.
@@ -363,8 +391,9 @@ pub async fn run(
     let cap = state.config.max_requests;
     if asked.is_nan() || asked > cap as f64 {
         return Err(ApiError::bad_request(format!(
-            "this run would simulate about {asked:.0} requests (traffic.requests_per_s x \
-             traffic.duration_s x run.replications); the service allows at most {cap} per call: \
+            "this run would simulate about {asked:.0} requests ((traffic.requests_per_s x \
+             traffic.duration_s + servers.count) x run.replications); the service allows at most \
+             {cap} per call: \
              lower one of them, or run it with the CLI"
         )));
     }

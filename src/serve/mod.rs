@@ -44,6 +44,13 @@ pub const DEFAULT_MAX_REQUESTS: u64 = 5_000_000;
 pub const DEFAULT_TIMEOUT_S: f64 = 60.0;
 /// Default limit on a request body: a scenario is a few KiB of TOML.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// Default cap on open connections: well under the usual 1,024 file descriptors, so slow
+/// clients cannot exhaust them; beyond it new connections wait in the kernel's backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default time a client has to send a request's headers, in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_S: f64 = 10.0;
+/// Default time a client has to send a request's body, in seconds.
+pub const DEFAULT_BODY_TIMEOUT_S: f64 = 30.0;
 
 /// Limits and folders of a running service.
 #[derive(Clone, Debug)]
@@ -62,6 +69,12 @@ pub struct ServeConfig {
     pub workloads: PathBuf,
     /// Largest request body accepted; 413 beyond.
     pub max_body_bytes: usize,
+    /// Connections open at once; further clients wait until one closes.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; the connection is closed past it.
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body; 408 past it.
+    pub body_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -77,6 +90,9 @@ impl Default for ServeConfig {
             allowed_traces: None,
             workloads: PathBuf::from("workloads"),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_S),
+            body_timeout: Duration::from_secs_f64(DEFAULT_BODY_TIMEOUT_S),
         }
     }
 }
@@ -120,18 +136,98 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/cancel/{run_id}", post(api::cancel))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.config.body_timeout, limit),
+            body_deadline,
+        ))
         .with_state(state)
 }
 
+/// Reads the whole body within the body timeout (408 past it) and the size limit (413),
+/// so a client trickling its body cannot hold a connection for ever.
+async fn body_deadline(
+    axum::extract::State((timeout, limit)): axum::extract::State<(Duration, usize)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        Ok(Err(_)) => ApiError {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!(
+                "request body too large (or cut off): the limit is {limit} bytes (a scenario \
+                 is a few KiB of TOML)"
+            ),
+        }
+        .into_response(),
+        Err(_) => ApiError {
+            status: axum::http::StatusCode::REQUEST_TIMEOUT,
+            message: format!(
+                "the request body did not arrive within {:.0} s",
+                timeout.as_secs_f64()
+            ),
+        }
+        .into_response(),
+    }
+}
+
 /// Serves on an already bound listener until `shutdown` completes.
+///
+/// At most `config.max_connections` connections are open at once (the rest wait in the
+/// kernel's backlog), each must send its headers within `config.header_timeout`, and a
+/// failed accept (for example no file descriptor left) is retried after a short pause
+/// instead of stopping the server. On shutdown, open connections get 5 s to finish.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(AppState::new(config)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = config.header_timeout;
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let app = router(AppState::new(config));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // EMFILE and friends: back off and keep serving.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
 }
 
 /// `fleetsim serve`: binds `listen` and serves until Ctrl-C, on a runtime of its own.
@@ -156,10 +252,11 @@ pub fn serve(listen: SocketAddr, config: ServeConfig) -> Result<()> {
             .with_context(|| format!("--listen {listen}: cannot bind"))?;
         let local = listener.local_addr().unwrap_or(listen);
         eprintln!(
-            "fleetsim serve: http://{local}/  ({} simulations at once, {} waiting, at most {} \
-             simulated requests and {:.0} s per call; Ctrl-C stops)",
+            "fleetsim serve: http://{local}/  ({} simulations at once, {} waiting, {} \
+             connections, at most {} simulated requests and {:.0} s per call; Ctrl-C stops)",
             config.max_concurrent,
             config.max_waiting,
+            config.max_connections,
             config.max_requests,
             config.timeout.as_secs_f64()
         );

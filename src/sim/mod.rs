@@ -126,14 +126,20 @@ enum Event {
     },
 }
 
-/// The offered load ratio λ·(1 − h)·E[S] / (servers · slots) where it is known before running;
-/// at or above 1 no finite fleet queue is stable.
+/// The offered load ratio λ·(1 − h)·E[S] / (servers · slots) where it is known before running
+/// (queue servers with no cache or a fixed hit rate); at or above 1 no finite fleet queue is
+/// stable.
 pub fn offered_load(s: &Scenario) -> Option<f64> {
     match &s.servers.kind {
         ServerKind::Queue {
             slots,
             service_time_s,
         } => {
+            // An LRU cache's hit rate emerges from the run (and starts at zero while it
+            // fills): no formula gives the load it leaves, so it is judged from the run.
+            if matches!(s.cache, crate::scenario::CacheSpec::Lru { .. }) {
+                return None;
+            }
             let mean = service_time_s.build().ok()?.mean();
             let lambda = s.traffic.requests_per_s * (1.0 - s.cache.assumed_hit_rate());
             Some(lambda * mean / (f64::from(s.servers.count) * f64::from(*slots)))
@@ -339,11 +345,23 @@ fn run_queue_replication(
         }
     }
     let measured_waiting = |q: &VecDeque<Request>| q.iter().filter(|r| r.arrival >= warmup).count();
-    in_flight += measured_waiting(&fleet.central) as u64;
+    let mut waiting_measured = measured_waiting(&fleet.central) as u64;
     for s in &fleet.servers {
-        in_flight += measured_waiting(&s.waiting) as u64;
+        waiting_measured += measured_waiting(&s.waiting) as u64;
     }
+    in_flight += waiting_measured;
     counts.in_flight = in_flight;
+    if overload.is_none() && waiting_measured > 50 && waiting_measured * 100 > counts.arrived {
+        // Judged from the run, not from a formula (an emergent cache hit rate can fool it):
+        // a queue that grew through the measured window by more than 1% of the measured
+        // arrivals is not keeping up, even if it never reached run.max_queue (the LLM
+        // fleet's rule).
+        overload = Some(format!(
+            "{waiting_measured} requests that arrived in the measured window were still \
+             waiting at the end ({} arrived): the fleet cannot keep up with the offered load",
+            counts.arrived
+        ));
+    }
 
     let mut busy_fracs = Vec::with_capacity(n);
     let (mut slot_area, mut window) = (0.0, 0.0);

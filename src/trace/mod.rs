@@ -113,6 +113,18 @@ pub fn read_trace(
     format: &TraceFormat,
 ) -> Result<Vec<TraceRecord>, TraceError> {
     let path = path.as_ref();
+    let meta = std::fs::metadata(path).map_err(|source| TraceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // A pipe or device could block or never end; a huge file would exhaust memory.
+    let most = crate::scenario::files::MAX_FILE_BYTES;
+    if !meta.is_file() || meta.len() > most {
+        return Err(TraceError::Format {
+            path: path.to_path_buf(),
+            message: format!("a trace must be a regular file of at most {most} bytes"),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
         path: path.to_path_buf(),
         source,

@@ -83,7 +83,14 @@ pub(super) fn parse_str(
     relative(raw, path)
 }
 
-/// Makes arrival times relative to the first record and checks they never go backwards.
+/// Longest time a trace may span, in seconds (as `traffic.duration_s`): per-minute counts
+/// and replays stay bounded in memory.
+pub const MAX_TRACE_SPAN_S: f64 = 1e9;
+/// Largest absolute timestamp in seconds (Unix epoch seconds are about 1.7e9).
+pub const MAX_ABS_TIMESTAMP_S: f64 = 1e11;
+
+/// Makes arrival times relative to the first record and checks they never go backwards,
+/// are in range, and span at most [`MAX_TRACE_SPAN_S`].
 fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceError> {
     let Some(first) = raw.first().map(|r| r.time) else {
         return Ok(Vec::new());
@@ -107,10 +114,36 @@ fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceE
             ));
         }
         let arrival_s = match (first, r.time) {
-            (RawTime::Nanos(a), RawTime::Nanos(b)) => (b - a) as f64 * 1e-9,
+            (RawTime::Nanos(a), RawTime::Nanos(b)) => b.saturating_sub(a) as f64 * 1e-9,
             (RawTime::Seconds(a), RawTime::Seconds(b)) => b - a,
             _ => unreachable!("one format yields one kind of time"),
         };
+        if let RawTime::Seconds(t) = r.time
+            && !(t.is_finite() && t.abs() <= MAX_ABS_TIMESTAMP_S)
+        {
+            return Err(parse_err(
+                path,
+                r.line,
+                format!(
+                    "timestamp {t} s is out of range: at most {MAX_ABS_TIMESTAMP_S:e} s (about \
+                     3,000 years) is allowed"
+                ),
+            ));
+        }
+        if !(arrival_s <= MAX_TRACE_SPAN_S) {
+            return Err(parse_err(
+                path,
+                r.line,
+                format!(
+                    "timestamp {} is {arrival_s} s after the first record's; a trace may span \
+                     at most {MAX_TRACE_SPAN_S:e} s (about 31 years)",
+                    match r.time {
+                        RawTime::Nanos(ns) => format!("{ns} ns since 1970"),
+                        RawTime::Seconds(t) => format!("{t} s"),
+                    }
+                ),
+            ));
+        }
         prev = Some(r.time);
         prev_line = r.line;
         out.push(TraceRecord {
@@ -121,6 +154,19 @@ fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceE
         });
     }
     Ok(out)
+}
+
+/// Refuses a trace longer than [`crate::scenario::limits::MAX_TRACE_ROWS`] records.
+fn check_rows(out: &[RawRecord], path: &Path, line: usize) -> Result<(), TraceError> {
+    let most = crate::scenario::limits::MAX_TRACE_ROWS;
+    if out.len() >= most {
+        return Err(parse_err(
+            path,
+            line,
+            format!("more than {most} records; a trace may hold at most {most}"),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_tokens(field: &str, name: &str) -> Result<u32, String> {
@@ -156,6 +202,7 @@ fn parse_csv(
     }
     let mut out = Vec::new();
     for (line, l) in it {
+        check_rows(&out, path, line)?;
         let fields: Vec<&str> = l.split(',').collect();
         if fields.len() != names.len() {
             return Err(parse_err(
@@ -196,6 +243,7 @@ struct MooncakeLine {
 fn parse_mooncake(text: &str, path: &Path) -> Result<Vec<RawRecord>, TraceError> {
     let mut out = Vec::new();
     for (line, l) in lines(text) {
+        check_rows(&out, path, line)?;
         let m: MooncakeLine = serde_json::from_str(l)
             .map_err(|e| parse_err(path, line, format!("not a Mooncake record: {e}")))?;
         if !(m.timestamp.is_finite() && m.timestamp >= 0.0) {
@@ -280,7 +328,10 @@ pub(super) fn parse_datetime_ns(s: &str) -> Result<i64, String> {
         }
     }
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + sec;
-    Ok(secs * 1_000_000_000 + nanos)
+    // Nanoseconds in an i64 reach from 1677 to 2262.
+    secs.checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(nanos))
+        .ok_or_else(|| format!("`{s}` is out of range: datetimes from 1678 to 2261 are supported"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 mod browser;
 mod cli;
 mod determinism;
+mod fuzz;
+mod hardening;
 mod invariants;
 mod llm;
 mod plan;
