@@ -675,8 +675,8 @@ mod tests {
     fn paid_range_counts_only_levels_held_inside_the_window() {
         let mut r = PaidRange::new(SimTime(10), SimTime(100), 9); // 9 only before the window
         r.set(SimTime(10), 4);
+        r.set(SimTime(50), 9); // held for no time: ignored
         r.set(SimTime(50), 6);
-        r.set(SimTime(50), 2); // held for no time: ignored
         r.set(SimTime(60), 5);
         r.set(SimTime(100), 1); // from the window's end on: ignored
         assert_eq!(r.finish(SimTime(120)), (4, 6));

@@ -16,11 +16,12 @@ use serde::Serialize;
 use super::stats::Percentiles;
 
 /// Columns the file must have (by header name; order free).
-pub const SERVEGEN_COLUMNS: [&str; 4] = [
+pub const SERVEGEN_COLUMNS: [&str; 5] = [
     "model",
     "window_start_s",
     "total_rate_rps",
     "rate_weighted_mean_client_cv",
+    "active_clients",
 ];
 
 /// Statistics of one model's rate series.
@@ -28,15 +29,18 @@ pub const SERVEGEN_COLUMNS: [&str; 4] = [
 pub struct ServegenModelStats {
     /// Model name as in the file.
     pub model: String,
-    /// Number of 10-minute windows.
+    /// Number of 10-minute windows with traffic (the statistics below use these only).
     pub windows: usize,
-    /// Last window start minus first window start plus one window, in days.
+    /// Windows with no active client: gaps in the data (traces/README.md: "look like missing
+    /// data, not zero traffic"), left out of every statistic.
+    pub gap_windows: usize,
+    /// Last window start minus first window start plus one window, in days (gaps included).
     pub span_days: f64,
     /// Total request rate over the windows, requests per second.
     pub rate_rps: Percentiles,
     /// Largest window rate / mean window rate.
     pub peak_to_mean: f64,
-    /// Mean over windows of the rate-weighted mean client inter-arrival CV (1 = Poisson).
+    /// Clients' inter-arrival CV, weighted by rate over clients and windows (1 = Poisson).
     pub mean_client_cv: f64,
     /// Mean rate in each hour of day (hour 0 = windows starting in [0 h, 1 h) of each day;
     /// the source does not state the time zone), divided by the overall mean: feed it to
@@ -61,7 +65,7 @@ pub fn parse_servegen(text: &str, path: &Path) -> Result<Vec<ServegenModelStats>
         ));
     };
     let cols: Vec<&str> = header.trim_end_matches('\r').split(',').collect();
-    let mut idx = [0usize; 4];
+    let mut idx = [0usize; 5];
     for (k, want) in SERVEGEN_COLUMNS.iter().enumerate() {
         idx[k] = cols.iter().position(|c| c.trim() == *want).ok_or_else(|| {
             format!(
@@ -70,9 +74,10 @@ pub fn parse_servegen(text: &str, path: &Path) -> Result<Vec<ServegenModelStats>
             )
         })?;
     }
-    // model -> (window starts, rates, cvs), in file order of first appearance.
+    // model -> (window starts, rates, cvs, gap window starts), in file order.
     let mut order: Vec<String> = Vec::new();
-    let mut series: BTreeMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    type Series = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+    let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for (i, line) in lines {
         let line = line.trim_end_matches('\r');
         if line.is_empty() {
@@ -103,14 +108,19 @@ pub fn parse_servegen(text: &str, path: &Path) -> Result<Vec<ServegenModelStats>
                 })
         };
         let model = field(0)?.to_string();
-        let (t, rate, cv) = (number(1)?, number(2)?, number(3)?);
+        let (t, clients) = (number(1)?, number(4)?);
         if !series.contains_key(&model) {
             order.push(model.clone());
         }
         let s = series.entry(model).or_default();
+        if clients == 0.0 {
+            // A gap: no client, rate 0, empty CV columns.
+            s.3.push(t);
+            continue;
+        }
         s.0.push(t);
-        s.1.push(rate);
-        s.2.push(cv);
+        s.1.push(number(2)?);
+        s.2.push(number(3)?);
     }
     if order.is_empty() {
         return Err(format!("{file}: no data rows"));
@@ -118,16 +128,24 @@ pub fn parse_servegen(text: &str, path: &Path) -> Result<Vec<ServegenModelStats>
     Ok(order
         .into_iter()
         .map(|model| {
-            let (t, rate, cv) = &series[&model];
-            summarise(model, t, rate, cv)
+            let (t, rate, cv, gaps) = &series[&model];
+            summarise(model, t, rate, cv, gaps)
         })
         .collect())
 }
 
-fn summarise(model: String, t: &[f64], rate: &[f64], cv: &[f64]) -> ServegenModelStats {
+fn summarise(
+    model: String,
+    t: &[f64],
+    rate: &[f64],
+    cv: &[f64],
+    gaps: &[f64],
+) -> ServegenModelStats {
     const WINDOW_S: f64 = 600.0;
-    let first = t.iter().copied().fold(f64::INFINITY, f64::min);
-    let last = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let all = || t.iter().chain(gaps).copied();
+    let first = all().fold(f64::INFINITY, f64::min);
+    let last = all().fold(f64::NEG_INFINITY, f64::max);
+    let total_rate: f64 = rate.iter().sum();
     let rate_rps = Percentiles::of(rate);
     let mut sum = [0.0f64; 24];
     let mut n = [0u32; 24];
@@ -148,6 +166,7 @@ fn summarise(model: String, t: &[f64], rate: &[f64], cv: &[f64]) -> ServegenMode
     ServegenModelStats {
         model,
         windows: t.len(),
+        gap_windows: gaps.len(),
         span_days: (last - first + WINDOW_S) / 86_400.0,
         peak_to_mean: if rate_rps.mean > 0.0 {
             rate_rps.max / rate_rps.mean
@@ -155,7 +174,11 @@ fn summarise(model: String, t: &[f64], rate: &[f64], cv: &[f64]) -> ServegenMode
             0.0
         },
         rate_rps,
-        mean_client_cv: cv.iter().sum::<f64>() / cv.len() as f64,
+        mean_client_cv: if total_rate > 0.0 {
+            cv.iter().zip(rate).map(|(c, r)| c * r).sum::<f64>() / total_rate
+        } else {
+            0.0
+        },
         hourly_weights,
     }
 }
@@ -167,12 +190,14 @@ pub fn render_servegen_text(stats: &[ServegenModelStats]) -> String {
     for s in stats {
         let r = &s.rate_rps;
         out.push_str(&format!(
-            "\n{}: {} windows over {:.1} days\n  rate (req/s): mean {:.2}  p50 {:.2}  p90 {:.2}  \
-             p99 {:.2}  max {:.2}  (peak/mean {:.2})\n  client inter-arrival CV, rate-weighted \
-             mean: {:.2} (1 = Poisson)\n  hourly weights (hour 0..23):",
+            "\n{}: {} windows over {:.1} days ({} empty windows left out as missing data)\n  \
+             rate (req/s): mean {:.2}  p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  (peak/mean \
+             {:.2})\n  client inter-arrival CV, rate-weighted mean: {:.2} (1 = Poisson)\n  \
+             hourly weights (hour 0..23):",
             s.model,
             s.windows,
             s.span_days,
+            s.gap_windows,
             r.mean,
             r.p50,
             r.p90,
@@ -199,17 +224,18 @@ mod tests {
     #[test]
     fn summarises_each_model_by_hand() {
         let text = "model,window_start_s,total_rate_rps,active_clients,rate_weighted_mean_client_cv,median_client_cv\n\
-                    a,0,1.0,3,1.0,1.0\na,600,3.0,3,2.0,1.0\nb,3600,5.0,1,0.5,0.5\n";
+                    a,0,1.0,3,1.0,1.0\na,600,3.0,3,2.0,1.0\na,1200,0.0,0,,\nb,3600,5.0,1,0.5,0.5\n";
         let s = parse_servegen(text, Path::new("x.csv")).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].model, "a");
         assert_eq!(s[0].windows, 2);
+        assert_eq!(s[0].gap_windows, 1);
         assert!((s[0].rate_rps.mean - 2.0).abs() < 1e-12);
         assert!((s[0].peak_to_mean - 1.5).abs() < 1e-12);
-        assert!((s[0].mean_client_cv - 1.5).abs() < 1e-12);
+        assert!((s[0].mean_client_cv - 1.75).abs() < 1e-12); // (1 x 1 + 3 x 2) / 4
         assert!((s[0].hourly_weights[0] - 1.0).abs() < 1e-12);
         assert_eq!(s[1].hourly_weights[1], 1.0);
-        assert!((s[0].span_days - 1200.0 / 86_400.0).abs() < 1e-12);
+        assert!((s[0].span_days - 1800.0 / 86_400.0).abs() < 1e-12);
         let text = render_servegen_text(&s);
         assert!(
             text.contains("a: 2 windows") && text.contains("peak/mean 1.50"),
@@ -221,7 +247,8 @@ mod tests {
     fn bad_rows_name_the_line_and_column() {
         let e = parse_servegen("model,window_start_s\n", Path::new("x.csv")).unwrap_err();
         assert!(e.contains("x.csv: line 1: no `total_rate_rps`"), "{e}");
-        let text = "model,window_start_s,total_rate_rps,rate_weighted_mean_client_cv\na,0,fast,1\n";
+        let text = "model,window_start_s,total_rate_rps,rate_weighted_mean_client_cv,active_clients\n\
+                    a,0,fast,1,2\n";
         let e = parse_servegen(text, Path::new("x.csv")).unwrap_err();
         assert!(
             e.contains("line 2: `total_rate_rps` must be a number"),
