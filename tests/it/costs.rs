@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use predicates::str::contains;
 
-use crate::support::{at, load, root, run_default};
+use crate::support::{at, load, root};
 
 fn fleetsim() -> Command {
     let mut c = Command::cargo_bin("fleetsim").unwrap();
