@@ -410,8 +410,8 @@ fn validate_cost(
         return Err(invalid(
             "cost.tco_preset",
             format!(
-                "{tco_name:?} is a {} system, not hardware = {hw:?}; use {:?} or set the \
-                 cost.server_capex_usd, cost.power_kw ... keys by hand",
+                "{tco_name:?} is a {} system, not hardware = {hw:?}; use {:?} (the default), \
+                 then change any input with cost.server_capex_usd, cost.power_kw, ...",
                 tco.hardware.join("/"),
                 crate::cost::default_tco_preset(Some(hw)),
             ),

@@ -64,6 +64,21 @@ fn the_default_price_follows_the_gpu() {
     assert!(price(&h200) != price(&a100) && price(&h200) != price(&h100));
     let tco = |s: &fleetsim::scenario::Scenario| s.cost.tco().tco_usd_per_server_hour();
     assert!(tco(&a100) < tco(&h100) && tco(&h100) < tco(&h200));
+    // A server type for another GPU is refused; one input changed by hand is taken.
+    let o = |sets: &[&str]| fleetsim::scenario::Overrides {
+        set: sets.iter().map(|s| s.to_string()).collect(),
+    };
+    let path = root().join("workloads/llama70b-chat.toml");
+    let e = fleetsim::scenario::load(&path, &o(&["cost.tco_preset=\"dgx-h100\""]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cost.tco_preset") && e.contains("\"dgx-a100\""),
+        "{e}"
+    );
+    let cheap = load("llama70b-chat.toml", &["cost.server_capex_usd=150000"]);
+    assert_eq!(cheap.cost.server_capex_usd, 150_000.0);
+    assert_eq!(cheap.cost.power_kw, a100.cost.power_kw);
 }
 
 #[test]
@@ -248,4 +263,32 @@ fn trace_stats_reads_the_servegen_aggregate() {
         .collect();
     assert_eq!(w.len(), 24);
     assert!((w.iter().sum::<f64>() / 24.0 - 1.0).abs() < 0.05);
+}
+
+#[test]
+fn plan_report_marks_the_chosen_count_with_legends_off_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan");
+    let status = fleetsim()
+        .args(["plan", "workloads/validation/mmc.toml"])
+        .args(["--set", "traffic.duration_s=20000.0"])
+        .args(["--set", "traffic.warmup_s=2000.0", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // Erlang C picks 9 servers; every plan plot marks it, in the HTML legend.
+    assert!(
+        html.matches("</span> chosen: 9 servers</li>").count() >= 2,
+        "chosen-count marker missing"
+    );
+    // Server counts are labelled as whole numbers only; the percentile axis is in nines.
+    let ticks: Vec<&str> = html.lines().map(str::trim).collect();
+    assert!(ticks.contains(&"9") && !ticks.contains(&"8.5"));
+    assert!(ticks.contains(&"p99") && ticks.contains(&"p99.9"));
 }
