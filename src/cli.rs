@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::report::results::{self, Destination, ResultFile};
 use crate::report::{html, pages, table};
-use crate::run::run;
 use crate::scenario::{self, Overrides, Scenario};
 
 /// fleetsim: size fleets of LLM inference servers by discrete-event simulation.
@@ -86,7 +85,7 @@ pub struct ServeArgs {
 pub struct TraceStatsArgs {
     /// The trace file.
     pub trace: PathBuf,
-    /// Its format: azure-2023 or mooncake (default: guessed from the file name).
+    /// Its format: azure-2023, mooncake or servegen (default: guessed from the file name).
     #[arg(long)]
     pub format: Option<String>,
     /// Prefix-cache capacity in 512-token blocks (default: unlimited).
@@ -258,26 +257,42 @@ fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
     use crate::trace::{TraceFormat, read_trace, trace_stats};
     let name = args.trace.to_string_lossy().to_lowercase();
     let format = match args.format.as_deref() {
-        Some("azure-2023") => TraceFormat::Azure2023,
-        Some("mooncake") => TraceFormat::Mooncake,
+        Some("azure-2023") => Some(TraceFormat::Azure2023),
+        Some("mooncake") => Some(TraceFormat::Mooncake),
+        Some("servegen") => None,
         Some(other) => {
             return Err(UsageError(format!(
-                "--format {other:?}: allowed values are azure-2023, mooncake"
+                "--format {other:?}: allowed values are azure-2023, mooncake, servegen"
             ))
             .into());
         }
-        None if name.contains("mooncake") || name.ends_with(".jsonl") => TraceFormat::Mooncake,
-        None => TraceFormat::Azure2023,
+        None if name.contains("servegen") => None,
+        None if name.contains("mooncake") || name.ends_with(".jsonl") => {
+            Some(TraceFormat::Mooncake)
+        }
+        None => Some(TraceFormat::Azure2023),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let Some(format) = format else {
+        let stats = crate::trace::servegen_stats(&args.trace).map_err(UsageError)?;
+        if args.json {
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&stats)?)?;
+        } else {
+            write!(stdout, "{}", crate::trace::render_servegen_text(&stats))?;
+        }
+        return Ok(());
     };
     let records = read_trace(&args.trace, &format).map_err(|e| UsageError(e.to_string()))?;
     let stats = trace_stats(&records);
     let mut v = serde_json::to_value(&stats)?;
+    let mut hit = None;
     if records.iter().any(|r| !r.hash_ids.is_empty()) {
         let replay = crate::prefix_cache::replay_prefix_cache(
             &records,
             args.prefix_cache_blocks,
             crate::prefix_cache::DEFAULT_BLOCK_TOKENS,
         );
+        hit = Some(replay.token_hit_fraction);
         if let serde_json::Value::Object(m) = &mut v {
             m.insert(
                 "prefix_hit_fraction".into(),
@@ -289,9 +304,16 @@ fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
             );
         }
     }
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
-    let _ = args.json; // text and JSON are the same document for now
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        write!(
+            stdout,
+            "{}: {}",
+            args.trace.display(),
+            crate::trace::render_trace_stats_text(&stats, hit)
+        )?;
+    }
     Ok(())
 }
 
@@ -348,12 +370,52 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr when stderr is a terminal, hidden otherwise (pipes, files, CI).
+/// `len = None` gives a spinner with the elapsed time; `unit` names what is counted.
+fn progress_bar(len: Option<u64>, unit: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let (bar, template) = match len {
+        Some(n) => (
+            indicatif::ProgressBar::new(n),
+            format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{spinner}}"),
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            format!("{{elapsed_precise}} {{spinner}} {unit}"),
+        ),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 fn cmd_run(args: RunArgs) -> Result<()> {
     check_threads(args.output.threads)?;
     let scenario = args.scenario.load()?;
     let dest = destination(&args.output, &scenario.name, "run");
     results::check_writable(&dest).map_err(UsageError)?;
-    let output = run(&scenario, args.output.threads);
+    let bar = progress_bar(Some(u64::from(scenario.run.replications)), "replications");
+    let ctl = crate::sim::RunControl::new();
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let output = std::thread::scope(|scope| {
+        if !bar.is_hidden() {
+            scope.spawn(|| {
+                while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                    bar.set_position(u64::from(ctl.replications_done()));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+        }
+        let out = crate::run::run_with(&scenario, args.output.threads, &ctl);
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    });
+    bar.finish_and_clear();
     let json = results::summary_json(&output.summary);
     let docs: Vec<serde_json::Value> = output
         .replications
@@ -418,8 +480,11 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     let scenario = args.scenario.load()?;
     let dest = destination(&args.output, &scenario.name, "run");
     results::check_writable(&dest).map_err(UsageError)?;
-    let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max)
-        .map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
+    let bar = progress_bar(None, "planning: simulating server counts");
+    let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max);
+    bar.finish_and_clear();
+    let outcome =
+        outcome.map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
     let mut resolved = scenario.clone();
     resolved.servers.count = outcome.servers;

@@ -7,8 +7,8 @@
 //! - [`formula`]: R1's per-token and per-task cost method, and the equivalent idle rate.
 //! - [`bridge`](mod@bridge): multiplicative (log-ratio) decomposition of formula vs simulated cost.
 //! - [`reports`]: every figure of every report recomputed from its own inputs ([`Estimate`]).
-//! - [`prices`]: dated hourly price presets for one 8xA100 server.
-//! - [`tco`]: self-built cost per server-hour.
+//! - [`prices`]: dated, sourced cloud price presets per GPU type and count.
+//! - [`tco`]: self-built cost per server-hour, with a sourced preset per server type.
 //! - [`render`]: text table and JSON for a list of estimates.
 //!
 //! Convention: every monetary name carries its unit (`_usd`, `_cents`), every time `_s` or
@@ -27,11 +27,14 @@ pub use formula::{
     FormulaInputs, FormulaTerm, PerTokenInputs, equivalent_idle_rate, formula_breakdown,
     formula_cost_cents,
 };
-pub use prices::{PRICE_PRESETS, PricePreset, price_preset};
+pub use prices::{PRICE_PRESETS, PricePreset, default_price_preset, presets_for, price_preset};
 pub use render::{render_estimates_json, render_estimates_text};
 pub use reports::{
     Estimate, EstimateInput, all_estimates, estimate_for_scenario, estimate_scenario,
     find_estimate, not_llm_message,
 };
 pub use run_cost::add_costs;
-pub use tco::{SELF_BUILT_FRACTION_OF_CLOUD, TcoBreakdown, TcoInputs, self_built_from_cloud_usd};
+pub use tco::{
+    SELF_BUILT_FRACTION_OF_CLOUD, TCO_PRESETS, TcoBreakdown, TcoInputs, TcoPreset,
+    default_tco_preset, self_built_from_cloud_usd, tco_preset,
+};

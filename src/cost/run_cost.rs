@@ -123,15 +123,32 @@ pub fn add_costs(scenario: &Scenario, summary: &mut Value) {
         (Some(u), Some(t)) if t > 0.0 => json!(u / (t / 1000.0)),
         _ => Value::Null,
     };
+    let gpus = match &scenario.servers.kind {
+        ServerKind::Llm(spec) => Some(spec.gpus_per_server),
+        ServerKind::Queue { .. } => None,
+    };
+    // The preset's provenance, only when the price is the preset's (not set by hand).
+    let preset = super::price_preset(&c.cloud_preset).filter(|p| {
+        let preset_price = gpus.map_or(p.usd_per_hour, |g| p.usd_per_gpu_hour() * f64::from(g));
+        (preset_price - c.cloud_usd_per_server_hour).abs() <= 1e-9 * preset_price
+    });
     let cost = json!({
         "cloud": {
             "preset": c.cloud_preset,
             "usd_per_server_hour": c.cloud_usd_per_server_hour,
+            "usd_per_gpu_hour": gpus.map(|g| c.cloud_usd_per_server_hour / f64::from(g)),
+            "gpus_per_server": gpus,
+            "provider": preset.map(|p| p.provider),
+            "instance": preset.map(|p| p.instance),
+            "as_of": preset.map(|p| p.as_of),
+            "source": preset.map(|p| p.source),
             "per_request_usd": cloud_req,
             "per_1k_tokens_usd": per_1k(cloud_req),
             "per_day_usd": n * c.cloud_usd_per_server_hour * 24.0,
         },
         "self_built": {
+            "tco_preset": c.tco_preset,
+            "system": super::tco_preset(&c.tco_preset).map(|p| p.system),
             "usd_per_server_hour": tco,
             "per_request_usd": self_req,
             "per_1k_tokens_usd": per_1k(self_req),

@@ -13,7 +13,6 @@ use std::ops::Range;
 use std::path::Path;
 
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// Pixel size of every plot.
@@ -71,6 +70,72 @@ pub struct Plot {
     pub series: Vec<Series>,
     /// Logarithmic y axis; points with `y <= 0` are left out.
     pub log_y: bool,
+    /// How the x axis is scaled and labelled.
+    pub x_axis: XAxis,
+}
+
+/// How a plot's x axis is scaled and labelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XAxis {
+    /// Linear, automatic tick labels.
+    #[default]
+    Linear,
+    /// Linear, labels only on whole numbers (server counts: no "2.5 servers").
+    Integer,
+    /// Percentiles (x in 0..100) drawn in "nines", `-log10(1 - x/100)`, so that p90, p99 and
+    /// p99.9 are evenly spaced and the tail is visible; ticks labelled `p90`, `p99`, ...
+    Nines,
+}
+
+/// `x` (a percentile) on the nines scale: p50 -> 0.30, p90 -> 1, p99 -> 2, p99.9 -> 3.
+pub fn nines(percentile: f64) -> f64 {
+    -(1.0 - percentile / 100.0).log10()
+}
+
+/// The tick label of `x` on `axis` ("" for no label).
+fn x_tick_label(axis: XAxis, x: f64) -> String {
+    match axis {
+        XAxis::Linear => format_tick(x),
+        XAxis::Integer => {
+            if (x - x.round()).abs() < 1e-9 {
+                format!("{:.0}", x.round())
+            } else {
+                String::new()
+            }
+        }
+        XAxis::Nines => {
+            let p = 100.0 * (1.0 - 10f64.powf(-x));
+            [50.0, 90.0, 99.0, 99.9, 99.99, 99.999]
+                .iter()
+                .find(|&&q| (nines(q) - x).abs() < 1e-6)
+                .map(|&q| format!("p{}", q))
+                .unwrap_or_else(|| {
+                    if (x - x.round()).abs() < 1e-9 {
+                        format!("p{p}")
+                    } else {
+                        String::new()
+                    }
+                })
+        }
+    }
+}
+
+/// A plain tick label: up to 4 significant digits, no trailing zeros.
+fn format_tick(x: f64) -> String {
+    let a = x.abs();
+    let s = if a == 0.0 {
+        "0".to_string()
+    } else if !(1e-3..1e6).contains(&a) {
+        format!("{x:.2e}")
+    } else {
+        let digits = (3 - a.log10().floor() as i32).max(0) as usize;
+        format!("{x:.digits$}")
+    };
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// One named set of points.
@@ -136,6 +201,7 @@ pub fn render_report(data: &ReportData) -> String {
             Ok((svg, notes)) => {
                 out.push_str(&svg);
                 out.push('\n');
+                render_legend(&mut out, plot);
                 for n in notes {
                     let _ = writeln!(out, "<p class=\"note\">{}</p>", escape_html(&n));
                 }
@@ -159,6 +225,35 @@ pub fn render_report(data: &ReportData) -> String {
     out
 }
 
+/// The plot's legend as HTML under the figure, off the data: one entry per named series,
+/// with its colour and a glyph for its style (marker, line, dashed line).
+fn render_legend(out: &mut String, plot: &Plot) {
+    let named: Vec<(usize, &Series)> = plot
+        .series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.name.is_empty())
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    out.push_str("<ul class=\"legend\">\n");
+    for (i, s) in named {
+        let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+        let glyph = match (s.style, s.dashed) {
+            (SeriesStyle::Points, _) => "\u{25cf}",
+            (_, true) => "\u{2574} \u{2574}",
+            _ => "\u{2501}\u{2501}",
+        };
+        let _ = writeln!(
+            out,
+            "<li><span class=\"swatch\" style=\"color:#{r:02x}{g:02x}{b:02x}\">{glyph}</span> {}</li>",
+            escape_html(&s.name)
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
 /// Writes [`render_report`] to `path` (conventionally `report.html`).
 pub fn write_report(path: &Path, data: &ReportData) -> std::io::Result<()> {
     std::fs::write(path, render_report(data))
@@ -178,6 +273,11 @@ pub fn render_plot_svg(plot: &Plot) -> Result<(String, Vec<String>), String> {
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         let mut dropped = 0usize;
         for &(x, y) in &s.points {
+            let x = if plot.x_axis == XAxis::Nines {
+                nines(x)
+            } else {
+                x
+            };
             let ok = x.is_finite() && y.is_finite() && (!plot.log_y || y > 0.0);
             if ok {
                 if let Some(r) = runs.last_mut() {
@@ -256,8 +356,11 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x_range, y_spec)
         .map_err(err)?;
+    let axis = plot.x_axis;
+    let x_label = move |x: &f64| x_tick_label(axis, *x);
     chart
         .configure_mesh()
+        .x_label_formatter(&x_label)
         .x_desc(&plot.x_label)
         .y_desc(&plot.y_label)
         .label_style(("sans-serif", 14))
@@ -266,13 +369,11 @@ where
         .draw()
         .map_err(err)?;
 
-    let mut any_label = false;
     for (i, s, runs) in prepared {
         let color = PALETTE[i % PALETTE.len()];
         let line_style = color.stroke_width(2);
-        for (k, run) in runs.iter().enumerate() {
-            let label = k == 0 && !s.name.is_empty();
-            let anno = match s.style {
+        for run in runs {
+            match s.style {
                 SeriesStyle::Points => chart
                     .draw_series(run.iter().map(|&p| Circle::new(p, 3, color.filled())))
                     .map_err(err)?,
@@ -298,42 +399,10 @@ where
                     }
                 }
             };
-            if label {
-                any_label = true;
-                let style = s.style;
-                let dashed = s.dashed;
-                anno.label(s.name.as_str())
-                    .legend(move |(x, y)| legend_glyph(x, y, style, dashed, color));
-            }
         }
     }
-    if any_label {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
-    }
+    // The legend is HTML under the figure (`render_legend`), off the data.
     Ok(())
-}
-
-/// The legend sample for a series: a marker, a solid line or a dashed line.
-fn legend_glyph<DB: DrawingBackend>(
-    x: i32,
-    y: i32,
-    style: SeriesStyle,
-    dashed: bool,
-    color: RGBColor,
-) -> DynElement<'static, DB, (i32, i32)> {
-    match (style, dashed) {
-        (SeriesStyle::Points, _) => Circle::new((x + 10, y), 3, color.filled()).into_dyn(),
-        (_, true) => DashedPathElement::new(vec![(x, y), (x + 20, y)], 5, 3, color.stroke_width(2))
-            .into_dyn(),
-        _ => PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)).into_dyn(),
-    }
 }
 
 /// The corner points of a staircase through `run`: each y holds until the next x.
@@ -434,6 +503,9 @@ th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure.plot { margin: 1.5em 0; }
 figure.plot svg { max-width: 100%; height: auto; }
+ul.legend { list-style: none; padding: 0; margin: 0.3em 0 0 4.5em; font-size: 0.9em; }
+ul.legend li { display: inline-block; margin-right: 1.5em; }
+ul.legend .swatch { font-weight: bold; }
 .note { color: #8a5a00; font-size: 0.9em; }
 footer { margin-top: 3em; color: #888; font-size: 0.85em; }
 ";
@@ -470,6 +542,7 @@ mod tests {
                         series("servers", curve.clone(), SeriesStyle::Step, true),
                     ],
                     log_y: true,
+                    x_axis: XAxis::Linear,
                 },
                 Plot {
                     title: "Servers".into(),
@@ -477,6 +550,7 @@ mod tests {
                     y_label: "active".into(),
                     series: vec![series("active", curve, SeriesStyle::Step, false)],
                     log_y: false,
+                    x_axis: XAxis::Integer,
                 },
             ],
         }
@@ -497,11 +571,40 @@ mod tests {
         }
         assert!(html.contains("Fleet &lt;b&gt;sizing&lt;/b&gt; &amp; cost"));
         assert!(html.contains("<td class=\"num\">1.25</td>"));
-        for name in ["sim", "theory", "obs", "servers"] {
+        // Legends are HTML under each figure, not drawn over the data.
+        for name in ["sim", "theory", "obs", "servers", "active"] {
             assert!(
-                html.lines().any(|l| l.trim() == name),
+                html.lines()
+                    .any(|l| l.starts_with("<li><span class=\"swatch\"")
+                        && l.ends_with(&format!("</span> {name}</li>"))),
                 "legend entry {name} missing"
             );
+        }
+        assert_eq!(html.matches("<ul class=\"legend\">").count(), 2);
+    }
+
+    #[test]
+    fn tick_labels_integer_and_nines() {
+        assert_eq!(x_tick_label(XAxis::Integer, 3.0), "3");
+        assert_eq!(x_tick_label(XAxis::Integer, 2.5), "");
+        assert!((nines(99.0) - 2.0).abs() < 1e-12 && (nines(90.0) - 1.0).abs() < 1e-12);
+        assert_eq!(x_tick_label(XAxis::Nines, nines(99.9)), "p99.9");
+        assert_eq!(x_tick_label(XAxis::Nines, 1.0), "p90");
+        assert_eq!(x_tick_label(XAxis::Nines, 1.5), "");
+        assert_eq!(x_tick_label(XAxis::Linear, 0.25), "0.25");
+        assert_eq!(x_tick_label(XAxis::Linear, 1500.0), "1500");
+        // The percentile plot of a run shows p50 to p99.9 on the nines scale.
+        let mut data = sample();
+        data.plots[0].x_axis = XAxis::Nines;
+        data.plots[0].series = vec![series(
+            "ttft",
+            vec![(50.0, 1.0), (90.0, 2.0), (99.0, 3.0), (99.9, 4.0)],
+            SeriesStyle::Line,
+            false,
+        )];
+        let html = render_report(&data);
+        for label in ["p90", "p99", "p99.9"] {
+            assert!(html.lines().any(|l| l.trim() == label), "{label}");
         }
     }
 

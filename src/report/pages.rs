@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::html::{Plot, ReportData, Series, SeriesStyle, Table};
+use super::html::{Plot, ReportData, Series, SeriesStyle, Table, XAxis};
 use crate::plan::PlanOutcome;
 
 /// Latency statistics shown, with their percentile (x of the percentile plot).
@@ -192,10 +192,11 @@ fn summary_plots(summary: &Value) -> Vec<Plot> {
     if !lat.is_empty() {
         plots.push(Plot {
             title: "Latency percentiles".into(),
-            x_label: "percentile (50, 90, 95, 99, 99.9)".into(),
+            x_label: "percentile (in nines: p50, p90, p99, p99.9)".into(),
             y_label: "latency (s, log)".into(),
             series: lat,
             log_y: true,
+            x_axis: XAxis::Nines,
         });
     }
     if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array)
@@ -230,6 +231,7 @@ fn summary_plots(summary: &Value) -> Vec<Plot> {
             y_label: "USD per request".into(),
             series: s,
             log_y: false,
+            x_axis: XAxis::Integer,
         });
     }
     plots
@@ -273,6 +275,7 @@ fn day_plot(summary: &Value) -> Option<Plot> {
             series("servers_paid", "servers paid for", true),
         ],
         log_y: false,
+        x_axis: XAxis::Integer,
     })
 }
 
@@ -425,6 +428,7 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         y_label: "seconds (log)".into(),
         series: lat,
         log_y: true,
+        x_axis: XAxis::Integer,
     });
     plots.push(Plot {
         title: "Idle rate against server count".into(),
@@ -451,6 +455,7 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
             ),
         ],
         log_y: false,
+        x_axis: XAxis::Integer,
     });
     plots.push(Plot {
         title: "Cost per request against server count".into(),
@@ -471,11 +476,34 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
             ),
         ],
         log_y: false,
+        x_axis: XAxis::Integer,
     });
 
     // Queue fleets have no formula estimate or equivalent idle rate: leave those series out.
     for p in &mut plots {
         p.series.retain(|s| !s.points.is_empty());
+    }
+    // The chosen count, as a dashed vertical line across each plot's data.
+    let chosen = f64::from(plan.servers);
+    for p in &mut plots {
+        let ys = || {
+            p.series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|q| q.1))
+                .filter(|y| y.is_finite() && (!p.log_y || *y > 0.0))
+        };
+        let (y0, y1) = (
+            ys().fold(f64::INFINITY, f64::min),
+            ys().fold(f64::NEG_INFINITY, f64::max),
+        );
+        if y0 <= y1 {
+            p.series.push(series(
+                &format!("chosen: {} servers", plan.servers),
+                vec![(chosen, y0), (chosen, y1)],
+                SeriesStyle::Line,
+                true,
+            ));
+        }
     }
     tables.extend(summary_tables(
         &plan.summary,
@@ -587,6 +615,7 @@ pub fn sweep_report(
             y_label: "seconds".into(),
             series: series_for(latency, ""),
             log_y: false,
+            x_axis: XAxis::Linear,
         });
         let mut idle = series_for("idle_rate.achieved", "achieved");
         idle.extend(series_for("idle_rate.equivalent", "equivalent"));
@@ -610,6 +639,7 @@ pub fn sweep_report(
             y_label: "fraction".into(),
             series: idle,
             log_y: false,
+            x_axis: XAxis::Linear,
         });
         plots.push(Plot {
             title: format!("Cloud cost per request against {x_key}"),
@@ -617,6 +647,7 @@ pub fn sweep_report(
             y_label: "USD".into(),
             series: series_for("cost.cloud.per_request_usd", ""),
             log_y: false,
+            x_axis: XAxis::Linear,
         });
     }
     ReportData {

@@ -35,6 +35,23 @@ pub fn render(summary: &Value) -> String {
             .map(|l| format!("{l:.3}"))
             .unwrap_or_else(|| "n/a".into())
     ));
+    // An autoscaled fleet is paid for by the server-hour: show what it paid, not its start.
+    if let (Some(mean), Some(lo), Some(hi)) = (
+        get(summary, "llm.mean_servers").and_then(Value::as_f64),
+        get(summary, "llm.min_servers").and_then(Value::as_f64),
+        get(summary, "llm.max_servers").and_then(Value::as_f64),
+    ) && (lo != hi || summary["servers"].as_f64() != Some(mean))
+    {
+        out.push_str(&format!(
+            "autoscaled: servers paid for mean {mean:.2}, min {lo}, max {hi}{} (the count \
+             above is the starting fleet); costs use the mean\n",
+            if summary["replications"].as_u64().unwrap_or(1) > 1 {
+                " (min and max averaged over replications)"
+            } else {
+                ""
+            }
+        ));
+    }
     if let Some(list) = summary["overload"].as_array() {
         for m in list {
             out.push_str(&format!("OVERLOADED: {}\n", m.as_str().unwrap_or("")));
@@ -126,6 +143,12 @@ pub fn render(summary: &Value) -> String {
             "idle rate equivalent (same cost in the formula)".to_string(),
             f("idle_rate.equivalent", 3),
         ]);
+        if let Some(note) = get(summary, "idle_rate.equivalent")
+            .and_then(Value::as_f64)
+            .and_then(equivalent_idle_note)
+        {
+            t.add_row(["  what that means".to_string(), note]);
+        }
         t.add_row([
             format!(
                 "cloud $/request ({} at ${}/server-h)",
@@ -141,9 +164,33 @@ pub fn render(summary: &Value) -> String {
             f("cost.cloud.per_1k_tokens_usd", 6),
         ]);
         t.add_row(["cloud $/day".to_string(), f("cost.cloud.per_day_usd", 0)]);
+        if let Some(provider) = get(summary, "cost.cloud.provider").and_then(Value::as_str) {
+            let gpus = get(summary, "cost.cloud.gpus_per_server").and_then(Value::as_u64);
+            t.add_row([
+                "  cloud price basis".to_string(),
+                match gpus {
+                    Some(g) => format!(
+                        "{provider}: ${}/GPU-h x {g} GPU{}",
+                        f("cost.cloud.usd_per_gpu_hour", 4),
+                        if g == 1 { "" } else { "s" }
+                    ),
+                    None => format!("{provider}, per server"),
+                },
+            ]);
+            t.add_row([
+                "  cloud price as of".to_string(),
+                get(summary, "cost.cloud.as_of")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ]);
+        }
         t.add_row([
             format!(
-                "self-built $/request (TCO ${}/server-h)",
+                "self-built $/request (TCO {} ${}/server-h)",
+                get(summary, "cost.self_built.tco_preset")
+                    .and_then(Value::as_str)
+                    .unwrap_or("custom"),
                 f("cost.self_built.usd_per_server_hour", 2)
             ),
             f("cost.self_built.per_request_usd", 6),
@@ -171,6 +218,22 @@ pub fn render(summary: &Value) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What an equivalent idle rate below zero means, or `None` when it is zero or more.
+///
+/// The equivalent idle rate is the `idle` that makes the R1 formula give the simulated cost:
+/// `formula(idle) = formula(0) / (1 - idle)`. When the simulated fleet costs less than the
+/// formula at zero idle, no idle rate in `[0, 1)` can match and the value goes negative; the
+/// JSON keeps the negative number as computed.
+pub fn equivalent_idle_note(equivalent: f64) -> Option<String> {
+    (equivalent < 0.0).then(|| {
+        "below 0: the fleet costs less per request than the formula does even with no idle \
+         time, so no idle rate reproduces it; the formula's per-token work (MFU, cache, \
+         compression) is pessimistic here, usually because batching beats the assumed MFU \
+         (see the bridge)"
+            .to_string()
+    })
 }
 
 /// Renders a plan: the chosen count, the count below and why it fails, idle rates and cost,
@@ -212,6 +275,9 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
         f(plan.cost_per_request_usd, 6),
         f(plan.formula_cost_per_request_usd, 6),
     ));
+    if let Some(note) = plan.equivalent_idle_rate.and_then(equivalent_idle_note) {
+        out.push_str(&format!("equivalent idle rate {note}\n"));
+    }
 
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);

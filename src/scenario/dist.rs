@@ -53,6 +53,54 @@ pub enum DistSpec {
     },
 }
 
+/// What to write for a distribution; every distribution error ends with it.
+pub const DIST_EXAMPLE: &str = "Write a number for a fixed value (input_tokens = 1500, or \
+     --set request.input_tokens=1500) or a table: { dist = \"lognormal\", mean = 1155, cv = 0.8 }; \
+     dist is one of fixed (value), exponential (mean), uniform (low, high), lognormal (mean, cv), \
+     gamma (mean, cv), empirical (values, weights)";
+
+/// Reads an optional distribution written either as a plain number (a fixed value, so that
+/// `--set request.input_tokens=1500` works) or as a `{ dist = ... }` table. For `raw` fields:
+/// `#[serde(default, deserialize_with = "...")]`. Errors end with [`DIST_EXAMPLE`].
+pub fn number_or_table<'de, D>(deserializer: D) -> Result<Option<DistSpec>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{self, MapAccess, Visitor};
+
+    struct NumberOrTable;
+
+    impl<'de> Visitor<'de> for NumberOrTable {
+        type Value = Option<DistSpec>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a distribution: {DIST_EXAMPLE}")
+        }
+
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            Ok(Some(DistSpec::Fixed { value }))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            DistSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                .map(Some)
+                .map_err(|e| {
+                    de::Error::custom(format!("{}\n{DIST_EXAMPLE}", e.to_string().trim_end()))
+                })
+        }
+    }
+
+    deserializer.deserialize_any(NumberOrTable)
+}
+
 /// A validated distribution, ready to sample.
 #[derive(Clone, Debug)]
 pub struct Dist {
@@ -91,6 +139,11 @@ impl DistSpec {
     /// Checks the parameters (all values must be >= 0: times and token counts are never
     /// negative) and builds the sampler; the error says which parameter is wrong and why.
     pub fn build(&self) -> Result<Dist, String> {
+        self.build_sampler()
+            .map_err(|e| format!("{e}; {DIST_EXAMPLE}"))
+    }
+
+    fn build_sampler(&self) -> Result<Dist, String> {
         let (kind, mean, cv) = match *self {
             DistSpec::Fixed { value } => {
                 finite_nonneg("value", value)?;
@@ -264,6 +317,61 @@ mod tests {
                 "{spec:?}: cv {cv} vs {want_cv}"
             );
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        #[serde(default, deserialize_with = "number_or_table")]
+        d: Option<DistSpec>,
+    }
+
+    #[test]
+    fn a_plain_number_is_a_fixed_value() {
+        let h: Holder = toml::from_str("d = 1500").unwrap();
+        assert_eq!(h.d, Some(DistSpec::Fixed { value: 1500.0 }));
+        let h: Holder = toml::from_str("d = 0.25").unwrap();
+        assert_eq!(h.d, Some(DistSpec::Fixed { value: 0.25 }));
+        let h: Holder = toml::from_str("d = { dist = \"gamma\", mean = 2.0, cv = 0.5 }").unwrap();
+        assert_eq!(h.d, Some(DistSpec::Gamma { mean: 2.0, cv: 0.5 }));
+        let h: Holder = toml::from_str("").unwrap();
+        assert_eq!(h.d, None);
+        // The resolved (tagged) form of a fixed value still reads back.
+        let back = toml::to_string(&Holder2 {
+            d: DistSpec::Fixed { value: 7.0 },
+        })
+        .unwrap();
+        let h: Holder = toml::from_str(&back).unwrap();
+        assert_eq!(h.d, Some(DistSpec::Fixed { value: 7.0 }));
+    }
+
+    #[derive(Serialize)]
+    struct Holder2 {
+        d: DistSpec,
+    }
+
+    #[test]
+    fn distribution_errors_show_an_example() {
+        for text in [
+            "d = \"many\"",
+            "d = { dist = \"lognormal\", mean = 1.0 }",
+            "d = { dist = \"zipf\", s = 1.0 }",
+        ] {
+            let e = toml::from_str::<Holder>(text).unwrap_err().to_string();
+            assert!(
+                e.contains("dist = \"lognormal\", mean = 1155"),
+                "{text}: {e}"
+            );
+        }
+        let e = DistSpec::Gamma {
+            mean: -1.0,
+            cv: 1.0,
+        }
+        .build()
+        .unwrap_err();
+        assert!(
+            e.contains("`mean`") && e.contains("input_tokens = 1500"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -263,7 +263,7 @@ fn validate_slo(
 pub struct CostSpec {
     /// The cloud price preset the price came from (`custom` when given directly).
     pub cloud_preset: String,
-    /// Cloud price of one server-hour, USD.
+    /// Cloud price of one server-hour, USD (the preset's per-GPU price x GPUs per server).
     pub cloud_usd_per_server_hour: f64,
     /// The idle rate the R1 formula assumes.
     pub assumed_idle_rate: f64,
@@ -271,6 +271,9 @@ pub struct CostSpec {
     pub assumed_cache_hit_rate: f64,
     /// The MFU the formula assumes.
     pub assumed_mfu: f64,
+    /// The self-built server type the TCO inputs came from (see [`crate::cost::TCO_PRESETS`]).
+    #[serde(default = "default_tco_name")]
+    pub tco_preset: String,
     /// Self-built server price, USD.
     pub server_capex_usd: f64,
     /// Depreciation years.
@@ -289,7 +292,12 @@ pub struct CostSpec {
     pub servers_per_rack: f64,
 }
 
-/// Default cloud price preset: a current 8 x A100-80GB list price.
+fn default_tco_name() -> String {
+    "dgx-a100".into()
+}
+
+/// Cloud price preset of queue servers (no GPU) that name none: an 8 x A100-80GB list price.
+/// LLM servers default to the preset for their GPU ([`crate::cost::default_price_preset`]).
 pub const DEFAULT_CLOUD_PRESET: &str = "azure-nd96amsr-a100-v4";
 
 impl CostSpec {
@@ -308,9 +316,13 @@ impl CostSpec {
     }
 }
 
+/// Resolves `[cost]`: the cloud price follows `[servers]` (GPU type and count), and a preset
+/// that does not fit them is refused unless the price is set explicitly; the TCO inputs come
+/// from the server type's preset, scaled to the GPUs per server, then any key set by hand.
 fn validate_cost(
     raw: Option<raw::RawCost>,
     cache: &CacheSpec,
+    servers: &ServersSpec,
     file: &Path,
 ) -> Result<CostSpec, ScenarioError> {
     let invalid = |key: &str, message: String| ScenarioError::Invalid {
@@ -319,32 +331,108 @@ fn validate_cost(
         message,
     };
     let r = raw.unwrap_or_default();
+    let gpu = match &servers.kind {
+        ServerKind::Llm(spec) => Some((spec.hardware.to_ascii_lowercase(), spec.gpus_per_server)),
+        ServerKind::Queue { .. } => None,
+    };
+    let hardware = gpu.as_ref().map(|(h, _)| h.as_str());
     let preset_name = r
         .cloud_preset
         .clone()
-        .unwrap_or_else(|| DEFAULT_CLOUD_PRESET.to_string());
+        .unwrap_or_else(|| crate::cost::default_price_preset(hardware).to_string());
+    let explicit = r.cloud_usd_per_server_hour.is_some() || r.cloud_usd_per_gpu_hour.is_some();
     let preset = crate::cost::price_preset(&preset_name);
-    let (cloud_preset, price) = match (r.cloud_usd_per_server_hour, preset) {
-        (Some(p), _) => (
-            if r.cloud_preset.is_some() {
-                preset_name
-            } else {
-                "custom".to_string()
-            },
-            p,
-        ),
-        (None, Some(p)) => (preset_name, p.usd_per_hour),
-        (None, None) => {
-            let names: Vec<&str> = crate::cost::PRICE_PRESETS.iter().map(|p| p.name).collect();
-            return Err(invalid(
-                "cost.cloud_preset",
-                format!(
-                    "unknown price preset {preset_name:?}; allowed: {}",
-                    names.join(", ")
-                ),
-            ));
+    // `custom` is what a resolved scenario with an explicit price says.
+    if preset.is_none() && !(explicit && preset_name.starts_with("custom")) {
+        let names: Vec<&str> = crate::cost::PRICE_PRESETS.iter().map(|p| p.name).collect();
+        return Err(invalid(
+            "cost.cloud_preset",
+            format!(
+                "unknown price preset {preset_name:?}; allowed: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    let label = |explicit: &str| {
+        if r.cloud_preset.is_some() {
+            preset_name.clone()
+        } else {
+            explicit.to_string()
         }
     };
+    let (cloud_preset, price) = match (r.cloud_usd_per_server_hour, r.cloud_usd_per_gpu_hour) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "cost.cloud_usd_per_gpu_hour",
+                "set either cost.cloud_usd_per_server_hour or cost.cloud_usd_per_gpu_hour, \
+                 not both"
+                    .into(),
+            ));
+        }
+        (Some(p), None) => (label("custom"), p),
+        (None, Some(per_gpu)) => {
+            let Some((_, n)) = &gpu else {
+                return Err(invalid(
+                    "cost.cloud_usd_per_gpu_hour",
+                    "applies to kind = \"llm\" servers (queue servers have no GPUs); use \
+                     cost.cloud_usd_per_server_hour"
+                        .into(),
+                ));
+            };
+            if !(per_gpu.is_finite() && per_gpu > 0.0) {
+                return Err(invalid(
+                    "cost.cloud_usd_per_gpu_hour",
+                    format!("must be a positive number, got {per_gpu}"),
+                ));
+            }
+            (label("custom-per-gpu"), per_gpu * f64::from(*n))
+        }
+        (None, None) => match (&gpu, preset) {
+            (_, None) => {
+                return Err(invalid(
+                    "cost.cloud_preset",
+                    format!("{preset_name:?} names no preset; set a price or a preset"),
+                ));
+            }
+            (Some((hw, n)), Some(preset)) => {
+                let price = preset
+                    .check(hw, *n)
+                    .map_err(|m| invalid("cost.cloud_preset", m))?;
+                (preset_name.clone(), price)
+            }
+            (None, Some(preset)) => (preset_name.clone(), preset.usd_per_hour),
+        },
+    };
+
+    let tco_name = r
+        .tco_preset
+        .clone()
+        .unwrap_or_else(|| crate::cost::default_tco_preset(hardware).to_string());
+    let Some(tco) = crate::cost::tco_preset(&tco_name) else {
+        let names: Vec<&str> = crate::cost::TCO_PRESETS.iter().map(|p| p.name).collect();
+        return Err(invalid(
+            "cost.tco_preset",
+            format!(
+                "unknown server type {tco_name:?}; allowed: {}",
+                names.join(", ")
+            ),
+        ));
+    };
+    if let Some(hw) = hardware
+        && !tco.hardware.contains(&hw)
+    {
+        return Err(invalid(
+            "cost.tco_preset",
+            format!(
+                "{tco_name:?} is a {} system, not hardware = {hw:?}; use {:?} (the default), \
+                 then change any input with cost.server_capex_usd, cost.power_kw, ...",
+                tco.hardware.join("/"),
+                crate::cost::default_tco_preset(Some(hw)),
+            ),
+        ));
+    }
+    let d = tco.inputs_for(gpu.as_ref().map_or(tco.gpus, |(_, n)| *n));
+
     if r.assumed_cache_hit_rate.is_none()
         && let CacheSpec::Lru {
             capacity,
@@ -362,13 +450,13 @@ fn validate_cost(
             ),
         ));
     }
-    let d = crate::cost::TcoInputs::default();
     let spec = CostSpec {
         cloud_preset,
         cloud_usd_per_server_hour: price,
         assumed_idle_rate: r.assumed_idle_rate.unwrap_or(0.20),
         assumed_cache_hit_rate: r.assumed_cache_hit_rate.unwrap_or(cache.assumed_hit_rate()),
         assumed_mfu: r.assumed_mfu.unwrap_or(0.30),
+        tco_preset: tco_name,
         server_capex_usd: r.server_capex_usd.unwrap_or(d.server_capex_usd),
         years: r.years.unwrap_or(d.years),
         power_kw: r.power_kw.unwrap_or(d.power_kw),
@@ -1171,7 +1259,7 @@ pub fn validate_with_access(
         }
     };
 
-    let cost = validate_cost(raw.cost, &cache, file)?;
+    let cost = validate_cost(raw.cost, &cache, &servers, file)?;
     let slo = validate_slo(raw.slo, is_llm, file)?;
     let autoscale = validate_autoscale(raw.autoscale, &servers, file)?;
     Ok(Scenario {

@@ -40,16 +40,20 @@ pub struct RawScenario {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCost {
-    /// Cloud price preset (default `azure-nd96amsr-a100-v4`).
+    /// Cloud price preset (default: the preset for `servers.hardware`).
     pub cloud_preset: Option<String>,
-    /// Cloud price per server-hour, overriding the preset.
+    /// Cloud price per server-hour, overriding the preset (no GPU type or count check).
     pub cloud_usd_per_server_hour: Option<f64>,
+    /// Cloud price per GPU-hour, times `servers.gpus_per_server` (no GPU type check).
+    pub cloud_usd_per_gpu_hour: Option<f64>,
     /// The idle rate the R1 formula assumes (default 0.20).
     pub assumed_idle_rate: Option<f64>,
     /// The cache hit rate the formula assumes (default: the cache's configured hit rate).
     pub assumed_cache_hit_rate: Option<f64>,
     /// The MFU the formula assumes (default 0.30, R1).
     pub assumed_mfu: Option<f64>,
+    /// Self-built server type (default: the one for `servers.hardware`).
+    pub tco_preset: Option<String>,
     /// Self-built server price, USD.
     pub server_capex_usd: Option<f64>,
     /// Depreciation years.
@@ -104,13 +108,16 @@ pub struct RawModel {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
-    /// Prompt tokens per request.
+    /// Prompt tokens per request: a number (fixed) or a distribution table.
+    #[serde(default, deserialize_with = "super::dist::number_or_table")]
     pub input_tokens: Option<DistSpec>,
     /// Generated tokens per request.
+    #[serde(default, deserialize_with = "super::dist::number_or_table")]
     pub output_tokens: Option<DistSpec>,
     /// Rounds per session (default 1: every request stands alone).
     pub rounds: Option<u32>,
     /// Seconds between a round's answer and the next round's question.
+    #[serde(default, deserialize_with = "super::dist::number_or_table")]
     pub think_time_s: Option<DistSpec>,
     /// Tokens of a system prompt at the start of every session's first prompt (default 0).
     pub system_prompt_tokens: Option<u32>,
@@ -270,6 +277,7 @@ pub struct RawServers {
     /// `queue`: slots per server (default 1).
     pub slots: Option<u32>,
     /// `queue`: service time distribution in seconds.
+    #[serde(default, deserialize_with = "super::dist::number_or_table")]
     pub service_time_s: Option<DistSpec>,
     /// `llm`: GPU preset (default `a100-80gb`).
     pub hardware: Option<String>,

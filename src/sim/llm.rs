@@ -43,6 +43,10 @@ pub struct LlmMetrics {
     /// Servers paid for, time-averaged over the measured window (active, being provisioned,
     /// or draining); equals the fleet size without autoscaling.
     pub mean_servers: f64,
+    /// Fewest servers paid for at any time in the measured window.
+    pub min_servers: f64,
+    /// Most servers paid for at any time in the measured window.
+    pub max_servers: f64,
     /// Fraction of measured prompt tokens found in a replica's prefix cache at admission
     /// (0 without a prefix cache).
     pub prefix_hit_fraction: f64,
@@ -298,6 +302,7 @@ pub fn run_llm_replication(
     }
     let mut paid = LevelMeter::new(warmup, end);
     paid.set(SimTime::ZERO, active as u64);
+    let mut paid_range = PaidRange::new(warmup, end, active as u64);
     let mut waiting_total: u64 = 0;
     let mut waiting_at_warmup: Option<u64> = None;
 
@@ -451,7 +456,9 @@ pub fn run_llm_replication(
                         (s * per_server..(s + 1) * per_server).any(|r| outstanding.get(r) > OFF)
                     })
                     .count();
-                paid.set(now, (active + d.provisioning as usize + draining) as u64);
+                let level = (active + d.provisioning as usize + draining) as u64;
+                paid.set(now, level);
+                paid_range.set(now, level);
                 let next_tick = now + *interval;
                 queue.push(next_tick, Event::Tick);
             }
@@ -553,6 +560,7 @@ pub fn run_llm_replication(
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let (paid_area, _, _) = paid.finish(now);
     let mean_servers = ratio(paid_area, window);
+    let (min_servers, max_servers) = paid_range.finish(now);
     // Idle over the replica-time paid for.
     let idle = 1.0 - ratio(busy, paid_area * per_server as f64);
     let (l_area, _, _) = in_system.finish(now);
@@ -568,6 +576,8 @@ pub fn run_llm_replication(
         prefill_tokens_per_s: ratio(pre_tokens as f64, window),
         steps_per_busy_s: ratio(steps as f64, busy),
         mean_servers,
+        min_servers: min_servers as f64,
+        max_servers: max_servers as f64,
         prefix_hit_fraction: ratio(prefix_hits as f64, prompt_tokens as f64),
     };
     let metrics = ReplicationMetrics {
@@ -617,5 +627,64 @@ pub fn run_llm_replication(
         metrics,
         overload,
         events,
+    }
+}
+
+/// Fewest and most servers paid for while the level held for some time inside the measured
+/// window `[from, to)`.
+struct PaidRange {
+    from: SimTime,
+    to: SimTime,
+    since: SimTime,
+    level: u64,
+    range: Option<(u64, u64)>,
+}
+
+impl PaidRange {
+    fn new(from: SimTime, to: SimTime, level: u64) -> Self {
+        PaidRange {
+            from,
+            to,
+            since: SimTime::ZERO,
+            level,
+            range: None,
+        }
+    }
+
+    fn close_segment(&mut self, now: SimTime) {
+        if self.since.max(self.from) < now.min(self.to) {
+            let (lo, hi) = self.range.unwrap_or((self.level, self.level));
+            self.range = Some((lo.min(self.level), hi.max(self.level)));
+        }
+    }
+
+    fn set(&mut self, now: SimTime, level: u64) {
+        self.close_segment(now);
+        self.since = now;
+        self.level = level;
+    }
+
+    /// (min, max); the level at the end if the window saw no time.
+    fn finish(&mut self, end: SimTime) -> (u64, u64) {
+        self.close_segment(end);
+        self.range.unwrap_or((self.level, self.level))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paid_range_counts_only_levels_held_inside_the_window() {
+        let mut r = PaidRange::new(SimTime(10), SimTime(100), 9); // 9 only before the window
+        r.set(SimTime(10), 4);
+        r.set(SimTime(50), 9); // held for no time: ignored
+        r.set(SimTime(50), 6);
+        r.set(SimTime(60), 5);
+        r.set(SimTime(100), 1); // from the window's end on: ignored
+        assert_eq!(r.finish(SimTime(120)), (4, 6));
+        let mut flat = PaidRange::new(SimTime(0), SimTime(10), 3);
+        assert_eq!(flat.finish(SimTime(10)), (3, 3));
     }
 }

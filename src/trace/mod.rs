@@ -18,6 +18,7 @@
 //! tolerated irregularities are CRLF line ends and a missing (or present) final newline.
 
 mod parse;
+mod servegen;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -25,9 +26,12 @@ use std::path::{Path, PathBuf};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+pub use servegen::{
+    SERVEGEN_COLUMNS, ServegenModelStats, parse_servegen, render_servegen_text, servegen_stats,
+};
 pub use stats::{
     Percentiles, TokenSide, TraceStats, empirical_input_tokens, empirical_output_tokens,
-    empirical_tokens, mean_rate_per_s, percentile_linear, trace_stats,
+    empirical_tokens, mean_rate_per_s, percentile_linear, render_trace_stats_text, trace_stats,
 };
 
 /// The layout of a trace file.

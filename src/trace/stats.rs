@@ -158,6 +158,71 @@ pub fn trace_stats(records: &[TraceRecord]) -> TraceStats {
     }
 }
 
+/// The statistics as text (what `fleetsim trace-stats` prints without `--json`);
+/// `prefix_hit_fraction` is the prefix-cache replay's token hit fraction, when the trace
+/// has block hashes.
+pub fn render_trace_stats_text(s: &TraceStats, prefix_hit_fraction: Option<f64>) -> String {
+    let p = |x: &Percentiles| {
+        format!(
+            "mean {:.1}  p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}",
+            x.mean, x.p50, x.p90, x.p99, x.max
+        )
+    };
+    let mut out = format!(
+        "requests            {}\n\
+         span                {:.1} min\n\
+         mean rate           {:.3} req/s\n\
+         inter-arrival CV    {:.2}  (1 = Poisson; above 1 = burstier)\n\
+         peak/mean per min   {:.2}\n\
+         input tokens        {}\n\
+         output tokens       {}\n",
+        s.requests,
+        s.duration_s / 60.0,
+        s.mean_rate_per_s,
+        s.interarrival_cv,
+        s.peak_to_mean_per_minute,
+        p(&s.input_tokens),
+        p(&s.output_tokens),
+    );
+    if let Some(f) = prefix_hit_fraction {
+        out.push_str(&format!(
+            "prefix-cache hits   {:.1}% of prompt tokens (replayed against the trace's block \
+             hashes)\n",
+            100.0 * f
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_names_every_statistic() {
+        let p = Percentiles::of(&[1.0, 2.0, 3.0]);
+        let s = TraceStats {
+            requests: 3,
+            duration_s: 120.0,
+            mean_rate_per_s: 0.0167,
+            interarrival_cv: 1.09,
+            peak_to_mean_per_minute: 1.5,
+            input_tokens: p,
+            output_tokens: p,
+        };
+        let t = render_trace_stats_text(&s, Some(0.25));
+        for want in [
+            "requests            3",
+            "span                2.0 min",
+            "CV    1.09",
+            "25.0%",
+        ] {
+            assert!(t.contains(want), "{want}: {t}");
+        }
+        assert!(!render_trace_stats_text(&s, None).contains("prefix"));
+    }
+}
+
 /// Which token count of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum TokenSide {

@@ -1,7 +1,11 @@
 //! Headless Chromium (Debian's `chromium`; `.ci/run` installs it when missing) opens
 //! `report.html` and the `serve` page, and checks they render with no console errors.
+//!
+//! Without Chromium these tests are skipped, saying so on the terminal (not in captured
+//! output), so that `cargo test` passes on a fresh machine. With
+//! `FLEETSIM_REQUIRE_BROWSER=1` (set by `.ci/run`) a missing Chromium fails them instead.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,19 +13,42 @@ use std::time::{Duration, Instant};
 
 use crate::support::root;
 
-fn chromium() -> PathBuf {
-    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if Path::new(c).exists() {
-            return PathBuf::from(c);
-        }
+/// The variable that makes the browser tests fail, rather than skip, without Chromium.
+const REQUIRE_VAR: &str = "FLEETSIM_REQUIRE_BROWSER";
+
+fn find_chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Chromium, or `None` after telling the terminal that `test` is skipped and why. Panics
+/// when Chromium is missing and `FLEETSIM_REQUIRE_BROWSER=1`.
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    if let Some(p) = find_chromium() {
+        return Some(p);
     }
-    panic!("headless Chromium is missing: install Debian's `chromium` (bash .ci/run does)");
+    let required = std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "headless Chromium is missing and {REQUIRE_VAR}=1: install Debian's `chromium` \
+         (bash .ci/run does)"
+    );
+    // Written to the real stderr, not the test harness's capture, so it shows on a pass.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED browser test {test}: no headless Chromium at /usr/bin/chromium or \
+         /usr/bin/chromium-browser. Install Debian's `chromium` to run it; CI sets \
+         {REQUIRE_VAR}=1, which makes a missing browser a failure."
+    );
+    None
 }
 
 /// Loads `url` headless; returns (DOM after scripts ran, console lines Chromium logged).
-fn load(url: &str, budget_ms: u32) -> (String, Vec<String>) {
+fn load(chromium: &Path, url: &str, budget_ms: u32) -> (String, Vec<String>) {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
+    let out = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -50,6 +77,10 @@ fn load(url: &str, budget_ms: u32) -> (String, Vec<String>) {
 
 #[test]
 fn report_html_renders_its_plots_without_console_errors() {
+    let Some(chromium) = chromium_or_skip("report_html_renders_its_plots_without_console_errors")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan");
     let status = assert_cmd::Command::cargo_bin("fleetsim")
@@ -72,6 +103,7 @@ fn report_html_renders_its_plots_without_console_errors() {
         String::from_utf8_lossy(&status.stderr)
     );
     let (dom, console) = load(
+        &chromium,
         &format!("file://{}", out.join("report.html").display()),
         2000,
     );
@@ -86,6 +118,10 @@ fn report_html_renders_its_plots_without_console_errors() {
 
 #[test]
 fn the_serve_page_runs_bing_search_and_shows_the_summary() {
+    let Some(chromium) = chromium_or_skip("the_serve_page_runs_bing_search_and_shows_the_summary")
+    else {
+        return;
+    };
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -109,6 +145,7 @@ fn the_serve_page_runs_bing_search_and_shows_the_summary() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (dom, console) = load(
+        &chromium,
         &format!("http://127.0.0.1:{port}/?scenario=bing-search&run=1"),
         60_000,
     );

@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod costs;
 mod determinism;
 mod fuzz;
 mod hardening;
