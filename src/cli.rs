@@ -344,9 +344,20 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render(&output.summary))?;
+        for w in warnings(&output.summary) {
+            writeln!(stdout, "warning: {w}")?;
+        }
         writeln!(stdout, "results: {}", folder.display())?;
     }
     Ok(())
+}
+
+/// The steady-state warnings of a summary (`diagnostics.warnings`).
+fn warnings(summary: &serde_json::Value) -> Vec<&str> {
+    summary["diagnostics"]["warnings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Refuses an `--out` folder that exists and is not empty, before any long run.

@@ -154,6 +154,8 @@ pub struct RawRun {
     pub replications: Option<u32>,
     /// Overload guard: waiting requests at which the run stops (default 1,000,000).
     pub max_queue: Option<u64>,
+    /// Keep simulating after the duration until every request completes (default false).
+    pub drain: Option<bool>,
 }
 
 /// `[traffic]` as written.
