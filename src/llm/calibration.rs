@@ -283,6 +283,22 @@ pub fn calibrate_default() -> Vec<CalRow> {
     calibrate_table(&default_deployment).expect("every calibration point fits on its GPUs")
 }
 
+/// The timing model's typical relative step-time error: the median |error| of
+/// [`calibrate_default`] against the public measurements (a fraction, e.g. 0.05). `plan`
+/// scales step times by 1 ± this for its timing band.
+pub fn typical_step_time_error() -> f64 {
+    let mut errs: Vec<f64> = calibrate_default()
+        .iter()
+        .map(|r| r.rel_err.abs())
+        .collect();
+    errs.sort_by(f64::total_cmp);
+    match errs.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => errs[n / 2],
+        n => (errs[n / 2 - 1] + errs[n / 2]) / 2.0,
+    }
+}
+
 /// Plain-text table of `rows` for a `fleetsim calibrate` command, with the default efficiencies
 /// and the worst error.
 pub fn render_calibration_text(rows: &[CalRow]) -> String {

@@ -242,6 +242,8 @@ pub struct RawServers {
     pub prefix_cache: Option<bool>,
     /// `llm`: share of KV memory the prefix cache may hold (default 0.3).
     pub prefix_cache_fraction: Option<f64>,
+    /// `llm`: multiplies every modelled step time (default 1).
+    pub step_time_scale: Option<f64>,
 }
 
 /// The server models a scenario can name.

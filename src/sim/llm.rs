@@ -308,7 +308,9 @@ pub fn run_llm_replication(
     let mut workload = Workload::new(scenario, seed);
     let mut cache = ResponseCache::new(&scenario.cache, seed);
     let mut router = Router::new(scenario.router.policy, seed);
-    let mut replicas: Vec<Replica> = (0..n).map(|_| Replica::new(limits, warmup, end)).collect();
+    let mut replicas: Vec<Replica> = (0..n)
+        .map(|_| Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale))
+        .collect();
     let mut outstanding = Loads::new(n);
     for r in active * per_server..n {
         outstanding.add(r, OFF);
