@@ -118,6 +118,20 @@ pub struct TargetValue {
     /// The statistic over the second half of the measured window, pooled over replications
     /// (`diagnostics.second_half`), seconds.
     pub second_half_s: Option<f64>,
+    /// Its relative change from the first to the second half (`diagnostics.drift`: the
+    /// mean's for a mean target, the p99's for a percentile target).
+    pub drift: Option<f64>,
+}
+
+impl TargetValue {
+    /// The drift beyond which the statistic has not settled (the diagnostics' thresholds).
+    fn drift_limit(&self) -> f64 {
+        if self.key.ends_with("_mean_s") {
+            crate::metrics::steady::DRIFT_WARN_MEAN
+        } else {
+            crate::metrics::steady::DRIFT_WARN_P99
+        }
+    }
 }
 
 impl TargetValue {
@@ -348,19 +362,43 @@ pub fn plan_bounded(
         .get(&pass)
         .and_then(|e| e.summary.clone())
         .unwrap_or(Value::Null);
+    let longer = (scenario.traffic.duration_s * 4.0).max(600.0);
     let mut flips = Vec::new();
-    if !chosen.warnings.is_empty() && chosen.second_half_pass() == Some(false) {
+    // The answer is at risk when a target's statistic was still getting worse.
+    let worse: Vec<String> = chosen
+        .targets
+        .iter()
+        .filter_map(|t| t.drift.filter(|&d| d > t.drift_limit()).map(|d| (t, d)))
+        .map(|(t, d)| format!("{} rose {:.0}%", t.key, 100.0 * d))
+        .collect();
+    if !worse.is_empty() {
+        let already = if chosen.second_half_pass() == Some(false) {
+            ", and the second halves already miss a target"
+        } else {
+            ""
+        };
         flips.push(format!(
-            "{pass} servers may not be enough with longer runs: its runs had not settled and \
-             their second halves miss a target"
+            "{pass} servers was judged on runs that had not settled ({} from the first to the \
+             second half{already}): longer runs may need more servers; rerun with \
+             --duration-s {longer:.0}",
+            worse.join(", ")
         ));
     }
     if fail >= 1 {
         let p = &search.cache[&fail].point;
-        if p.stable && !p.warnings.is_empty() && p.second_half_pass() == Some(true) {
+        let better: Vec<String> = p
+            .targets
+            .iter()
+            .filter(|t| !t.pass)
+            .filter_map(|t| t.drift.filter(|&d| d < -t.drift_limit()).map(|d| (t, d)))
+            .map(|(t, d)| format!("{} fell {:.0}%", t.key, -100.0 * d))
+            .collect();
+        if p.stable && !better.is_empty() {
             flips.push(format!(
-                "{fail} servers might do with longer runs: its runs had not settled and their \
-                 second halves meet every target"
+                "{fail} servers was judged on runs that had not settled ({} from the first to \
+                 the second half): longer runs might do with fewer; rerun with \
+                 --duration-s {longer:.0}",
+                better.join(", ")
             ));
         }
     }
@@ -627,6 +665,10 @@ fn judge(
                 upper_s,
                 pass: stable && upper_s.is_some_and(|u| u <= t.max_s),
                 second_half_s: at(second_half, &path),
+                drift: at(
+                    &summary["diagnostics"]["drift"][t.metric.as_str()],
+                    if t.stat == "mean" { "mean" } else { "p99" },
+                ),
             }
         })
         .collect();

@@ -175,3 +175,22 @@ fn drain_completes_every_measured_request() {
         assert!(s.to_resolved_toml().contains("drain = true"));
     }
 }
+
+#[test]
+fn a_plan_judged_on_unsettled_runs_says_its_answer_may_change() {
+    // The fixed-token fleet at 600 s: TTFT p99 is still rising, so the count plan picks
+    // (5 here; 8 with 3,600 s runs) carries a note next to the answer.
+    let s = inline(FIXED, &["slo.ttft_p99_s=1.5"]);
+    let p = fleetsim::plan::plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    assert!(
+        p.flips.iter().any(|f| f.starts_with(&format!(
+            "{} servers was judged on runs that had not settled",
+            p.servers
+        )) && f.contains("slo.ttft_p99_s rose")),
+        "{:?}",
+        p.flips
+    );
+    let chosen = p.curve.iter().find(|c| c.servers == p.servers).unwrap();
+    assert!(chosen.targets[0].drift.is_some_and(|d| d > 0.15));
+    assert!(!chosen.warnings.is_empty());
+}
