@@ -384,6 +384,8 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
     let mut resolved = scenario.clone();
     resolved.servers.count = outcome.servers;
+    // Replications plan chose, so `fleetsim run` on the file reproduces the chosen summary.
+    resolved.run.replications = outcome.replications;
     let files = [
         ResultFile::text("plan.json", json.clone()),
         ResultFile::text(

@@ -39,6 +39,16 @@ use crate::sim::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
 pub const AUTO_REPLICATIONS_START: u32 = 3;
 /// The most replications one count gets when `plan` chooses them (3, 6, 12, then 24).
 pub const AUTO_REPLICATIONS_MAX: u32 = 24;
+/// The most replications `plan` may run at one count of `s`: the scenario's own when it sets
+/// them, else [`AUTO_REPLICATIONS_MAX`] (for budgets such as the HTTP service's cap).
+pub fn replications_bound(s: &Scenario) -> u32 {
+    if s.run.replications_set {
+        s.run.replications
+    } else {
+        AUTO_REPLICATIONS_MAX
+    }
+}
+
 /// The band searches look no further than this many times the answer (plus one).
 const BAND_SEARCH_FACTOR: u32 = 4;
 

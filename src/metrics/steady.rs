@@ -384,12 +384,15 @@ mod tests {
         let v = diagnostics(&[&r], &[1000.0], 1000.0);
         let d = v["drift"]["e2e"]["mean"].as_f64().unwrap();
         assert!((d - 0.5).abs() < 0.01, "{d}");
+        // The step at 550 s is the warm-up MSER finds; 9 batches' worth of samples at most.
+        assert_eq!(v["warmup_suggested_s"].as_f64(), Some(550.0));
+        assert!(v["effective_samples"]["e2e"].as_f64().unwrap() < 100.0);
         let w = v["warnings"].as_array().unwrap();
         assert!(
             w.iter().any(|s| s
                 .as_str()
                 .unwrap()
-                .starts_with("e2e latency mean rose 50% from the first")),
+                .starts_with("e2e latency mean rose 50% and p99 rose 50% from the first")),
             "{w:?}"
         );
     }

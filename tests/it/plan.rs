@@ -376,4 +376,12 @@ fn cli_plan_prints_the_band_and_replications_per_count() {
     assert!(band["servers_low"].as_u64().unwrap() <= n);
     assert!(band["servers_high"].as_u64().unwrap() >= n);
     assert!(v["curve"][0]["replications"].as_u64().unwrap() >= 3);
+    // The resolved scenario holds the replications plan chose, so `run` reproduces the
+    // chosen count's summary.
+    let resolved = fs::read_to_string(dir.path().join("o/scenario.resolved.toml")).unwrap();
+    let reps = v["replications"].as_u64().unwrap();
+    assert!(
+        resolved.contains(&format!("replications = {reps}\n")),
+        "{resolved}"
+    );
 }
