@@ -437,9 +437,20 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render(&output.summary))?;
+        for w in warnings(&output.summary) {
+            writeln!(stdout, "warning: {w}")?;
+        }
         writeln!(stdout, "results: {}", folder.display())?;
     }
     Ok(())
+}
+
+/// The steady-state warnings of a summary (`diagnostics.warnings`).
+fn warnings(summary: &serde_json::Value) -> Vec<&str> {
+    summary["diagnostics"]["warnings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Refuses `--threads` outside 1..=[`scenario::limits::MAX_THREADS`] (thousands of threads
@@ -488,6 +499,8 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     let json = results::summary_json(&serde_json::to_value(&outcome)?);
     let mut resolved = scenario.clone();
     resolved.servers.count = outcome.servers;
+    // Replications plan chose, so `fleetsim run` on the file reproduces the chosen summary.
+    resolved.run.replications = outcome.replications;
     let files = [
         ResultFile::text("plan.json", json.clone()),
         ResultFile::text(

@@ -9,15 +9,48 @@
 //! count), which keeps neighbouring counts comparable.
 //!
 //! Every count tried is cached and reported in the curve, sorted by count.
+//!
+//! **Replications.** When the scenario sets `run.replications`, every count runs that many.
+//! When it does not, `plan` chooses: each count starts with [`AUTO_REPLICATIONS_START`] and
+//! doubles its replications (reusing the ones already run: replication `r` is the same run
+//! whatever the total) while a target's 95% interval still contains its bound and no other
+//! target clearly fails, up to [`AUTO_REPLICATIONS_MAX`]; the curve reports the count used.
+//!
+//! **Run length.** Each count's summary carries the steady-state diagnostics
+//! ([`crate::metrics::steady`]). When a count's runs had not settled and the second halves of
+//! its runs give the other verdict, `flips` says so next to the answer.
+//!
+//! **Timing band.** For LLM fleets the search is repeated with every step time scaled by
+//! 1 ± the timing model's typical calibration error
+//! ([`crate::llm::calibration::typical_step_time_error`]), starting from the answer and
+//! stepping outwards: `timing_band` is how far the answer moves if the model is that far off.
+//! Queue servers take their service times from the scenario itself, so they get no band.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::run::run;
-use crate::scenario::{Scenario, SloTarget};
-use crate::sim::offered_load;
+use crate::run::{run_replications, summarize};
+use crate::scenario::{Scenario, ServerKind, SloTarget};
+use crate::sim::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
+
+/// Replications each count starts with when the scenario does not set `run.replications`.
+pub const AUTO_REPLICATIONS_START: u32 = 3;
+/// The most replications one count gets when `plan` chooses them (3, 6, 12, then 24).
+pub const AUTO_REPLICATIONS_MAX: u32 = 24;
+/// The most replications `plan` may run at one count of `s`: the scenario's own when it sets
+/// them, else [`AUTO_REPLICATIONS_MAX`] (for budgets such as the HTTP service's cap).
+pub fn replications_bound(s: &Scenario) -> u32 {
+    if s.run.replications_set {
+        s.run.replications
+    } else {
+        AUTO_REPLICATIONS_MAX
+    }
+}
+
+/// The band searches look no further than this many times the answer (plus one).
+const BAND_SEARCH_FACTOR: u32 = 4;
 
 /// The default upper bound of the search (`--servers-max`).
 pub const DEFAULT_MAX_SERVERS: u32 = 1_000_000;
@@ -42,7 +75,7 @@ pub enum PlanError {
     #[error(
         "run.replications = {replications}: plan judges each count by a 95% confidence \
          interval, which needs at least 2 independent replications; set run.replications \
-         (e.g. --replications 5)"
+         (e.g. --replications 5), or leave it unset and plan chooses per count"
     )]
     TooFewReplications {
         /// The scenario's replications.
@@ -92,6 +125,23 @@ pub struct TargetValue {
     pub upper_s: Option<f64>,
     /// Whether the count meets this target.
     pub pass: bool,
+    /// The statistic over the second half of the measured window, pooled over replications
+    /// (`diagnostics.second_half`), seconds.
+    pub second_half_s: Option<f64>,
+    /// Its relative change from the first to the second half (`diagnostics.drift`: the
+    /// mean's for a mean target, the p99's for a percentile target).
+    pub drift: Option<f64>,
+}
+
+impl TargetValue {
+    /// The drift beyond which the statistic has not settled (the diagnostics' thresholds).
+    fn drift_limit(&self) -> f64 {
+        if self.key.ends_with("_mean_s") {
+            crate::metrics::steady::DRIFT_WARN_MEAN
+        } else {
+            crate::metrics::steady::DRIFT_WARN_P99
+        }
+    }
 }
 
 impl TargetValue {
@@ -115,6 +165,8 @@ impl TargetValue {
 pub struct CurvePoint {
     /// Server count.
     pub servers: u32,
+    /// Replications run at this count.
+    pub replications: u32,
     /// Meets every target (and is stable).
     pub pass: bool,
     /// The run's overload verdict (false: its queue grew without bound).
@@ -131,9 +183,35 @@ pub struct CurvePoint {
     pub cost_per_request_usd: Option<f64>,
     /// `cost.formula.per_request_usd`: R1's formula with the assumed rates.
     pub formula_cost_per_request_usd: Option<f64>,
+    /// The steady-state warnings of this count's runs (`diagnostics.warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl CurvePoint {
+    /// Whether every target is met by its second-half value (none if a value is missing).
+    fn second_half_pass(&self) -> Option<bool> {
+        self.targets
+            .iter()
+            .map(|t| t.second_half_s.map(|v| v <= t.max_s))
+            .collect::<Option<Vec<bool>>>()
+            .map(|v| v.iter().all(|&p| p))
+    }
+
+    /// Whether at least one target's interval contains its bound while none clearly fails:
+    /// more replications could still change the verdict.
+    fn undecided(&self) -> bool {
+        let clear_fail = self.targets.iter().any(|t| match (t.mean_s, t.ci95_s) {
+            (Some(m), Some(h)) => m - h > t.max_s,
+            _ => true,
+        });
+        self.stable
+            && !clear_fail
+            && self.targets.iter().any(|t| match (t.mean_s, t.ci95_s) {
+                (Some(m), Some(h)) => (m - t.max_s).abs() < h,
+                _ => false,
+            })
+    }
+
     /// The reasons this count fails, one per failed target (or the instability).
     pub fn failures(&self) -> Vec<String> {
         let mut out: Vec<String> = self.unstable_reason.iter().cloned().collect();
@@ -161,6 +239,22 @@ pub struct Below {
     pub failed: Vec<TargetValue>,
 }
 
+/// How far the answer moves when every step time is scaled by the timing model's typical
+/// error, both ways.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimingBand {
+    /// The faster scale, `1 − error`.
+    pub step_time_scale_low: f64,
+    /// The slower scale, `1 + error`.
+    pub step_time_scale_high: f64,
+    /// The answer with step times at `step_time_scale_low` (null if the search failed).
+    pub servers_low: Option<u32>,
+    /// The answer with step times at `step_time_scale_high` (null if the search failed).
+    pub servers_high: Option<u32>,
+    /// Why a side has no answer, if one has none.
+    pub note: Option<String>,
+}
+
 /// `plan.json`: the answer, the evidence around it and the chosen count's full summary.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlanOutcome {
@@ -170,8 +264,10 @@ pub struct PlanOutcome {
     pub seed: u64,
     /// Crate version that planned.
     pub fleetsim_version: String,
-    /// Replications per count.
+    /// Replications at the chosen count (every count's are in `curve`).
     pub replications: u32,
+    /// Whether `plan` chose the replications itself (the scenario did not set them).
+    pub replications_auto: bool,
     /// The targets, as `slo.<metric>_<stat>_s` → bound in seconds.
     pub targets: BTreeMap<String, f64>,
     /// The upper bound of the search.
@@ -190,6 +286,14 @@ pub struct PlanOutcome {
     pub cost_per_request_usd: Option<f64>,
     /// R1's formula estimate per request, USD (LLM fleets).
     pub formula_cost_per_request_usd: Option<f64>,
+    /// Sentences saying when the verdict at the answer, or at the count below it, would
+    /// change with longer runs (their runs had not settled and their second halves give the
+    /// other verdict). Empty when nothing suggests it.
+    pub flips: Vec<String>,
+    /// The answer with step times scaled by the timing model's calibration error (LLM fleets).
+    pub timing_band: Option<TimingBand>,
+    /// Why there is no timing band, when there is none.
+    pub timing_band_omitted: Option<String>,
     /// Every count tried, sorted by count.
     pub curve: Vec<CurvePoint>,
     /// The chosen count's full `summary.json`.
@@ -211,18 +315,14 @@ pub fn plan_bounded(
     if scenario.slo.is_empty() {
         return Err(PlanError::NoSlo);
     }
-    if scenario.run.replications < 2 {
+    if scenario.run.replications_set && scenario.run.replications < 2 {
         return Err(PlanError::TooFewReplications {
             replications: scenario.run.replications,
         });
     }
     // Never search past the sizes validation allows (memory is bounded by them).
     let servers_max = servers_max.clamp(1, scenario.max_servers_allowed());
-    let mut search = Search {
-        scenario,
-        threads,
-        cache: BTreeMap::new(),
-    };
+    let mut search = Search::new(scenario, threads);
 
     // Bracket: `fail` fails (or is 0), `pass` passes.
     let start = scenario.servers.count.clamp(1, servers_max);
@@ -271,10 +371,64 @@ pub fn plan_bounded(
     let summary = search
         .cache
         .get(&pass)
-        .and_then(|(_, s)| s.clone())
+        .and_then(|e| e.summary.clone())
         .unwrap_or(Value::Null);
+    let longer = (scenario.traffic.duration_s * 4.0).max(600.0);
+    let mut flips = Vec::new();
+    // The answer is at risk when a target's statistic was still getting worse.
+    let worse: Vec<String> = chosen
+        .targets
+        .iter()
+        .filter_map(|t| t.drift.filter(|&d| d > t.drift_limit()).map(|d| (t, d)))
+        .map(|(t, d)| format!("{} rose {:.0}%", t.key, 100.0 * d))
+        .collect();
+    if !worse.is_empty() {
+        let already = if chosen.second_half_pass() == Some(false) {
+            ", and the second halves already miss a target"
+        } else {
+            ""
+        };
+        flips.push(format!(
+            "{pass} servers was judged on runs that had not settled ({} from the first to the \
+             second half{already}): longer runs may need more servers; rerun with \
+             --duration-s {longer:.0}",
+            worse.join(", ")
+        ));
+    }
+    if fail >= 1 {
+        let p = &search.cache[&fail].point;
+        let better: Vec<String> = p
+            .targets
+            .iter()
+            .filter(|t| !t.pass)
+            .filter_map(|t| t.drift.filter(|&d| d < -t.drift_limit()).map(|d| (t, d)))
+            .map(|(t, d)| format!("{} fell {:.0}%", t.key, -100.0 * d))
+            .collect();
+        if p.stable && !better.is_empty() {
+            flips.push(format!(
+                "{fail} servers was judged on runs that had not settled ({} from the first to \
+                 the second half): longer runs might do with fewer; rerun with \
+                 --duration-s {longer:.0}",
+                better.join(", ")
+            ));
+        }
+    }
+    let (timing_band, timing_band_omitted) = match &scenario.servers.kind {
+        ServerKind::Llm(_) => (
+            Some(timing_band(scenario, threads, pass, servers_max)),
+            None,
+        ),
+        ServerKind::Queue { .. } => (
+            None,
+            Some(
+                "queue servers take their service times from the scenario, not from the LLM \
+                 timing model, so the model's calibration error does not apply"
+                    .to_string(),
+            ),
+        ),
+    };
     let below = (fail >= 1).then(|| {
-        let p = &search.cache[&fail].0;
+        let p = &search.cache[&fail].point;
         Below {
             servers: fail,
             why: p.failures(),
@@ -285,7 +439,8 @@ pub fn plan_bounded(
         scenario: scenario.name.clone(),
         seed: scenario.run.seed,
         fleetsim_version: env!("CARGO_PKG_VERSION").into(),
-        replications: scenario.run.replications,
+        replications: chosen.replications,
+        replications_auto: !scenario.run.replications_set,
         targets: scenario.slo.iter().map(|t| (t.key(), t.max_s)).collect(),
         servers_max,
         servers: pass,
@@ -295,20 +450,71 @@ pub fn plan_bounded(
         assumed_idle_rate: scenario.cost.assumed_idle_rate,
         cost_per_request_usd: chosen.cost_per_request_usd,
         formula_cost_per_request_usd: chosen.formula_cost_per_request_usd,
-        curve: search.cache.into_values().map(|(p, _)| p).collect(),
+        flips,
+        timing_band,
+        timing_band_omitted,
+        curve: search.cache.into_values().map(|e| e.point).collect(),
         summary,
     })
+}
+
+/// The answer with every step time scaled by 1 ± the timing model's typical error.
+fn timing_band(
+    scenario: &Scenario,
+    threads: Option<usize>,
+    servers: u32,
+    servers_max: u32,
+) -> TimingBand {
+    let err = crate::llm::calibration::typical_step_time_error();
+    let (low, high) = (1.0 - err, 1.0 + err);
+    let limit = servers_max.min(servers.saturating_mul(BAND_SEARCH_FACTOR).saturating_add(1));
+    let mut notes = Vec::new();
+    let mut side = |scale: f64| {
+        let mut s = scenario.clone();
+        if let ServerKind::Llm(spec) = &mut s.servers.kind {
+            spec.step_time_scale *= scale;
+        }
+        let found = Search::new(&s, threads).nearest(servers, limit);
+        if found.is_none() {
+            notes.push(format!(
+                "with step times x{scale:.3}, no count up to {limit} meets every target"
+            ));
+        }
+        found
+    };
+    let servers_low = side(low);
+    let servers_high = side(high);
+    TimingBand {
+        step_time_scale_low: low,
+        step_time_scale_high: high,
+        servers_low,
+        servers_high,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// One evaluated count: its verdict and its summary (none when it was not run).
+struct Entry {
+    point: CurvePoint,
+    summary: Option<Value>,
 }
 
 /// The search state: the scenario and every count evaluated so far.
 struct Search<'a> {
     scenario: &'a Scenario,
     threads: Option<usize>,
-    /// count → (its curve point, its summary; none when it was not run).
-    cache: BTreeMap<u32, (CurvePoint, Option<Value>)>,
+    cache: BTreeMap<u32, Entry>,
 }
 
-impl Search<'_> {
+impl<'a> Search<'a> {
+    fn new(scenario: &'a Scenario, threads: Option<usize>) -> Self {
+        Search {
+            scenario,
+            threads,
+            cache: BTreeMap::new(),
+        }
+    }
+
     /// Evaluates `n` servers once; later calls return the cached point.
     fn eval(&mut self, n: u32) -> &CurvePoint {
         if !self.cache.contains_key(&n) {
@@ -317,39 +523,104 @@ impl Search<'_> {
             let entry = match offered_load(&s) {
                 // Queue servers at ρ ≥ 1 cannot be stable: no need to run until the
                 // overload guard trips.
-                Some(rho) if rho >= 1.0 => (
-                    judge(
+                Some(rho) if rho >= 1.0 => Entry {
+                    point: judge(
                         n,
+                        0,
                         &self.scenario.slo,
                         &Value::Null,
                         Some(format!("unstable: offered load ρ = {rho:.3} ≥ 1")),
                     ),
-                    None,
-                ),
-                _ => {
-                    let summary = run(&s, self.threads).summary;
-                    let unstable = (summary["stable"] == Value::Bool(false)).then(|| {
-                        let detail = summary["overload"]
-                            .as_array()
-                            .and_then(|a| a.first())
-                            .and_then(Value::as_str)
-                            .unwrap_or("queue grew without bound");
-                        format!("unstable: {detail}")
-                    });
-                    (
-                        judge(n, &self.scenario.slo, &summary, unstable),
-                        Some(summary),
-                    )
-                }
+                    summary: None,
+                },
+                _ => self.run_count(&mut s),
             };
             self.cache.insert(n, entry);
         }
-        &self.cache[&n].0
+        &self.cache[&n].point
+    }
+
+    /// Runs one count, adding replications while its verdict is undecided (when `plan`
+    /// chooses the replications).
+    fn run_count(&self, s: &mut Scenario) -> Entry {
+        let auto = !s.run.replications_set;
+        let mut reps = if auto {
+            AUTO_REPLICATIONS_START
+        } else {
+            s.run.replications
+        };
+        let mut outcomes: Vec<ReplicationOutcome> =
+            run_replications(s, 0..reps, self.threads, &UNCONTROLLED);
+        loop {
+            s.run.replications = reps;
+            let summary = summarize(s, &outcomes);
+            let unstable = (summary["stable"] == Value::Bool(false)).then(|| {
+                let detail = summary["overload"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str)
+                    .unwrap_or("queue grew without bound");
+                format!("unstable: {detail}")
+            });
+            let point = judge(s.servers.count, reps, &s.slo, &summary, unstable);
+            if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
+                return Entry {
+                    point,
+                    summary: Some(summary),
+                };
+            }
+            let more = (reps * 2).min(AUTO_REPLICATIONS_MAX);
+            outcomes.extend(run_replications(s, reps..more, self.threads, &UNCONTROLLED));
+            reps = more;
+        }
+    }
+
+    /// The smallest passing count near `start` (within `1..=limit`): steps of 1, 2, 4, ...
+    /// away from `start` until the verdict changes, then bisection. None if `limit` fails.
+    fn nearest(&mut self, start: u32, limit: u32) -> Option<u32> {
+        let start = start.clamp(1, limit.max(1));
+        let (mut fail, mut pass) = if self.eval(start).pass {
+            let (mut pass, mut step) = (start, 1u32);
+            loop {
+                if pass == 1 {
+                    break (0, 1);
+                }
+                let n = pass.saturating_sub(step).max(1);
+                if self.eval(n).pass {
+                    pass = n;
+                    step = step.saturating_mul(2);
+                } else {
+                    break (n, pass);
+                }
+            }
+        } else {
+            let (mut fail, mut step) = (start, 1u32);
+            loop {
+                if fail >= limit {
+                    return None;
+                }
+                let n = fail.saturating_add(step).min(limit);
+                if self.eval(n).pass {
+                    break (fail, n);
+                }
+                fail = n;
+                step = step.saturating_mul(2);
+            }
+        };
+        while pass - fail > 1 {
+            let mid = fail + (pass - fail) / 2;
+            if self.eval(mid).pass {
+                pass = mid;
+            } else {
+                fail = mid;
+            }
+        }
+        Some(pass)
     }
 
     /// While doubling from `prev` to `n` (both failing): stop if more servers stopped helping.
     fn check_plateau(&self, prev: u32, n: u32) -> Result<(), PlanError> {
-        let (a, b) = (&self.cache[&prev].0, &self.cache[&n].0);
+        let (a, b) = (&self.cache[&prev].point, &self.cache[&n].point);
         let Some(idle) = b.achieved_idle_rate else {
             return Ok(());
         };
@@ -381,8 +652,15 @@ fn at(v: &Value, path: &str) -> Option<f64> {
 }
 
 /// Judges one count's summary against the targets.
-fn judge(n: u32, slo: &[SloTarget], summary: &Value, unstable: Option<String>) -> CurvePoint {
+fn judge(
+    n: u32,
+    replications: u32,
+    slo: &[SloTarget],
+    summary: &Value,
+    unstable: Option<String>,
+) -> CurvePoint {
     let stable = unstable.is_none();
+    let second_half = &summary["diagnostics"]["second_half"];
     let targets: Vec<TargetValue> = slo
         .iter()
         .map(|t| {
@@ -397,11 +675,17 @@ fn judge(n: u32, slo: &[SloTarget], summary: &Value, unstable: Option<String>) -
                 ci95_s,
                 upper_s,
                 pass: stable && upper_s.is_some_and(|u| u <= t.max_s),
+                second_half_s: at(second_half, &path),
+                drift: at(
+                    &summary["diagnostics"]["drift"][t.metric.as_str()],
+                    if t.stat == "mean" { "mean" } else { "p99" },
+                ),
             }
         })
         .collect();
     CurvePoint {
         servers: n,
+        replications,
         pass: stable && targets.iter().all(|t| t.pass),
         stable,
         unstable_reason: unstable,
@@ -410,5 +694,13 @@ fn judge(n: u32, slo: &[SloTarget], summary: &Value, unstable: Option<String>) -
         equivalent_idle_rate: at(summary, "idle_rate.equivalent"),
         cost_per_request_usd: at(summary, "cost.cloud.per_request_usd"),
         formula_cost_per_request_usd: at(summary, "cost.formula.per_request_usd"),
+        warnings: summary["diagnostics"]["warnings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

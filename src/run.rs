@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 
 use crate::metrics::ci::aggregate;
 use crate::scenario::Scenario;
-use crate::sim::{ReplicationMetrics, RunControl, offered_load, run_replication_with};
+use crate::sim::{
+    ReplicationMetrics, ReplicationOutcome, RunControl, offered_load, run_replication_with,
+};
 
 /// The result of `fleetsim run`.
 #[derive(Clone, Debug)]
@@ -29,7 +31,24 @@ pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {
 /// [`run`], reporting finished replications to `ctl` and stopping early when it is cancelled
 /// (the summary then says `stable: false` with the cancellation in `overload`).
 pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -> RunOutput {
-    let reps: Vec<u32> = (0..scenario.run.replications).collect();
+    let outcomes = run_replications(scenario, 0..scenario.run.replications, threads, ctl);
+    let summary = summarize(scenario, &outcomes);
+    RunOutput {
+        scenario: scenario.clone(),
+        summary,
+        replications: outcomes.into_iter().map(|o| o.metrics).collect(),
+    }
+}
+
+/// Runs replications `reps` of `scenario` on `threads` worker threads (default: all cores),
+/// returned in replication order whatever the number of threads.
+pub fn run_replications(
+    scenario: &Scenario,
+    reps: std::ops::Range<u32>,
+    threads: Option<usize>,
+    ctl: &RunControl,
+) -> Vec<ReplicationOutcome> {
+    let reps: Vec<u32> = reps.collect();
     let work = || {
         reps.par_iter()
             .map(|&r| {
@@ -39,7 +58,7 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
             })
             .collect::<Vec<_>>()
     };
-    let outcomes = match threads {
+    match threads {
         // More threads than replications would only idle (results do not depend on it).
         Some(n) => match rayon::ThreadPoolBuilder::new()
             .num_threads(n.clamp(1, reps.len().max(1)))
@@ -49,8 +68,13 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
             Err(_) => work(),
         },
         None => work(),
-    };
+    }
+}
 
+/// `summary.json` of `outcomes` (replications 0, 1, ... of `scenario`, in order): means over
+/// replications, costs, `ci95` half-widths, then the steady-state `diagnostics`
+/// ([`crate::metrics::steady`]). `replications` is the number of outcomes.
+pub fn summarize(scenario: &Scenario, outcomes: &[ReplicationOutcome]) -> Value {
     let docs: Vec<Value> = outcomes
         .iter()
         .map(|o| serde_json::to_value(&o.metrics).unwrap_or(Value::Null))
@@ -82,7 +106,7 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
     summary.insert("seed".into(), json!(scenario.run.seed));
     summary.insert("fleetsim_version".into(), json!(env!("CARGO_PKG_VERSION")));
     summary.insert("servers".into(), json!(scenario.servers.count));
-    summary.insert("replications".into(), json!(scenario.run.replications));
+    summary.insert("replications".into(), json!(outcomes.len()));
     summary.insert("stable".into(), json!(stable));
     summary.insert("offered_load".into(), json!(load));
     summary.insert(
@@ -100,10 +124,13 @@ pub fn run_with(scenario: &Scenario, threads: Option<usize>, ctl: &RunControl) -
     crate::cost::add_costs(scenario, &mut summary);
     if let Value::Object(m) = &mut summary {
         m.insert("ci95".into(), cis);
+        let recs: Vec<&crate::metrics::steady::SteadyRecorder> =
+            outcomes.iter().map(|o| &o.steady).collect();
+        let ended: Vec<f64> = outcomes.iter().map(|o| o.metrics.ended_at_s).collect();
+        m.insert(
+            "diagnostics".into(),
+            crate::metrics::steady::diagnostics(&recs, &ended, scenario.traffic.duration_s),
+        );
     }
-    RunOutput {
-        scenario: scenario.clone(),
-        summary,
-        replications: outcomes.into_iter().map(|o| o.metrics).collect(),
-    }
+    summary
 }

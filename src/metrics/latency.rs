@@ -107,6 +107,24 @@ impl LatencyRecorder {
         self.count
     }
 
+    /// Sum of the recorded durations, seconds.
+    pub fn sum_s(&self) -> f64 {
+        self.sum_ns as f64 / 1e9
+    }
+
+    /// Adds everything `other` recorded (the result is the recorder of both streams).
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum_ns += other.sum_ns;
+        self.count += other.count;
+        self.positive += other.positive;
+    }
+
     /// Fraction of recorded durations that were greater than zero (e.g. P(wait > 0)).
     pub fn positive_fraction(&self) -> f64 {
         if self.count == 0 {

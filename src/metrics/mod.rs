@@ -4,6 +4,7 @@
 pub mod busy;
 pub mod ci;
 pub mod latency;
+pub mod steady;
 
 pub use busy::LevelMeter;
 pub use latency::{LatencyRecorder, LatencySummary};

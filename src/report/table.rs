@@ -243,21 +243,45 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
         x.map(|x| format!("{x:.digits$}"))
             .unwrap_or_else(|| "n/a".into())
     };
+    let reps = if plan.replications_auto {
+        format!(
+            "replications chosen per count ({} to {})",
+            crate::plan::AUTO_REPLICATIONS_START,
+            crate::plan::AUTO_REPLICATIONS_MAX
+        )
+    } else {
+        format!("replications {} per count", plan.replications)
+    };
     let mut out = format!(
-        "scenario {}  seed {}  replications {} per count  targets: {}\n",
+        "scenario {}  seed {}  {reps}  targets: {}\n",
         plan.scenario,
         plan.seed,
-        plan.replications,
         plan.targets
             .iter()
             .map(|(k, v)| format!("{k} = {v} s"))
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let band = match &plan.timing_band {
+        Some(b) => {
+            let side = |n: Option<u32>| n.map_or("?".to_string(), |n| n.to_string());
+            format!(
+                " ({}-{} if step times are {}% faster or slower, the model's calibration \
+                 error)",
+                side(b.servers_low),
+                side(b.servers_high),
+                format!("{:.1}", 100.0 * (b.step_time_scale_high - 1.0)).trim_end_matches(".0")
+            )
+        }
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "A count meets a target when the upper end of its 95% CI does.\n\nservers: {}\n",
+        "A count meets a target when the upper end of its 95% CI does.\n\nservers: {}{band}\n",
         plan.servers
     ));
+    for f in &plan.flips {
+        out.push_str(&format!("  note: {f}\n"));
+    }
     match &plan.below {
         Some(b) => {
             out.push_str(&format!("{} servers fail:\n", b.servers));
@@ -281,7 +305,11 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
 
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    let mut header = vec!["servers".to_string(), "meets".to_string()];
+    let mut header = vec![
+        "servers".to_string(),
+        "reps".to_string(),
+        "meets".to_string(),
+    ];
     if let Some(p) = plan.curve.first() {
         header.extend(p.targets.iter().map(|t| format!("{} ≤ {}", t.key, t.max_s)));
     }
@@ -290,6 +318,7 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
     for p in &plan.curve {
         let mut row = vec![
             p.servers.to_string(),
+            p.replications.to_string(),
             match (p.pass, p.stable) {
                 (true, _) => "yes".into(),
                 (false, true) => "no".into(),
@@ -306,5 +335,10 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
     }
     out.push_str(&t.to_string());
     out.push('\n');
+    if let Some(chosen) = plan.curve.iter().find(|p| p.servers == plan.servers) {
+        for w in &chosen.warnings {
+            out.push_str(&format!("warning ({} servers): {w}\n", chosen.servers));
+        }
+    }
     out
 }

@@ -62,6 +62,18 @@ pub struct LlmServerSpec {
     /// use the rest).
     #[serde(default)]
     pub prefix_cache_fraction: f64,
+    /// Multiplies every step time of the timing model (1 = as modelled); `plan` uses it for
+    /// the timing band, and a sweep over it shows how much an answer leans on the model.
+    #[serde(default = "one_f64", skip_serializing_if = "is_one")]
+    pub step_time_scale: f64,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 /// What each request asks of an LLM server.
@@ -551,6 +563,14 @@ pub fn validate_servers(
             format!("must be in (0, 1) with prefix_cache = true, got {prefix_cache_fraction}"),
         ));
     }
+    let step_time_scale = rs.step_time_scale.unwrap_or(1.0);
+    if !(step_time_scale.is_finite() && step_time_scale > 0.0 && step_time_scale <= 100.0) {
+        return Err(invalid(
+            file,
+            "servers.step_time_scale",
+            format!("must be a number in (0, 100], got {step_time_scale}"),
+        ));
+    }
     let build = |tp: u32| -> Result<LlmServerSpec, String> {
         let mut eff = Efficiency::calibrated_default(tp);
         if let Some(e) = &rs.efficiency {
@@ -576,6 +596,7 @@ pub fn validate_servers(
             efficiency: stack.is_none().then_some(eff),
             prefix_cache,
             prefix_cache_fraction,
+            step_time_scale,
         };
         spec.deployment(model)?;
         Ok(spec)

@@ -517,6 +517,16 @@ pub struct RunSpec {
     pub replications: u32,
     /// A run stops as overloaded once this many requests wait for a server at once.
     pub max_queue: u64,
+    /// After `duration_s`, keep simulating without new arrivals until every request has
+    /// completed (so measured `completed = arrived`); utilisation and rates still cover
+    /// `[warmup_s, duration_s]`. Default false: the run stops at `duration_s` and the
+    /// requests still in the system are reported as `in_flight`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drain: bool,
+    /// Whether the scenario (or a flag) set `replications`; `plan` chooses its own count
+    /// when it did not. Not part of the resolved scenario.
+    #[serde(skip)]
+    pub replications_set: bool,
 }
 
 /// How requests arrive.
@@ -935,6 +945,8 @@ pub fn validate_with_access(
         seed: run_raw.seed.unwrap_or(1),
         replications: run_raw.replications.unwrap_or(1),
         max_queue: run_raw.max_queue.unwrap_or(DEFAULT_MAX_QUEUE),
+        drain: run_raw.drain.unwrap_or(false),
+        replications_set: run_raw.replications.is_some(),
     };
     check_count(run.replications.into(), limits::MAX_REPLICATIONS.into())
         .map_err(|m| invalid("run.replications", m))?;

@@ -221,6 +221,8 @@ pub struct RawRun {
     pub replications: Option<u32>,
     /// Overload guard: waiting requests at which the run stops (default 1,000,000).
     pub max_queue: Option<u64>,
+    /// Keep simulating after the duration until every request completes (default false).
+    pub drain: Option<bool>,
 }
 
 /// `[traffic]` as written.
@@ -310,6 +312,8 @@ pub struct RawServers {
     pub prefix_cache: Option<bool>,
     /// `llm`: share of KV memory the prefix cache may hold (default 0.3).
     pub prefix_cache_fraction: Option<f64>,
+    /// `llm`: multiplies every modelled step time (default 1).
+    pub step_time_scale: Option<f64>,
 }
 
 /// The server models a scenario can name.

@@ -554,7 +554,10 @@ pub async fn plan(
             "no scenario: send {\"scenario_toml\": \"...\"} or {\"scenario\": \"<name>\"}",
         ));
     };
-    let asked = simulated_requests(&s) * SEARCH_POINTS;
+    // A scenario without run.replications lets plan choose up to its bound per count.
+    let asked = simulated_requests(&s) / f64::from(s.run.replications.max(1))
+        * f64::from(crate::plan::replications_bound(&s))
+        * SEARCH_POINTS;
     let cap = state.config.max_requests;
     if asked.is_nan() || asked > cap as f64 {
         return Err(ApiError::bad_request(format!(

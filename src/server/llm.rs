@@ -244,9 +244,17 @@ pub struct Replica {
     pub totals: StepTotals,
     measure_from: SimTime,
     measure_to: SimTime,
+    /// Multiplies every step time (see [`Replica::with_step_time_scale`]).
+    step_time_scale: f64,
 }
 
 impl Replica {
+    /// The same replica with every step time multiplied by `scale` (1 leaves times exact).
+    pub fn with_step_time_scale(mut self, scale: f64) -> Replica {
+        self.step_time_scale = scale;
+        self
+    }
+
     /// An idle replica, measuring utilisation over [measure_from, measure_to].
     pub fn new(limits: BatchLimits, measure_from: SimTime, measure_to: SimTime) -> Replica {
         Replica {
@@ -263,6 +271,7 @@ impl Replica {
             totals: StepTotals::default(),
             measure_from,
             measure_to,
+            step_time_scale: 1.0,
         }
     }
 
@@ -625,8 +634,8 @@ impl Replica {
         Run {
             start: now,
             steps,
-            a_s: t0,
-            b_s,
+            a_s: t0 * self.step_time_scale,
+            b_s: b_s * self.step_time_scale,
             decode_only: true,
             stall_decodes: false,
         }
@@ -671,7 +680,7 @@ impl Replica {
         Run {
             start: now,
             steps: 1,
-            a_s: costs.step_time_s(&shape),
+            a_s: costs.step_time_s(&shape) * self.step_time_scale,
             b_s: 0.0,
             decode_only: false,
             stall_decodes: stall,

@@ -10,6 +10,7 @@ use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimDuration, SimTime};
 use crate::llm::Deployment;
+use crate::metrics::steady::{Metric, SteadyRecorder};
 use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::RouterPolicy;
@@ -241,10 +242,30 @@ impl Recorders {
         self.wait.record(admitted - s.arrival);
         self.service.record(f.at - admitted);
         self.ttft.record(first - s.arrival);
-        if s.output_tokens > 1 {
-            let per = (f.at - first).as_secs_f64() / f64::from(s.output_tokens - 1);
-            self.tpot.record(SimDuration::from_secs_f64(per));
+        if let Some(per) = tpot(s, first, f.at) {
+            self.tpot.record(per);
         }
+    }
+}
+
+/// Mean time per output token after the first (none for a single-token answer).
+fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
+    (s.output_tokens > 1).then(|| {
+        SimDuration::from_secs_f64((at - first).as_secs_f64() / f64::from(s.output_tokens - 1))
+    })
+}
+
+/// Adds a finished request (measured or not) to the steady-state series.
+fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
+    let s = &f.seq;
+    let admitted = s.admitted.unwrap_or(f.at);
+    let first = s.first_token.unwrap_or(f.at);
+    steady.record(Metric::E2e, s.arrival, f.at, f.at - s.arrival);
+    steady.record(Metric::QueueWait, s.arrival, f.at, admitted - s.arrival);
+    steady.record(Metric::Service, s.arrival, f.at, f.at - admitted);
+    steady.record(Metric::Ttft, s.arrival, f.at, first - s.arrival);
+    if let Some(per) = tpot(s, first, f.at) {
+        steady.record(Metric::Tpot, s.arrival, f.at, per);
     }
 }
 
@@ -295,7 +316,9 @@ pub fn run_llm_replication(
     let mut workload = Workload::new(scenario, seed);
     let mut cache = ResponseCache::new(&scenario.cache, seed);
     let mut router = Router::new(scenario.router.policy, seed);
-    let mut replicas: Vec<Replica> = (0..n).map(|_| Replica::new(limits, warmup, end)).collect();
+    let mut replicas: Vec<Replica> = (0..n)
+        .map(|_| Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale))
+        .collect();
     let mut outstanding = Loads::new(n);
     for r in active * per_server..n {
         outstanding.add(r, OFF);
@@ -315,6 +338,9 @@ pub fn run_llm_replication(
     };
     let mut counts = RequestCounts::default();
     let mut in_system = LevelMeter::new(warmup, end);
+    let mut steady = SteadyRecorder::new(warmup, end);
+    // Requests waiting when the run reached its end (before any drain).
+    let mut waiting_at_end: Option<u64> = None;
     let mut overload = None;
     let mut now = SimTime::ZERO;
     let mut done: Vec<Finished> = Vec::new();
@@ -348,9 +374,17 @@ pub fn run_llm_replication(
             break;
         }
         if t >= end {
-            queue.push(t, ev);
-            now = end;
-            break;
+            if !scenario.run.drain {
+                queue.push(t, ev);
+                now = end;
+                break;
+            }
+            // Draining: no new arrivals (follow-up rounds included), no more samples or
+            // autoscaler ticks; steps and cache answers go on until the system is empty.
+            waiting_at_end.get_or_insert(waiting_total);
+            if matches!(ev, Event::Arrival(_) | Event::Sample | Event::Tick) {
+                continue;
+            }
         }
         now = t;
         if waiting_at_warmup.is_none() && now >= warmup {
@@ -414,6 +448,7 @@ pub fn run_llm_replication(
                     counts.cache_hits += 1;
                     rec.e2e.record(now - req.arrival);
                 }
+                steady.record(Metric::E2e, req.arrival, now, now - req.arrival);
                 sessions.round_done(&req, now, warmup, None);
                 if let Some(next) = workload.follow_up(&req, now) {
                     queue.push(next.arrival, Event::Arrival(next));
@@ -475,6 +510,7 @@ pub fn run_llm_replication(
                 for f in done.drain(..) {
                     outstanding.dec(r);
                     in_system.set(now, in_system.level() - 1);
+                    record_steady(&mut steady, &f);
                     if f.seq.arrival >= warmup {
                         counts.completed += 1;
                         rec.record(&f);
@@ -520,6 +556,7 @@ pub fn run_llm_replication(
     if overload.is_none() {
         // A queue that grew through the measured window by more than 1% of the measured
         // arrivals is not keeping up, even if it never reached run.max_queue.
+        let waiting_total = waiting_at_end.unwrap_or(waiting_total);
         let grew = waiting_total.saturating_sub(waiting_at_warmup.unwrap_or(0));
         if grew > 50 && grew as f64 > 0.01 * counts.arrived as f64 {
             overload = Some(format!(
@@ -627,6 +664,7 @@ pub fn run_llm_replication(
         metrics,
         overload,
         events,
+        steady,
     }
 }
 

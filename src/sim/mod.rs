@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimTime};
+use crate::metrics::steady::{Metric, SteadyRecorder};
 use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::{RouterPolicy, Scenario, ServerKind};
@@ -108,6 +109,8 @@ pub struct ReplicationOutcome {
     pub overload: Option<String>,
     /// Events the loop handled (for the engine benchmark's events per second).
     pub events: u64,
+    /// The latency time series and halves behind the steady-state diagnostics.
+    pub steady: SteadyRecorder,
 }
 
 /// Events of the queue-server loop. The next arrival is not an event: it waits in the loop
@@ -214,6 +217,7 @@ fn run_queue_replication(
     let mut service = LatencyRecorder::new();
     let mut counts = RequestCounts::default();
     let mut in_system = LevelMeter::new(warmup, end);
+    let mut steady = SteadyRecorder::new(warmup, end);
     let mut overload = None;
     let mut now = SimTime::ZERO;
 
@@ -232,10 +236,17 @@ fn run_queue_replication(
             break;
         }
         if t >= end {
-            // Put it back: a completion due after the end is still in flight.
-            queue.push(t, ev);
-            now = end;
-            break;
+            if !scenario.run.drain {
+                // Put it back: a completion due after the end is still in flight.
+                queue.push(t, ev);
+                now = end;
+                break;
+            }
+            // Draining: no new arrivals; completions go on until the system is empty.
+            if matches!(ev, Event::Arrival) {
+                pending = None;
+                continue;
+            }
         }
         now = t;
         match ev {
@@ -292,6 +303,7 @@ fn run_queue_replication(
                     counts.cache_hits += 1;
                     e2e.record(now - arrival);
                 }
+                steady.record(Metric::E2e, arrival, now, now - arrival);
             }
             Event::ServiceDone {
                 server,
@@ -305,6 +317,9 @@ fn run_queue_replication(
                     wait.record(start - arrival);
                     service.record(now - start);
                 }
+                steady.record(Metric::E2e, arrival, now, now - arrival);
+                steady.record(Metric::QueueWait, arrival, now, start - arrival);
+                steady.record(Metric::Service, arrival, now, now - start);
                 let s = server as usize;
                 fleet.servers[s].finish(now);
                 fleet.outstanding.dec(s);
@@ -416,6 +431,7 @@ fn run_queue_replication(
         metrics,
         overload,
         events,
+        steady,
     }
 }
 

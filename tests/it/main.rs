@@ -15,5 +15,6 @@ mod replay;
 mod scenarios;
 #[cfg(feature = "serve")]
 mod serve;
+mod steady;
 mod support;
 mod sweep;

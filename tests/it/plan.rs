@@ -233,3 +233,155 @@ fn cli_run_writes_report_html() {
     assert!(html.contains("Latency percentiles"));
     assert!(html.contains("<svg"));
 }
+
+/// An M/M/c scenario that does not set `run.replications`: `plan` chooses them.
+const MMC_AUTO: &str = r#"
+name = "mmc-auto"
+[run]
+seed = 17
+[traffic]
+requests_per_s = 3.0
+duration_s = 20000.0
+warmup_s = 1000.0
+[servers]
+kind = "queue"
+count = 4
+service_time_s = { dist = "exponential", mean = 2.0 }
+[router]
+policy = "central-queue"
+"#;
+
+fn parse_inline(text: &str, sets: &[&str]) -> Scenario {
+    let o = fleetsim::scenario::Overrides {
+        set: sets.iter().map(|s| s.to_string()).collect(),
+    };
+    fleetsim::scenario::parse(text, Path::new("inline.toml"), &o).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn plan_without_replications_chooses_them_and_matches_erlang_c() {
+    // A held-out case: λ = 3/s, E[S] = 2 s (μ = 0.5), target Wq ≤ 0.2 s. Erlang C gives
+    // Wq(9) = 0.131 s and Wq(8) = 0.357 s, so the answer is 9.
+    let (lambda, mu, target) = (3.0, 0.5, 0.2);
+    let theory = erlang_c_count(lambda, mu, target);
+    assert_eq!(theory, 9);
+    assert!(mmc_mean_wait_s(theory, lambda, mu) <= 0.7 * target);
+    assert!(mmc_mean_wait_s(theory - 1, lambda, mu) >= 1.5 * target);
+    let s = parse_inline(MMC_AUTO, &[&format!("slo.queue_wait_mean_s={target}")]);
+    assert!(!s.run.replications_set);
+    let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    assert_eq!(
+        p.servers, theory,
+        "seed {}: curve {:?}",
+        s.run.seed, p.curve
+    );
+    assert!(p.replications_auto);
+    for c in &p.curve {
+        let r = c.replications;
+        assert!(
+            c.replications == 0 && !c.stable
+                || [3, 6, 12, 24].contains(&r) && r <= fleetsim::plan::AUTO_REPLICATIONS_MAX,
+            "{} servers: {r} replications",
+            c.servers
+        );
+    }
+    assert_eq!(p.summary["replications"], Value::from(p.replications));
+    // Queue servers get no timing band, and say why.
+    assert!(p.timing_band.is_none());
+    assert!(
+        p.timing_band_omitted
+            .as_deref()
+            .is_some_and(|w| w.contains("service times"))
+    );
+
+    // A target just above Wq(9) leaves 3 replications' interval straddling it: the count
+    // gets more, and the verdict is still Erlang C's (more servers never hurt, so 10 passes).
+    let edge = mmc_mean_wait_s(9, lambda, mu) * 1.03;
+    let s = parse_inline(MMC_AUTO, &[&format!("slo.queue_wait_mean_s={edge}")]);
+    let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    let at9 = p
+        .curve
+        .iter()
+        .find(|c| c.servers == 9)
+        .expect("9 was tried");
+    assert!(at9.replications > 3, "{:?}", at9);
+    assert!((9..=10).contains(&p.servers), "{}", p.servers);
+}
+
+#[test]
+fn llm_plan_reports_a_timing_band_around_its_answer() {
+    let err = fleetsim::llm::calibration::typical_step_time_error();
+    assert!(err > 0.0 && err < 0.2, "median |calibration error| {err}");
+    let s = load("llama7b-plan.toml", &[]);
+    let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    let band = p
+        .timing_band
+        .as_ref()
+        .expect("LLM plans have a timing band");
+    assert!((band.step_time_scale_low - (1.0 - err)).abs() < 1e-12);
+    assert!((band.step_time_scale_high - (1.0 + err)).abs() < 1e-12);
+    let (lo, hi) = (band.servers_low.unwrap(), band.servers_high.unwrap());
+    assert!(
+        lo <= p.servers && p.servers <= hi,
+        "{lo} ≤ {} ≤ {hi}",
+        p.servers
+    );
+
+    // Slower steps by a lot need more servers: the scale reaches the replicas.
+    let mut slow = s.clone();
+    if let fleetsim::scenario::ServerKind::Llm(spec) = &mut slow.servers.kind {
+        spec.step_time_scale = 1.5;
+    }
+    let mut at_answer = slow.clone();
+    at_answer.servers.count = p.servers;
+    let a = run(&at_answer, None).summary;
+    let mut base = s.clone();
+    base.servers.count = p.servers;
+    let b = run(&base, None).summary;
+    assert!(
+        crate::support::at(&a, "latency_s.tpot.mean")
+            > 1.3 * crate::support::at(&b, "latency_s.tpot.mean")
+    );
+}
+
+#[test]
+fn cli_plan_prints_the_band_and_replications_per_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(crate::support::root().join("workloads/llama7b-plan.toml"))
+        .unwrap()
+        .replace("replications = 4\n", "");
+    fs::write(dir.path().join("p.toml"), text).unwrap();
+    let out = fleetsim(dir.path())
+        .args(["plan", "p.toml", "--out", "o"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("replications chosen per count (3 to 24)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("if step times are") && stdout.contains("the model's calibration error"),
+        "{stdout}"
+    );
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("o/plan.json")).unwrap()).unwrap();
+    let band = &v["timing_band"];
+    let n = v["servers"].as_u64().unwrap();
+    assert!(band["servers_low"].as_u64().unwrap() <= n);
+    assert!(band["servers_high"].as_u64().unwrap() >= n);
+    assert!(v["curve"][0]["replications"].as_u64().unwrap() >= 3);
+    // The resolved scenario holds the replications plan chose, so `run` reproduces the
+    // chosen count's summary.
+    let resolved = fs::read_to_string(dir.path().join("o/scenario.resolved.toml")).unwrap();
+    let reps = v["replications"].as_u64().unwrap();
+    assert!(
+        resolved.contains(&format!("replications = {reps}\n")),
+        "{resolved}"
+    );
+}

@@ -1,0 +1,399 @@
+//! Steady-state diagnostics: has the run settled, and how much does it really know?
+//!
+//! Every replication keeps, besides its latency recorders, a small time series of the
+//! latencies it completes: [`WINDOWS`] equal windows over `[0, duration_s]`, each holding the
+//! count and sum of every latency metric (by completion time), and two recorders per metric
+//! for the measured requests completing in the first and the second half of the measured
+//! window. From these, over all replications:
+//!
+//! * **Warm-up** (MSER-5 style): the truncation point that minimises the marginal standard
+//!   error of the replication-averaged window means, searched over the first half of the run
+//!   (White, 1997; Robinson, 2005). Windows stand in for MSER-5's batches of five
+//!   observations, so the search costs nothing per request.
+//! * **Drift**: the relative change of the mean and p99 of each headline metric from the
+//!   first to the second half of the measured window (pooled over replications). A run in
+//!   steady state shows only noise here; a transient shows a change in one direction.
+//! * **Effective samples** (batch means): the measured windows of a replication grouped into
+//!   [`BATCHES`] batches; σ²·B / S²(batch means) estimates how many independent requests the
+//!   replication's mean is worth (at most the requests it holds), summed over replications.
+//!
+//! Warnings are plain sentences for a planner; the thresholds are the constants below.
+
+use serde_json::{Map, Value, json};
+
+use super::latency::{LatencyRecorder, LatencySummary};
+use crate::engine::{SimDuration, SimTime};
+
+/// Windows of the per-replication time series over `[0, duration_s]`.
+pub const WINDOWS: usize = 100;
+/// Batches of the batch-means estimate of effective samples.
+pub const BATCHES: usize = 10;
+/// A mean that changes by more than this fraction between the halves is flagged.
+pub const DRIFT_WARN_MEAN: f64 = 0.10;
+/// A p99 that changes by more than this fraction between the halves is flagged.
+pub const DRIFT_WARN_P99: f64 = 0.15;
+/// A p99 is judged for drift only with at least this many requests in each half (below it
+/// the p99 of a half is itself uncertain by about 10%).
+pub const MIN_P99_SAMPLES: u64 = 2_000;
+/// Changes smaller than this many seconds are never flagged (e.g. waits of microseconds).
+pub const MIN_ABS_CHANGE_S: f64 = 1e-3;
+/// Fewer effective samples of the e2e mean than this (over all replications) are flagged.
+pub const MIN_EFFECTIVE_SAMPLES: f64 = 100.0;
+
+/// The latency metrics the series follows, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Arrival to completion.
+    E2e = 0,
+    /// Arrival to start of service.
+    QueueWait = 1,
+    /// Start of service to completion.
+    Service = 2,
+    /// Arrival to first token (LLM servers).
+    Ttft = 3,
+    /// Time per output token after the first (LLM servers).
+    Tpot = 4,
+}
+
+const N_METRICS: usize = 5;
+/// Summary names, indexed by `Metric as usize`.
+const NAMES: [&str; N_METRICS] = ["e2e", "queue_wait", "service", "ttft", "tpot"];
+/// Names in warnings.
+const LABELS: [&str; N_METRICS] = ["e2e latency", "queue wait", "service time", "TTFT", "TPOT"];
+/// The metrics whose drift is reported (service time follows from the others).
+const DRIFT_METRICS: [Metric; 4] = [Metric::E2e, Metric::QueueWait, Metric::Ttft, Metric::Tpot];
+
+/// One replication's series and halves.
+#[derive(Clone, Debug)]
+pub struct SteadyRecorder {
+    warmup: SimTime,
+    mid: SimTime,
+    end: SimTime,
+    window_ns: u64,
+    /// Per window, per metric: (completions, Σ seconds), every completion counted.
+    windows: Vec<[(u64, f64); N_METRICS]>,
+    /// Per metric: measured completions in the first and the second half.
+    halves: Vec<[LatencyRecorder; 2]>,
+    /// Per metric: Σ seconds² of measured completions (for the per-request variance).
+    sum_sq: [f64; N_METRICS],
+}
+
+impl SteadyRecorder {
+    /// A recorder for a run measuring `[warmup, end]`.
+    pub fn new(warmup: SimTime, end: SimTime) -> Self {
+        let window_ns = (end.0 / WINDOWS as u64).max(1);
+        let mid = SimTime(warmup.0 + end.0.saturating_sub(warmup.0) / 2);
+        SteadyRecorder {
+            warmup,
+            mid,
+            end,
+            window_ns,
+            windows: vec![[(0, 0.0); N_METRICS]; WINDOWS],
+            halves: (0..N_METRICS).map(|_| Default::default()).collect(),
+            sum_sq: [0.0; N_METRICS],
+        }
+    }
+
+    /// Records `d` of metric `m` for a request that arrived at `arrival` and completed (or
+    /// reached the metric's event) at `at`.
+    #[inline]
+    pub fn record(&mut self, m: Metric, arrival: SimTime, at: SimTime, d: SimDuration) {
+        let m = m as usize;
+        let s = d.as_secs_f64();
+        if at < self.end {
+            let w = ((at.0 / self.window_ns) as usize).min(WINDOWS - 1);
+            let slot = &mut self.windows[w][m];
+            slot.0 += 1;
+            slot.1 += s;
+        }
+        if arrival >= self.warmup {
+            self.halves[m][usize::from(at >= self.mid)].record(d);
+            self.sum_sq[m] += s * s;
+        }
+    }
+
+    fn window_s(&self) -> f64 {
+        self.window_ns as f64 / 1e9
+    }
+}
+
+/// Relative change from `a` to `b` (none when `a` is zero or either is missing).
+fn rel(a: f64, b: f64) -> Option<f64> {
+    (a > 0.0).then(|| b / a - 1.0)
+}
+
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// MSER over `xs` (window means, in time order): the truncation `d` in `0..=n/2` minimising
+/// Σ_{i≥d}(x_i − x̄_d)² / (n − d)².
+pub fn mser_truncation(xs: &[f64]) -> usize {
+    let n = xs.len();
+    if n < 4 {
+        return 0;
+    }
+    // Suffix sums make every candidate O(1).
+    let (mut s, mut q) = (0.0, 0.0);
+    let mut best = (f64::INFINITY, 0);
+    let mut stats = vec![(0.0, 0.0); n + 1];
+    for i in (0..n).rev() {
+        s += xs[i];
+        q += xs[i] * xs[i];
+        stats[i] = (s, q);
+    }
+    for (d, &(s, q)) in stats.iter().enumerate().take(n / 2 + 1) {
+        let k = (n - d) as f64;
+        let sse = (q - s * s / k).max(0.0);
+        let v = sse / (k * k);
+        // Strictly smaller: ties keep the earlier (shorter) warm-up.
+        if v < best.0 {
+            best = (v, d);
+        }
+    }
+    best.1
+}
+
+/// The `diagnostics` object of a run from its replications' recorders and the seconds each
+/// ended at (earlier than the duration when it stopped as overloaded).
+pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64) -> Value {
+    let Some(first) = recs.first() else {
+        return Value::Null;
+    };
+    let warmup_s = first.warmup.as_secs_f64();
+    let window_s = first.window_s();
+    let mut warnings: Vec<String> = Vec::new();
+
+    // Pooled halves.
+    let pooled = |m: usize, h: usize| {
+        let mut r = LatencyRecorder::new();
+        for rec in recs {
+            r.merge(&rec.halves[m][h]);
+        }
+        r
+    };
+    let mut drift = Map::new();
+    let mut second = Map::new();
+    let mut effective = Map::new();
+    let mut warmup_windows = 0usize;
+    for m in 0..N_METRICS {
+        let (a, b) = (pooled(m, 0), pooled(m, 1));
+        if a.count() + b.count() == 0 {
+            continue;
+        }
+        let (sa, sb): (LatencySummary, LatencySummary) = (a.summary(), b.summary());
+        second.insert(
+            NAMES[m].into(),
+            serde_json::to_value(&sb).unwrap_or(Value::Null),
+        );
+        let metric = [
+            Metric::E2e,
+            Metric::QueueWait,
+            Metric::Service,
+            Metric::Ttft,
+            Metric::Tpot,
+        ][m];
+        if DRIFT_METRICS.contains(&metric) {
+            let both = a.count() > 0 && b.count() > 0;
+            let d_mean = rel(sa.mean, sb.mean).filter(|_| both);
+            let d_p99 = rel(sa.p99, sb.p99).filter(|_| both);
+            drift.insert(
+                NAMES[m].into(),
+                json!({
+                    "mean": d_mean.map(num).unwrap_or(Value::Null),
+                    "p99": d_p99.map(num).unwrap_or(Value::Null),
+                }),
+            );
+            let enough_p99 = a.count() >= MIN_P99_SAMPLES && b.count() >= MIN_P99_SAMPLES;
+            let flagged: Vec<String> = [
+                (
+                    "mean",
+                    d_mean,
+                    DRIFT_WARN_MEAN,
+                    (sb.mean - sa.mean).abs(),
+                    true,
+                ),
+                (
+                    "p99",
+                    d_p99,
+                    DRIFT_WARN_P99,
+                    (sb.p99 - sa.p99).abs(),
+                    enough_p99,
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(stat, d, limit, abs, judged)| {
+                let d = d?;
+                (judged && d.abs() > limit && abs > MIN_ABS_CHANGE_S).then(|| {
+                    format!(
+                        "{stat} {} {:.0}%",
+                        if d > 0.0 { "rose" } else { "fell" },
+                        100.0 * d.abs()
+                    )
+                })
+            })
+            .collect();
+            if !flagged.is_empty() {
+                warnings.push(format!(
+                    "{} {} from the first to the second half of the run: it has not reached \
+                     steady state; run longer (e.g. --duration-s {:.0}) or check the warm-up",
+                    LABELS[m],
+                    flagged.join(" and "),
+                    (duration_s * 4.0).max(600.0)
+                ));
+            }
+            // MSER over the replication-averaged window means (non-empty windows).
+            let mut idx = Vec::with_capacity(WINDOWS);
+            let mut xs = Vec::with_capacity(WINDOWS);
+            for w in 0..WINDOWS {
+                let (c, s) = recs.iter().fold((0u64, 0.0), |(c, s), r| {
+                    (c + r.windows[w][m].0, s + r.windows[w][m].1)
+                });
+                if c > 0 {
+                    idx.push(w);
+                    xs.push(s / c as f64);
+                }
+            }
+            if !xs.is_empty() {
+                warmup_windows = warmup_windows.max(idx[mser_truncation(&xs)]);
+            }
+        }
+        // Batch means per replication, summed.
+        let mut total = 0.0;
+        let mut any = false;
+        for (rec, &ended) in recs.iter().zip(ended_at_s) {
+            if let Some(n) = effective_samples(rec, m, ended) {
+                total += n;
+                any = true;
+            }
+        }
+        if any {
+            effective.insert(NAMES[m].into(), num(total.round()));
+        }
+    }
+
+    let warmup_suggested_s = warmup_windows as f64 * window_s;
+    if warmup_suggested_s > warmup_s + 2.0 * window_s {
+        warnings.push(format!(
+            "latencies settle only after about {warmup_suggested_s:.0} s (MSER-5), later than \
+             the warm-up of {warmup_s:.0} s: set traffic.warmup_s to at least that and \
+             lengthen the run"
+        ));
+    }
+    if let Some(n) = effective.get("e2e").and_then(Value::as_f64)
+        && n < MIN_EFFECTIVE_SAMPLES
+    {
+        warnings.push(format!(
+            "the run holds only about {n:.0} independent samples of e2e latency (batch \
+             means over all replications): its percentiles are rough; run longer or add \
+             replications"
+        ));
+    }
+
+    json!({
+        "warmup_s": num(warmup_s),
+        "warmup_suggested_s": num(warmup_suggested_s),
+        "window_s": num(window_s),
+        "drift": Value::Object(drift),
+        "effective_samples": Value::Object(effective),
+        "second_half": { "latency_s": Value::Object(second) },
+        "warnings": warnings,
+    })
+}
+
+/// The batch-means estimate of independent samples of metric `m`'s mean in one replication
+/// (none without at least two batches holding measured completions).
+fn effective_samples(rec: &SteadyRecorder, m: usize, ended_at_s: f64) -> Option<f64> {
+    let n_measured = rec.halves[m][0].count() + rec.halves[m][1].count();
+    if n_measured < 2 {
+        return None;
+    }
+    let window_s = rec.window_s();
+    let end_s = ended_at_s.min(rec.end.as_secs_f64());
+    // Windows wholly inside the measured window.
+    let ws: Vec<usize> = (0..WINDOWS)
+        .filter(|&w| {
+            w as f64 * window_s >= rec.warmup.as_secs_f64() - 1e-9
+                && (w + 1) as f64 * window_s <= end_s + 1e-9
+        })
+        .collect();
+    if ws.len() < 2 {
+        return None;
+    }
+    let b = BATCHES.min(ws.len());
+    let per = ws.len() / b;
+    let means: Vec<f64> = (0..b)
+        .filter_map(|i| {
+            let (c, s) = ws[i * per..(i + 1) * per]
+                .iter()
+                .fold((0u64, 0.0), |(c, s), &w| {
+                    (c + rec.windows[w][m].0, s + rec.windows[w][m].1)
+                });
+            (c > 0).then(|| s / c as f64)
+        })
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let k = means.len() as f64;
+    let mb = means.iter().sum::<f64>() / k;
+    let var_b = means.iter().map(|x| (x - mb).powi(2)).sum::<f64>() / (k - 1.0);
+    let n = n_measured as f64;
+    let sum = rec.halves[m][0].sum_s() + rec.halves[m][1].sum_s();
+    let mean = sum / n;
+    let var = (rec.sum_sq[m] / n - mean * mean).max(0.0);
+    Some(if var_b > 0.0 {
+        (var * k / var_b).min(n)
+    } else {
+        n
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mser_cuts_an_initial_transient_and_keeps_a_flat_series() {
+        let flat: Vec<f64> = (0..100)
+            .map(|i| 1.0 + 0.01 * ((i * 7919) % 13) as f64)
+            .collect();
+        assert!(mser_truncation(&flat) <= 5, "{}", mser_truncation(&flat));
+        let ramp: Vec<f64> = (0..100)
+            .map(|i| if i < 30 { i as f64 / 30.0 } else { 1.0 })
+            .collect();
+        let d = mser_truncation(&ramp);
+        assert!((25..=31).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn a_rising_second_half_is_flagged() {
+        let end = SimTime::from_secs_f64(1000.0);
+        let mut r = SteadyRecorder::new(SimTime::from_secs_f64(100.0), end);
+        for i in 0..10_000u64 {
+            let at = SimTime::from_secs_f64(100.0 + i as f64 * 0.09);
+            let d = if at < SimTime::from_secs_f64(550.0) {
+                1.0
+            } else {
+                1.5
+            };
+            r.record(Metric::E2e, at, at, SimDuration::from_secs_f64(d));
+        }
+        let v = diagnostics(&[&r], &[1000.0], 1000.0);
+        let d = v["drift"]["e2e"]["mean"].as_f64().unwrap();
+        assert!((d - 0.5).abs() < 0.01, "{d}");
+        // The step at 550 s is the warm-up MSER finds; 9 batches' worth of samples at most.
+        assert_eq!(v["warmup_suggested_s"].as_f64(), Some(550.0));
+        assert!(v["effective_samples"]["e2e"].as_f64().unwrap() < 100.0);
+        let w = v["warnings"].as_array().unwrap();
+        assert!(
+            w.iter().any(|s| s
+                .as_str()
+                .unwrap()
+                .starts_with("e2e latency mean rose 50% and p99 rose 50% from the first")),
+            "{w:?}"
+        );
+    }
+}

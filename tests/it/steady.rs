@@ -1,0 +1,196 @@
+//! Steady-state diagnostics and `run.drain`: a settled queue raises no warning, a transient
+//! does (heavy-traffic M/M/1 started empty; fixed-length LLM cohorts under least-outstanding
+//! routing), and draining completes every measured request.
+
+use std::path::Path;
+
+use fleetsim::run::run;
+use fleetsim::scenario::{self, Overrides, Scenario};
+use fleetsim::theory::mmc_mean_wait_s;
+use serde_json::Value;
+
+use crate::support::{at, load};
+
+fn warnings(summary: &Value) -> Vec<String> {
+    summary["diagnostics"]["warnings"]
+        .as_array()
+        .expect("diagnostics.warnings is a list")
+        .iter()
+        .map(|w| w.as_str().expect("a sentence").to_string())
+        .collect()
+}
+
+fn inline(text: &str, sets: &[&str]) -> Scenario {
+    let o = Overrides {
+        set: sets.iter().map(|s| s.to_string()).collect(),
+    };
+    scenario::parse(text, Path::new("inline.toml"), &o).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_settled_mmc_at_rho_08_has_no_warnings() {
+    // M/M/8 at λ = 6.4/s, 1 s service: ρ = 0.8, Erlang C Wq = 0.2 s (relaxation time of a
+    // few seconds), 10 replications of 20,000 s after a 1,000 s warm-up.
+    let s = load(
+        "validation/mmc.toml",
+        &[
+            "traffic.requests_per_s=6.4",
+            "traffic.duration_s=20000.0",
+            "traffic.warmup_s=1000.0",
+        ],
+    );
+    let summary = run(&s, None).summary;
+    let d = &summary["diagnostics"];
+    assert_eq!(
+        warnings(&summary),
+        Vec::<String>::new(),
+        "seed {}",
+        s.run.seed
+    );
+    // The run itself agrees with Erlang C, so "no warning" is said of a correct run.
+    let wq = at(&summary, "latency_s.queue_wait.mean");
+    let theory = mmc_mean_wait_s(8, 6.4, 1.0);
+    assert!((wq / theory - 1.0).abs() < 0.05, "{wq} vs {theory}");
+    for m in ["e2e", "queue_wait"] {
+        for stat in ["mean", "p99"] {
+            let r = at(d, &format!("drift.{m}.{stat}"));
+            assert!(r.abs() < 0.05, "drift {m}.{stat} = {r}");
+        }
+    }
+    assert!(at(d, "warmup_suggested_s") <= 1000.0 + 2.0 * at(d, "window_s"));
+    // Batch means: fewer independent samples than requests (waits are correlated), but
+    // many thousands of them.
+    let n_eff = at(d, "effective_samples.e2e");
+    let n = at(&summary, "requests.completed") * 10.0;
+    assert!(n_eff > 10_000.0 && n_eff < n, "{n_eff} of {n}");
+}
+
+#[test]
+fn a_short_mm1_at_rho_099_warns() {
+    // Started empty at ρ = 0.99 the queue needs ~1/(μ(1-√ρ)²) ≈ 40,000 s to relax; 2,000 s
+    // is all transient.
+    let s = load(
+        "validation/mm1-rho09.toml",
+        &[
+            "traffic.requests_per_s=0.99",
+            "traffic.duration_s=2000.0",
+            "traffic.warmup_s=0.0",
+        ],
+    );
+    let summary = run(&s, None).summary;
+    let w = warnings(&summary);
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("queue wait mean rose") && w.contains("run longer")),
+        "seed {}: {w:?}",
+        s.run.seed
+    );
+    assert!(at(&summary, "diagnostics.drift.queue_wait.mean") > 0.2);
+    assert!(at(&summary, "diagnostics.warmup_suggested_s") > 0.0);
+}
+
+/// Issue 13's fixed-token scenario: Llama-3-70B on 6 H100 servers (two TP4 replicas each),
+/// Poisson 50/s, fixed 1,500 in / 300 out tokens, least-outstanding routing.
+const FIXED: &str = r#"
+name = "fixed-cohorts"
+[run]
+seed = 1
+replications = 2
+[traffic]
+requests_per_s = 50.0
+duration_s = 600.0
+[servers]
+kind = "llm"
+count = 6
+hardware = "h100-80gb"
+[model]
+preset = "llama-3-70b"
+[request]
+input_tokens = { dist = "fixed", value = 1500 }
+output_tokens = { dist = "fixed", value = 300 }
+"#;
+
+#[test]
+fn fixed_token_cohorts_drift_and_the_run_says_so() {
+    // Least-outstanding routing sends the arrivals after a cohort finishes to the replica it
+    // left; fixed lengths make those arrivals finish together again, so cohorts grow over
+    // ~1,500 s and TTFT with them (README, "Fixed-length requests and least-outstanding
+    // routing"). A 600 s run is inside that transient and must say so.
+    let s = inline(FIXED, &[]);
+    let summary = run(&s, None).summary;
+    let w = warnings(&summary);
+    assert!(
+        w.iter().any(|w| w.starts_with("TTFT mean rose")),
+        "seed {}: {w:?}",
+        s.run.seed
+    );
+    assert!(at(&summary, "diagnostics.drift.ttft.p99") > 0.3);
+    // Not a queue that grows: the number in system is steady (≈ λ · e2e ≈ 645).
+    assert_eq!(summary["stable"], Value::Bool(true));
+    assert!(at(&summary, "diagnostics.drift.e2e.mean").abs() < 0.05);
+    // Routing that ignores load does not synchronise: no drift.
+    let rr = inline(FIXED, &["router.policy=\"round-robin\""]);
+    let rr = run(&rr, None).summary;
+    assert!(at(&rr, "diagnostics.drift.ttft.p99").abs() < 0.1);
+    assert!(
+        !warnings(&rr).iter().any(|w| w.starts_with("TTFT")),
+        "{:?}",
+        warnings(&rr)
+    );
+}
+
+#[test]
+fn drain_completes_every_measured_request() {
+    for (rel, sets) in [
+        (
+            "validation/mmc.toml",
+            vec!["traffic.duration_s=3000.0", "traffic.warmup_s=300.0"],
+        ),
+        ("llama7b-plan.toml", vec!["servers.count=6"]),
+    ] {
+        let mut sets = sets.clone();
+        sets.push("run.replications=2");
+        let plain = run(&load(rel, &sets), Some(2)).summary;
+        sets.push("run.drain=true");
+        let s = load(rel, &sets);
+        let drained = run(&s, Some(2)).summary;
+        let arrived = at(&drained, "requests.arrived");
+        assert!(arrived > 0.0);
+        assert_eq!(at(&drained, "requests.completed"), arrived, "{rel}");
+        assert_eq!(at(&drained, "requests.in_flight"), 0.0, "{rel}");
+        // The same arrivals, the same window: only the stragglers are added.
+        assert_eq!(at(&plain, "requests.arrived"), arrived, "{rel}");
+        assert!(at(&plain, "requests.in_flight") > 0.0, "{rel}");
+        // Utilisation still covers [warmup_s, duration_s] (LLM steps straddling the end now
+        // complete, and count their share inside the window).
+        let (u0, u1) = (at(&plain, "utilization"), at(&drained, "utilization"));
+        assert!((u0 - u1).abs() < 1e-3, "{rel}: {u0} vs {u1}");
+        // Drained requests were the ones still in service at the end: the tail grows.
+        assert!(
+            at(&drained, "latency_s.e2e.max") >= at(&plain, "latency_s.e2e.max"),
+            "{rel}"
+        );
+        // Deterministic whatever the threads.
+        assert_eq!(run(&s, Some(1)).summary, drained, "{rel}");
+        assert!(s.to_resolved_toml().contains("drain = true"));
+    }
+}
+
+#[test]
+fn a_plan_judged_on_unsettled_runs_says_its_answer_may_change() {
+    // The fixed-token fleet at 600 s: TTFT p99 is still rising, so the count plan picks
+    // (5 here; 8 with 3,600 s runs) carries a note next to the answer.
+    let s = inline(FIXED, &["slo.ttft_p99_s=1.5"]);
+    let p = fleetsim::plan::plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    assert!(
+        p.flips.iter().any(|f| f.starts_with(&format!(
+            "{} servers was judged on runs that had not settled",
+            p.servers
+        )) && f.contains("slo.ttft_p99_s rose")),
+        "{:?}",
+        p.flips
+    );
+    let chosen = p.curve.iter().find(|c| c.servers == p.servers).unwrap();
+    assert!(chosen.targets[0].drift.is_some_and(|d| d > 0.15));
+    assert!(!chosen.warnings.is_empty());
+}
