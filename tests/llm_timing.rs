@@ -257,10 +257,10 @@ fn breakdown_bounds_and_tp_comm() {
     assert!((pre.gemm.flops - 2.0 * 6.74e9 * 2048.0).abs() < 1.0);
     // Under a stack: 160 all-reduces of 16 KiB plus the logits gather (64 KB), each the
     // faster of measured NCCL (49.5 µs over 4 A100s) and the custom one-shot all-reduce
-    // (3 peers x 11 µs + 2 x bytes / 300 GB/s).
+    // (3 peers x (11 µs + bytes / 300 GB/s)).
     let d4 = preset("a100-80gb", "llama-2-70b", 4);
     let b = d4.step_breakdown(&StepShape::decode(1, 0));
-    let custom = |bytes: f64| 3.0 * 11e-6 + 2.0 * bytes / 300e9;
+    let custom = |bytes: f64| 3.0 * (11e-6 + bytes / 300e9);
     let expect = 160.0 * custom(16_384.0) + custom(64_000.0);
     assert!(rel(b.tp_comm_s, expect) < 1e-9, "{} {expect}", b.tp_comm_s);
     assert!((b.bytes_per_gpu() - (68.98e9 * 2.0 / 4.0 + 327_680.0 / 4.0)).abs() < 1.0);

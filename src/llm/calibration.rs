@@ -371,16 +371,23 @@ pub fn error_summary(rows: &[&CalRow]) -> Option<(f64, f64)> {
     Some((median, errs[n - 1]))
 }
 
-/// The timing model's typical step-time error: the median |relative error| over the latency
-/// points (TTFT and TPOT) of [`calibrate_default`]. `plan` scales step times by `1 ± this` to
-/// show how far a server count depends on the model.
+/// The timing model's typical step-time error for planning: the 80th percentile of |relative
+/// error| over the latency points (TTFT and TPOT) of [`calibrate_default`] (9.3%: four points
+/// in five are closer). The median (3.4%) is in-sample and would understate how far a
+/// planner should trust step times on an engine or shape not in the set. `plan` scales step
+/// times by `1 ± this` to show how far a server count depends on the model.
 pub fn typical_step_time_error() -> f64 {
     let rows = calibrate_default();
-    let latency: Vec<&CalRow> = rows
+    let mut errs: Vec<f64> = rows
         .iter()
         .filter(|r| r.metric == "TTFT s" || r.metric == "TPOT s")
+        .map(|r| r.rel_err.abs())
         .collect();
-    error_summary(&latency).map_or(0.1, |(median, _)| median)
+    errs.sort_by(f64::total_cmp);
+    if errs.is_empty() {
+        return 0.1;
+    }
+    errs[(errs.len() * 4 / 5).min(errs.len() - 1)]
 }
 
 /// Plain-text table of `rows` for `fleetsim calibrate`, with the median and worst error
@@ -484,10 +491,10 @@ mod tests {
         let text = render_calibration_text(&rows);
         let all: Vec<&CalRow> = rows.iter().collect();
         let (median, worst) = error_summary(&all).unwrap();
-        // README: median 4.1%, worst 39% (lmdeploy's 128-token first-token latency).
-        assert!(median <= 0.05, "median {median}\n{text}");
-        assert!(worst <= 0.40, "worst {worst}\n{text}");
-        // README: by TP 6.1 / 3.1 / 3.2 / 8.4%.
+        // README: median 3.7%, worst 40% (lmdeploy's 128-token first-token latency).
+        assert!(median <= 0.04, "median {median}\n{text}");
+        assert!(worst <= 0.41, "worst {worst}\n{text}");
+        // README: by TP 6.1 / 3.2 / 2.8 / 8.4%.
         for (tp, max) in [(1, 0.07), (2, 0.04), (4, 0.04), (8, 0.09)] {
             let sel: Vec<&CalRow> = rows.iter().filter(|r| r.tensor_parallel == tp).collect();
             let (m, _) = error_summary(&sel).unwrap();
@@ -503,8 +510,9 @@ mod tests {
             worst_rest <= 0.20,
             "worst without lmdeploy 128 {worst_rest}\n{text}"
         );
+        // README and plan's timing band: 9.3%.
         let typical = typical_step_time_error();
-        assert!(typical > 0.0 && typical < 0.15, "{typical}");
+        assert!((typical - 0.093).abs() < 0.002, "{typical}");
     }
 
     #[test]

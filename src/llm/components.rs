@@ -26,9 +26,6 @@ use super::kernels::KernelProfile;
 use super::model::Model;
 use super::stack::StackProfile;
 
-/// Largest message a custom one-shot all-reduce takes (vLLM's default limit).
-const CUSTOM_ALLREDUCE_MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
-
 /// Precomputed constants of the component model for one replica (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ComponentCosts {
@@ -189,9 +186,10 @@ impl ComponentCosts {
 
     fn allreduce_s(&self, bytes: f64) -> f64 {
         let nccl = self.allreduce_scale * allreduce_time_s(self.arch, self.tensor_parallel, bytes);
-        if self.custom_allreduce_per_peer_s > 0.0 && bytes <= CUSTOM_ALLREDUCE_MAX_BYTES {
+        if self.custom_allreduce_per_peer_s > 0.0 {
+            // One-shot: each rank reads every peer's buffer over NVLink.
             let peers = f64::from(self.tensor_parallel - 1);
-            nccl.min(peers * self.custom_allreduce_per_peer_s + 2.0 * bytes / self.nvlink_bw)
+            nccl.min(peers * (self.custom_allreduce_per_peer_s + bytes / self.nvlink_bw))
         } else {
             nccl
         }

@@ -56,10 +56,10 @@ pub struct StackProfile {
     pub launch_floor_s: f64,
     /// The stack's all-reduce time as a multiple of the measured NCCL time.
     pub allreduce_scale: f64,
-    /// Custom one-shot all-reduce for messages up to 8 MiB (FasterTransformer's
-    /// `customAllReduce`, TensorRT-LLM's plugin, vLLM's since v0.3): each rank reads every
-    /// peer's buffer over NVLink, so it takes `(ranks − 1) · this + 2 · bytes / NVLink`, when
-    /// faster than NCCL. 0 = NCCL only.
+    /// Custom one-shot all-reduce (FasterTransformer's `customAllReduce`, TensorRT-LLM's
+    /// plugin, vLLM's since v0.3): each rank reads every peer's buffer over NVLink, so it
+    /// takes `(ranks − 1) · (this + bytes / NVLink)`; used when faster than the measured NCCL
+    /// time, which it is for small messages. 0 = NCCL only.
     pub custom_allreduce_per_peer_s: f64,
     /// Host work per iteration (schedule, prepare inputs, sampling, output processing),
     /// seconds.
