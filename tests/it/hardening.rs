@@ -757,3 +757,87 @@ fn default_names_are_explained() {
         .to_string();
     assert!(e.contains("key `name`") && e.contains("add name ="), "{e}");
 }
+
+/// Property: a results folder is complete or absent after a kill at any moment (a child
+/// process killed after seeded random delays, for `run` and `sweep`).
+#[test]
+fn results_folder_is_complete_or_absent_after_a_kill() {
+    use std::time::Duration;
+    let text = MM1.replace("duration_s = 1000.0", "duration_s = 400000.0");
+    let dir = scenario_dir(&text);
+    let d = dir.path();
+    let bin = assert_cmd::cargo::cargo_bin("fleetsim");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15; // xorshift, fixed seed: the same delays every run
+    let mut complete = 0;
+    for i in 0..24 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let delay = Duration::from_millis(x % 400);
+        let out = d.join(format!("out{i}"));
+        let (args, files): (Vec<&str>, &[&str]) = if i % 2 == 0 {
+            (
+                vec!["run", "s.toml"],
+                &[
+                    "summary.json",
+                    "summary.csv",
+                    "scenario.resolved.toml",
+                    "report.html",
+                ],
+            )
+        } else {
+            (
+                vec!["sweep", "s.toml", "--vary", "servers.count=1..6"],
+                &["sweep.csv", "sweep.json", "grid.json", "report.html"],
+            )
+        };
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(d)
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        if out.exists() {
+            complete += 1;
+            let names: Vec<String> = fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            let mut want: Vec<String> = files.iter().map(|s| s.to_string()).collect();
+            let mut got = names.clone();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{args:?} killed after {delay:?}: {names:?}");
+            let json = if i % 2 == 0 {
+                "summary.json"
+            } else {
+                "sweep.json"
+            };
+            let text = fs::read_to_string(out.join(json)).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{json} after a kill at {delay:?}: {e}"));
+        }
+    }
+    // Temporary folders of the killed runs are cleaned by the next run beside them.
+    fleetsim(d)
+        .args(["run", "s.toml", "--out", "last"])
+        .assert()
+        .success();
+    let left: Vec<_> = fs::read_dir(d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-fleetsim-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{} temporary folders left", left.len());
+    eprintln!("kill property: {complete} of 24 killed runs had finished their folder");
+}
