@@ -130,7 +130,7 @@ fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceE
                 ),
             ));
         }
-        if !(arrival_s <= MAX_TRACE_SPAN_S) {
+        if arrival_s.is_nan() || arrival_s > MAX_TRACE_SPAN_S {
             return Err(parse_err(
                 path,
                 r.line,

@@ -639,7 +639,7 @@ fn slow_client_flood_keeps_serve_responsive() {
     };
     assert!(healthz().is_some());
     // Half send a partial header, half a header promising a body that never comes.
-    let mut slow: Vec<TcpStream> = (0..SLOW)
+    let slow: Vec<TcpStream> = (0..SLOW)
         .filter_map(|i| {
             let mut s = TcpStream::connect(addr).ok()?;
             let _ = if i % 2 == 0 {
@@ -662,7 +662,7 @@ fn slow_client_flood_keeps_serve_responsive() {
     );
     // The slow connections were closed by the server (read returns EOF or an answer).
     // Checked without blocking, so a server that never closes them fails in 10 s.
-    let mut open: Vec<TcpStream> = slow.drain(..).collect();
+    let mut open: Vec<TcpStream> = slow;
     let total = open.len();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !open.is_empty() && Instant::now() < deadline {
