@@ -457,7 +457,11 @@ fn trace_stats_refuses_out_of_range_timestamps() {
     for (i, t) in ["1e30", "1e15", "1e300", "-1"].iter().enumerate() {
         let name = format!("m{i}.jsonl");
         fs::write(d.join(&name), mooncake(t)).unwrap();
-        expect_usage(d, &["trace-stats", &name], &[&format!("{name}:2:")]);
+        expect_usage(
+            d,
+            &["trace-stats", &name],
+            &[&format!("{name}:2:"), "timestamp"],
+        );
     }
     let azure = |ts: &str| {
         format!("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,5\n{ts},10,5\n")
