@@ -888,6 +888,16 @@ pub fn validate_with_access(
             format!("must be a positive number, got {requests_per_s}"),
         ));
     }
+    if requests_per_s > limits::MAX_REQUESTS_PER_S {
+        return Err(invalid(
+            rate_key,
+            format!(
+                "must be at most {:e} requests per second (simulated time has nanosecond \
+                 resolution), got {requests_per_s}",
+                limits::MAX_REQUESTS_PER_S
+            ),
+        ));
+    }
     if !(t.duration_s.is_finite() && t.duration_s > 0.0) {
         return Err(invalid(
             "traffic.duration_s",

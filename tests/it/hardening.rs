@@ -845,3 +845,59 @@ fn results_folder_is_complete_or_absent_after_a_kill() {
     assert!(left.is_empty(), "{} temporary folders left", left.len());
     eprintln!("kill property: {complete} of 24 killed runs had finished their folder");
 }
+
+/// Beyond the list: inputs that would never advance simulated time (a hang) are refused: a
+/// rate above one request per nanosecond (all absorbed by a cache, so the overload guard
+/// never trips), and a looped or Poisson-twinned trace whose records share one timestamp.
+#[test]
+fn inputs_that_never_advance_time_are_refused() {
+    let text = format!("{MM1}[cache]\nkind = \"bernoulli\"\nhit_rate = 1.0\n");
+    let dir = scenario_dir(&text);
+    let d = dir.path();
+    expect_usage(
+        d,
+        &["run", "s.toml", "--set", "traffic.requests_per_s=1e300"],
+        &["traffic.requests_per_s", "nanosecond"],
+    );
+    fs::write(
+        d.join("flat.jsonl"),
+        "{\"timestamp\": 5, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n"
+            .repeat(3),
+    )
+    .unwrap();
+    fs::write(
+        d.join("two.jsonl"),
+        "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n\
+         {\"timestamp\": 1000, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n",
+    )
+    .unwrap();
+    let trace = |arrival: &str, file: &str, extra: &str| {
+        vec![
+            "run".to_string(),
+            "s.toml".into(),
+            "--set".into(),
+            format!("traffic.arrival=\"{arrival}\""),
+            "--set".into(),
+            format!("traffic.path=\"{file}\""),
+            "--set".into(),
+            extra.into(),
+        ]
+    };
+    for (args, key) in [
+        (
+            trace("trace", "flat.jsonl", "traffic.loop=true"),
+            "traffic.loop",
+        ),
+        (
+            trace("trace-poisson", "flat.jsonl", "traffic.format=\"mooncake\""),
+            "traffic.path",
+        ),
+        (
+            trace("trace", "two.jsonl", "traffic.rate_scale=1e300"),
+            "traffic.rate_scale",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_usage(d, &args, &[key]);
+    }
+}
