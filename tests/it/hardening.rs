@@ -295,6 +295,10 @@ fn sizes_have_bounds_checked_at_validation() {
             &["request.input_tokens", "at most"],
         ),
         (
+            &["run", llm, "--set", "autoscale.interval_s=1e-9"],
+            &["autoscale.interval_s", "at least"],
+        ),
+        (
             &["plan", llm, "--servers-max", "0"],
             &["--servers-max 0", "between 1 and"],
         ),
