@@ -608,7 +608,7 @@ fn load_point(path: &Path, grid: &Grid, i: usize) -> Result<Scenario, SweepError
 }
 
 /// Runs `points` (validated with [`validate_points`]) in parallel on `threads` threads,
-/// [`CHUNK_POINTS`] at a time, handing each row to `sink` in the order given: memory stays
+/// `CHUNK_POINTS` (256) at a time, handing each row to `sink` in the order given: memory stays
 /// flat whatever the grid's size, and the rows are those [`run_points`] returns.
 pub fn run_points_streaming(
     path: &Path,

@@ -108,8 +108,22 @@ pub fn check_writable(dest: &Destination<'_>) -> Result<(), String> {
         ),
     };
     let fail = |e: std::io::Error| format!("{shown}: results cannot be written there: {e}");
-    fs::create_dir_all(&parent).map_err(fail)?;
-    let probe = parent.join(format!(".tmp-fleetsim-{}-probe", std::process::id()));
+    // Probe the nearest folder that exists, creating nothing that would stay behind if the
+    // run then fails: the folders below it are made when the results are written.
+    let mut existing = parent.as_path();
+    while !existing.exists() {
+        existing = match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+    }
+    if !existing.is_dir() {
+        return Err(format!(
+            "{shown}: results cannot be written there: {} is not a folder",
+            existing.display()
+        ));
+    }
+    let probe = existing.join(format!("{TEMP_PREFIX}{}-probe", std::process::id()));
     fs::create_dir(&probe).map_err(fail)?;
     fs::remove_dir(&probe).map_err(fail)?;
     Ok(())

@@ -36,3 +36,8 @@ pub const MAX_SEED: u64 = i64::MAX as u64;
 /// drawn count can hold (drawn counts are clamped to it), far beyond any model's context,
 /// and small enough that token arithmetic cannot overflow.
 pub const MAX_TOKENS_PER_REQUEST: f64 = u32::MAX as f64;
+/// Highest arrival rate (`traffic.requests_per_s`, a trace's rate after `rate_scale`):
+/// one request per nanosecond, the resolution of simulated time.
+pub const MAX_REQUESTS_PER_S: f64 = 1e9;
+/// Shortest autoscaler evaluation interval (`autoscale.interval_s`), in seconds.
+pub const MIN_AUTOSCALE_INTERVAL_S: f64 = 1.0;

@@ -499,7 +499,7 @@ pub fn validate_servers(
         ));
     }
     let mem_util = rs.mem_util.unwrap_or(DEFAULT_MEM_UTIL);
-    if !(mem_util > 0.0 && mem_util <= 1.0) {
+    if mem_util.is_nan() || mem_util <= 0.0 || mem_util > 1.0 {
         return Err(invalid(
             file,
             "servers.mem_util",

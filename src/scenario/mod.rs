@@ -140,6 +140,17 @@ fn validate_autoscale(
             ));
         }
     }
+    // Every evaluation is an event: a tiny interval would be billions of them.
+    if spec.interval_s.is_nan() || spec.interval_s < limits::MIN_AUTOSCALE_INTERVAL_S {
+        return Err(invalid(
+            "autoscale.interval_s",
+            format!(
+                "must be at least {} s, got {}",
+                limits::MIN_AUTOSCALE_INTERVAL_S,
+                spec.interval_s
+            ),
+        ));
+    }
     if !(spec.sequences_per_replica.is_finite() && spec.sequences_per_replica > 0.0) {
         return Err(invalid(
             "autoscale.sequences_per_replica",
@@ -986,6 +997,16 @@ pub fn validate_with_access(
         return Err(invalid(
             rate_key,
             format!("must be a positive number, got {requests_per_s}"),
+        ));
+    }
+    if requests_per_s > limits::MAX_REQUESTS_PER_S {
+        return Err(invalid(
+            rate_key,
+            format!(
+                "must be at most {:e} requests per second (simulated time has nanosecond \
+                 resolution), got {requests_per_s}",
+                limits::MAX_REQUESTS_PER_S
+            ),
         ));
     }
     if !(t.duration_s.is_finite() && t.duration_s > 0.0) {

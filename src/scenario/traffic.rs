@@ -269,6 +269,41 @@ pub fn validate_traffic(
                 ));
             }
             spec.requests_per_s = mean_rate_per_s(&records) * rate_scale;
+            let most = super::limits::MAX_REQUESTS_PER_S;
+            if spec.requests_per_s.is_nan() || spec.requests_per_s > most {
+                return Err(invalid(
+                    file,
+                    "traffic.rate_scale",
+                    format!(
+                        "the trace's rate after scaling ({} requests/s) must be at most {most:e} \
+                         (simulated time has nanosecond resolution)",
+                        spec.requests_per_s
+                    ),
+                ));
+            }
+            let span_s = records.last().map_or(0.0, |r| r.arrival_s);
+            if arrival == ArrivalKind::TracePoisson && span_s <= 0.0 {
+                return Err(invalid(
+                    file,
+                    "traffic.path",
+                    format!(
+                        "{}: every record has the same timestamp, so the trace has no rate for \
+                         its Poisson twin",
+                        path.display()
+                    ),
+                ));
+            }
+            if t.loop_trace == Some(true) && span_s <= 0.0 {
+                return Err(invalid(
+                    file,
+                    "traffic.loop",
+                    format!(
+                        "{}: every record has the same timestamp, so a looped replay would never \
+                         advance in time",
+                        path.display()
+                    ),
+                ));
+            }
             spec.path = Some(path.to_string_lossy().into_owned());
             spec.format = Some(format_name);
             spec.rate_scale = Some(rate_scale);

@@ -129,7 +129,7 @@ enum Event {
     },
 }
 
-/// The offered load ratio λ·(1 − h)·E[S] / (servers · slots) where it is known before running
+/// The offered load ratio λ·(1 − h)·E\[S\] / (servers · slots) where it is known before running
 /// (queue servers with no cache or a fixed hit rate); at or above 1 no finite fleet queue is
 /// stable.
 pub fn offered_load(s: &Scenario) -> Option<f64> {

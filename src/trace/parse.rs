@@ -130,7 +130,7 @@ fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceE
                 ),
             ));
         }
-        if !(arrival_s <= MAX_TRACE_SPAN_S) {
+        if arrival_s.is_nan() || arrival_s > MAX_TRACE_SPAN_S {
             return Err(parse_err(
                 path,
                 r.line,
@@ -246,6 +246,18 @@ fn parse_mooncake(text: &str, path: &Path) -> Result<Vec<RawRecord>, TraceError>
         check_rows(&out, path, line)?;
         let m: MooncakeLine = serde_json::from_str(l)
             .map_err(|e| parse_err(path, line, format!("not a Mooncake record: {e}")))?;
+        if m.timestamp > MAX_ABS_TIMESTAMP_S * 1e3 {
+            return Err(parse_err(
+                path,
+                line,
+                format!(
+                    "timestamp {} ms is out of range: at most {:e} ms (about 3,000 years) is \
+                     allowed",
+                    m.timestamp,
+                    MAX_ABS_TIMESTAMP_S * 1e3
+                ),
+            ));
+        }
         if !(m.timestamp.is_finite() && m.timestamp >= 0.0) {
             return Err(parse_err(
                 path,

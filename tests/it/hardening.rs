@@ -295,6 +295,10 @@ fn sizes_have_bounds_checked_at_validation() {
             &["request.input_tokens", "at most"],
         ),
         (
+            &["run", llm, "--set", "autoscale.interval_s=1e-9"],
+            &["autoscale.interval_s", "at least"],
+        ),
+        (
             &["plan", llm, "--servers-max", "0"],
             &["--servers-max 0", "between 1 and"],
         ),
@@ -457,7 +461,11 @@ fn trace_stats_refuses_out_of_range_timestamps() {
     for (i, t) in ["1e30", "1e15", "1e300", "-1"].iter().enumerate() {
         let name = format!("m{i}.jsonl");
         fs::write(d.join(&name), mooncake(t)).unwrap();
-        expect_usage(d, &["trace-stats", &name], &[&format!("{name}:2:")]);
+        expect_usage(
+            d,
+            &["trace-stats", &name],
+            &[&format!("{name}:2:"), "timestamp"],
+        );
     }
     let azure = |ts: &str| {
         format!("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,10,5\n{ts},10,5\n")
@@ -639,7 +647,7 @@ fn slow_client_flood_keeps_serve_responsive() {
     };
     assert!(healthz().is_some());
     // Half send a partial header, half a header promising a body that never comes.
-    let mut slow: Vec<TcpStream> = (0..SLOW)
+    let slow: Vec<TcpStream> = (0..SLOW)
         .filter_map(|i| {
             let mut s = TcpStream::connect(addr).ok()?;
             let _ = if i % 2 == 0 {
@@ -662,7 +670,7 @@ fn slow_client_flood_keeps_serve_responsive() {
     );
     // The slow connections were closed by the server (read returns EOF or an answer).
     // Checked without blocking, so a server that never closes them fails in 10 s.
-    let mut open: Vec<TcpStream> = slow.drain(..).collect();
+    let mut open: Vec<TcpStream> = slow;
     let total = open.len();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !open.is_empty() && Instant::now() < deadline {
@@ -756,4 +764,144 @@ fn default_names_are_explained() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("key `name`") && e.contains("add name ="), "{e}");
+}
+
+/// Property: a results folder is complete or absent after a kill at any moment (a child
+/// process killed after seeded random delays, for `run` and `sweep`).
+#[test]
+fn results_folder_is_complete_or_absent_after_a_kill() {
+    use std::time::Duration;
+    let text = MM1.replace("duration_s = 1000.0", "duration_s = 400000.0");
+    let dir = scenario_dir(&text);
+    let d = dir.path();
+    let bin = assert_cmd::cargo::cargo_bin("fleetsim");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15; // xorshift, fixed seed: the same delays every run
+    let mut complete = 0;
+    for i in 0..24 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let delay = Duration::from_millis(x % 400);
+        let out = d.join(format!("out{i}"));
+        let (args, files): (Vec<&str>, &[&str]) = if i % 2 == 0 {
+            (
+                vec!["run", "s.toml"],
+                &[
+                    "summary.json",
+                    "summary.csv",
+                    "scenario.resolved.toml",
+                    "report.html",
+                ],
+            )
+        } else {
+            (
+                vec!["sweep", "s.toml", "--vary", "servers.count=1..6"],
+                &["sweep.csv", "sweep.json", "grid.json", "report.html"],
+            )
+        };
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(d)
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        if out.exists() {
+            complete += 1;
+            let names: Vec<String> = fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            let mut want: Vec<String> = files.iter().map(|s| s.to_string()).collect();
+            let mut got = names.clone();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{args:?} killed after {delay:?}: {names:?}");
+            let json = if i % 2 == 0 {
+                "summary.json"
+            } else {
+                "sweep.json"
+            };
+            let text = fs::read_to_string(out.join(json)).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{json} after a kill at {delay:?}: {e}"));
+        }
+    }
+    // Temporary folders of the killed runs are cleaned by the next run beside them.
+    fleetsim(d)
+        .args(["run", "s.toml", "--out", "last"])
+        .assert()
+        .success();
+    let left: Vec<_> = fs::read_dir(d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-fleetsim-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{} temporary folders left", left.len());
+    eprintln!("kill property: {complete} of 24 killed runs had finished their folder");
+}
+
+/// Beyond the list: inputs that would never advance simulated time (a hang) are refused: a
+/// rate above one request per nanosecond (all absorbed by a cache, so the overload guard
+/// never trips), and a looped or Poisson-twinned trace whose records share one timestamp.
+#[test]
+fn inputs_that_never_advance_time_are_refused() {
+    let text = format!("{MM1}[cache]\nkind = \"bernoulli\"\nhit_rate = 1.0\n");
+    let dir = scenario_dir(&text);
+    let d = dir.path();
+    expect_usage(
+        d,
+        &["run", "s.toml", "--set", "traffic.requests_per_s=1e300"],
+        &["traffic.requests_per_s", "nanosecond"],
+    );
+    fs::write(
+        d.join("flat.jsonl"),
+        "{\"timestamp\": 5, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n"
+            .repeat(3),
+    )
+    .unwrap();
+    fs::write(
+        d.join("two.jsonl"),
+        "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n\
+         {\"timestamp\": 1000, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": []}\n",
+    )
+    .unwrap();
+    let trace = |arrival: &str, file: &str, extra: &str| {
+        vec![
+            "run".to_string(),
+            "s.toml".into(),
+            "--set".into(),
+            format!("traffic.arrival=\"{arrival}\""),
+            "--set".into(),
+            format!("traffic.path=\"{file}\""),
+            "--set".into(),
+            extra.into(),
+        ]
+    };
+    for (args, key) in [
+        (
+            trace("trace", "flat.jsonl", "traffic.loop=true"),
+            "traffic.loop",
+        ),
+        (
+            trace("trace-poisson", "flat.jsonl", "traffic.format=\"mooncake\""),
+            "traffic.path",
+        ),
+        (
+            trace("trace", "two.jsonl", "traffic.rate_scale=1e300"),
+            "traffic.rate_scale",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_usage(d, &args, &[key]);
+    }
 }
