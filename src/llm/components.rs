@@ -181,7 +181,14 @@ impl ComponentCosts {
         let m = (weight_bytes + act_bytes) / self.gemm_bw;
         let c = flops / self.gemm_flops_rate;
         let p = self.gemm_p;
-        self.gemm_floor_s + (m.powf(p) + c.powf(p)).powf(1.0 / p)
+        let norm = if p == 1.5 {
+            // The fitted exponent on both GPU generations: x^1.5 = x·√x, y^(2/3) = ∛(y²).
+            let s = m * m.sqrt() + c * c.sqrt();
+            (s * s).cbrt()
+        } else {
+            (m.powf(p) + c.powf(p)).powf(1.0 / p)
+        };
+        self.gemm_floor_s + norm
     }
 
     fn allreduce_s(&self, bytes: f64) -> f64 {

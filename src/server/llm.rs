@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{StepCosts, StepShape, ToStepCosts};
+use crate::llm::{DecodeStep, StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +246,10 @@ pub struct Replica {
     measure_to: SimTime,
     /// Multiplies every step time (see [`Replica::with_step_time_scale`]).
     step_time_scale: f64,
+    /// Decode steps by batch size, for the step model they were computed from (a replica
+    /// plans with one model; the check keeps the cache honest if a caller switches).
+    decode_cache: Vec<Option<DecodeStep>>,
+    decode_cache_for: Option<StepCosts>,
 }
 
 impl Replica {
@@ -272,6 +276,8 @@ impl Replica {
             measure_from,
             measure_to,
             step_time_scale: 1.0,
+            decode_cache: Vec::new(),
+            decode_cache_for: None,
         }
     }
 
@@ -591,6 +597,22 @@ impl Replica {
         }
     }
 
+    /// `costs.decode(b)`, computed once per batch size.
+    fn decode_step(&mut self, costs: &StepCosts, b: u64) -> DecodeStep {
+        if self.decode_cache_for.as_ref() != Some(costs) {
+            self.decode_cache.clear();
+            self.decode_cache_for = Some(*costs);
+        }
+        let i = b as usize;
+        if i >= self.decode_cache.len() {
+            if i > 4096 {
+                return costs.decode(b);
+            }
+            self.decode_cache.resize(i + 1, None);
+        }
+        *self.decode_cache[i].get_or_insert_with(|| costs.decode(b))
+    }
+
     fn plan_decode_run(&mut self, now: SimTime, costs: &StepCosts) -> Run {
         let b = self.running.len() as u64;
         let ctx0: u64 = self.running.iter().map(|s| u64::from(s.prefilled)).sum();
@@ -614,7 +636,7 @@ impl Replica {
         if admissible {
             steps = 1;
         }
-        let step = costs.decode(b);
+        let step = self.decode_step(costs, b);
         let t0 = step.time_s(ctx0);
         let mut b_s = if steps > 1 {
             step.time_s(ctx0 + b) - t0
