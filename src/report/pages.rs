@@ -225,13 +225,30 @@ fn summary_plots(summary: &Value) -> Vec<Plot> {
                 true,
             ));
         }
+        // Tick names: one word per term (the table beside the plot has the full names).
+        let mut names = vec!["formula".to_string()];
+        names.extend(terms.iter().map(|t| {
+            let term = t["term"].as_str().unwrap_or("");
+            [
+                "idle",
+                "decode",
+                "batch",
+                "cache",
+                "compression",
+                "residual",
+            ]
+            .into_iter()
+            .find(|w| term.contains(w))
+            .map(str::to_string)
+            .unwrap_or_else(|| term.split_whitespace().next().unwrap_or("").to_string())
+        }));
         plots.push(Plot {
             title: "Cost bridge: R1 formula to simulated".into(),
-            x_label: "bridge term (table order)".into(),
+            x_label: "bridge term (each step adds the term named at its start)".into(),
             y_label: "USD per request".into(),
             series: s,
             log_y: false,
-            x_axis: XAxis::Integer,
+            x_axis: XAxis::Names(names),
         });
     }
     plots
