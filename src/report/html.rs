@@ -75,7 +75,7 @@ pub struct Plot {
 }
 
 /// How a plot's x axis is scaled and labelled.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum XAxis {
     /// Linear, automatic tick labels.
     #[default]
@@ -85,6 +85,8 @@ pub enum XAxis {
     /// Percentiles (x in 0..100) drawn in "nines", `-log10(1 - x/100)`, so that p90, p99 and
     /// p99.9 are evenly spaced and the tail is visible; ticks labelled `p90`, `p99`, ...
     Nines,
+    /// Categories at x = 0, 1, 2, ...: each whole-number tick shows its name.
+    Names(Vec<String>),
 }
 
 /// `x` (a percentile) on the nines scale: p50 -> 0.30, p90 -> 1, p99 -> 2, p99.9 -> 3.
@@ -93,8 +95,15 @@ pub fn nines(percentile: f64) -> f64 {
 }
 
 /// The tick label of `x` on `axis` ("" for no label).
-fn x_tick_label(axis: XAxis, x: f64) -> String {
+fn x_tick_label(axis: &XAxis, x: f64) -> String {
     match axis {
+        XAxis::Names(names) => {
+            if (x - x.round()).abs() < 1e-9 && x >= 0.0 {
+                names.get(x.round() as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        }
         XAxis::Linear => format_tick(x),
         XAxis::Integer => {
             if (x - x.round()).abs() < 1e-9 {
@@ -273,7 +282,7 @@ pub fn render_plot_svg(plot: &Plot) -> Result<(String, Vec<String>), String> {
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         let mut dropped = 0usize;
         for &(x, y) in &s.points {
-            let x = if plot.x_axis == XAxis::Nines {
+            let x = if matches!(plot.x_axis, XAxis::Nines) {
                 nines(x)
             } else {
                 x
@@ -356,10 +365,16 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x_range, y_spec)
         .map_err(err)?;
-    let axis = plot.x_axis;
+    let axis = &plot.x_axis;
     let x_label = move |x: &f64| x_tick_label(axis, *x);
+    let x_ticks = match axis {
+        // Twice as many as names, so that the step is at most 1 and every name shows.
+        XAxis::Names(names) => 2 * names.len() + 2,
+        _ => 10,
+    };
     chart
         .configure_mesh()
+        .x_labels(x_ticks)
         .x_label_formatter(&x_label)
         .x_desc(&plot.x_label)
         .y_desc(&plot.y_label)
@@ -585,14 +600,18 @@ mod tests {
 
     #[test]
     fn tick_labels_integer_and_nines() {
-        assert_eq!(x_tick_label(XAxis::Integer, 3.0), "3");
-        assert_eq!(x_tick_label(XAxis::Integer, 2.5), "");
+        assert_eq!(x_tick_label(&XAxis::Integer, 3.0), "3");
+        assert_eq!(x_tick_label(&XAxis::Integer, 2.5), "");
         assert!((nines(99.0) - 2.0).abs() < 1e-12 && (nines(90.0) - 1.0).abs() < 1e-12);
-        assert_eq!(x_tick_label(XAxis::Nines, nines(99.9)), "p99.9");
-        assert_eq!(x_tick_label(XAxis::Nines, 1.0), "p90");
-        assert_eq!(x_tick_label(XAxis::Nines, 1.5), "");
-        assert_eq!(x_tick_label(XAxis::Linear, 0.25), "0.25");
-        assert_eq!(x_tick_label(XAxis::Linear, 1500.0), "1500");
+        assert_eq!(x_tick_label(&XAxis::Nines, nines(99.9)), "p99.9");
+        assert_eq!(x_tick_label(&XAxis::Nines, 1.0), "p90");
+        assert_eq!(x_tick_label(&XAxis::Nines, 1.5), "");
+        assert_eq!(x_tick_label(&XAxis::Linear, 0.25), "0.25");
+        assert_eq!(x_tick_label(&XAxis::Linear, 1500.0), "1500");
+        let names = XAxis::Names(vec!["formula".into(), "idle".into()]);
+        assert_eq!(x_tick_label(&names, 1.0), "idle");
+        assert_eq!(x_tick_label(&names, 0.5), "");
+        assert_eq!(x_tick_label(&names, 2.0), "");
         // The percentile plot of a run shows p50 to p99.9 on the nines scale.
         let mut data = sample();
         data.plots[0].x_axis = XAxis::Nines;

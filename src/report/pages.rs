@@ -225,13 +225,30 @@ fn summary_plots(summary: &Value) -> Vec<Plot> {
                 true,
             ));
         }
+        // Tick names: one word per term (the table beside the plot has the full names).
+        let mut names = vec!["formula".to_string()];
+        names.extend(terms.iter().map(|t| {
+            let term = t["term"].as_str().unwrap_or("");
+            [
+                "idle",
+                "decode",
+                "batch",
+                "cache",
+                "compression",
+                "residual",
+            ]
+            .into_iter()
+            .find(|w| term.contains(w))
+            .map(str::to_string)
+            .unwrap_or_else(|| term.split_whitespace().next().unwrap_or("").to_string())
+        }));
         plots.push(Plot {
             title: "Cost bridge: R1 formula to simulated".into(),
-            x_label: "bridge term (table order)".into(),
+            x_label: "bridge term (each step adds the term named at its start)".into(),
             y_label: "USD per request".into(),
             series: s,
             log_y: false,
-            x_axis: XAxis::Integer,
+            x_axis: XAxis::Names(names),
         });
     }
     plots
@@ -521,6 +538,21 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
     }
 }
 
+/// Whether the series' positive values span more than two decades: one unstable point (a
+/// queue that grew for the whole run) would then flatten every other point on a linear axis,
+/// so the plot uses a log axis instead.
+fn spans_decades(series: &[Series]) -> bool {
+    let ys = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite() && *y > 0.0)
+    };
+    let lo = ys().fold(f64::INFINITY, f64::min);
+    let hi = ys().fold(f64::NEG_INFINITY, f64::max);
+    lo.is_finite() && hi / lo > 100.0
+}
+
 /// The report of a sweep: the table of points, and against the first varied key (when it is
 /// numeric) latency, idle rates and cost per request, one line per combination of the other
 /// keys.
@@ -609,12 +641,14 @@ pub fn sweep_report(
             .into_iter()
             .find(|m| rows.iter().any(|r| r.contains_key(*m)))
             .unwrap_or("latency_s.e2e.p99");
+        let lat = series_for(latency, "");
+        let log_y = spans_decades(&lat);
         plots.push(Plot {
             title: format!("{latency} against {x_key}"),
             x_label: x_key.clone(),
-            y_label: "seconds".into(),
-            series: series_for(latency, ""),
-            log_y: false,
+            y_label: if log_y { "seconds (log)" } else { "seconds" }.into(),
+            series: lat,
+            log_y,
             x_axis: XAxis::Linear,
         });
         let mut idle = series_for("idle_rate.achieved", "achieved");
@@ -660,5 +694,25 @@ pub fn sweep_report(
         ),
         tables: vec![table],
         plots,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_runaway_point_switches_to_a_log_axis() {
+        let s = |ys: &[f64]| {
+            vec![series(
+                "x",
+                ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+                SeriesStyle::Line,
+                false,
+            )]
+        };
+        assert!(!spans_decades(&s(&[0.5, 0.8, 1.2])));
+        assert!(spans_decades(&s(&[0.5, 0.8, 300.0])));
+        assert!(!spans_decades(&s(&[0.0, f64::NAN])));
     }
 }

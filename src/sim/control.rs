@@ -1,13 +1,21 @@
 //! Watching and stopping a run from outside (the HTTP service): replications finished so far,
 //! and a cancel flag the event loops check every few thousand events.
 
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::request_log::RequestLog;
 
 /// Shared between a running simulation and whoever watches it.
 #[derive(Debug, Default)]
 pub struct RunControl {
     cancel: AtomicBool,
     done: AtomicU32,
+    /// `--requests-csv`: the folder the replications stream their request rows into.
+    request_log_dir: Option<PathBuf>,
+    /// The first error opening or writing a request log.
+    request_log_error: Mutex<Option<String>>,
 }
 
 /// A control nobody cancels (plain CLI runs).
@@ -22,7 +30,50 @@ impl RunControl {
         RunControl {
             cancel: AtomicBool::new(false),
             done: AtomicU32::new(0),
+            request_log_dir: None,
+            request_log_error: Mutex::new(None),
         }
+    }
+
+    /// A control whose replications stream one row per measured request into
+    /// `dir/requests-NNNNNN.csv` (see [`super::request_log`]).
+    pub fn with_request_log(dir: PathBuf) -> RunControl {
+        RunControl {
+            request_log_dir: Some(dir),
+            ..RunControl::new()
+        }
+    }
+
+    /// The open request log of `replication`, if this run keeps one (and it could be created).
+    pub fn open_request_log(&self, replication: u32) -> Option<RequestLog> {
+        let dir = self.request_log_dir.as_ref()?;
+        match RequestLog::create(dir, replication) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                self.note_request_log_error(format!("{}: {e}", dir.display()));
+                None
+            }
+        }
+    }
+
+    /// Closes a replication's request log, keeping the first error.
+    pub fn close_request_log(&self, log: Option<RequestLog>) {
+        if let Some(log) = log
+            && let Err(e) = log.finish()
+        {
+            self.note_request_log_error(e.to_string());
+        }
+    }
+
+    fn note_request_log_error(&self, message: String) {
+        if let Ok(mut slot) = self.request_log_error.lock() {
+            slot.get_or_insert(message);
+        }
+    }
+
+    /// The first error opening or writing a request log, if any.
+    pub fn request_log_error(&self) -> Option<String> {
+        self.request_log_error.lock().ok().and_then(|s| s.clone())
     }
 
     /// Asks the run to stop at its next check.

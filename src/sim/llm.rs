@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::request_log::RequestRow;
 use super::{IdleRates, Latencies, ReplicationMetrics, ReplicationOutcome, RequestCounts};
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
@@ -329,6 +330,7 @@ pub fn run_llm_replication(
     let mut waiting_total: u64 = 0;
     let mut waiting_at_warmup: Option<u64> = None;
 
+    let mut request_log = ctl.open_request_log(replication);
     let mut rec = Recorders {
         e2e: LatencyRecorder::new(),
         wait: LatencyRecorder::new(),
@@ -447,6 +449,16 @@ pub fn run_llm_replication(
                     counts.completed += 1;
                     counts.cache_hits += 1;
                     rec.e2e.record(now - req.arrival);
+                    if let Some(log) = &mut request_log {
+                        log.row(&RequestRow {
+                            arrival: req.arrival,
+                            done: now,
+                            input_tokens: Some(req.input_tokens),
+                            output_tokens: Some(req.output_tokens),
+                            cache_hit: true,
+                            ..RequestRow::default()
+                        });
+                    }
                 }
                 steady.record(Metric::E2e, req.arrival, now, now - req.arrival);
                 sessions.round_done(&req, now, warmup, None);
@@ -514,6 +526,18 @@ pub fn run_llm_replication(
                     if f.seq.arrival >= warmup {
                         counts.completed += 1;
                         rec.record(&f);
+                        if let Some(log) = &mut request_log {
+                            log.row(&RequestRow {
+                                arrival: f.seq.arrival,
+                                done: f.at,
+                                started: f.seq.admitted,
+                                first_token: f.seq.first_token,
+                                input_tokens: Some(f.seq.input_tokens),
+                                output_tokens: Some(f.seq.output_tokens),
+                                replica: Some(replica),
+                                cache_hit: false,
+                            });
+                        }
                         prefix_hits += u64::from(f.seq.first_cached.unwrap_or(0));
                         prompt_tokens += u64::from(f.seq.input_tokens);
                     }
@@ -660,6 +684,7 @@ pub fn run_llm_replication(
             }
         }),
     };
+    ctl.close_request_log(request_log);
     ReplicationOutcome {
         metrics,
         overload,

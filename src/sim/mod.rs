@@ -20,6 +20,7 @@ use crate::workload::{Request, Workload};
 
 pub mod control;
 pub mod llm;
+pub mod request_log;
 pub use control::RunControl;
 pub use llm::LlmMetrics;
 
@@ -212,6 +213,7 @@ fn run_queue_replication(
         waiting: 0,
     };
 
+    let mut request_log = ctl.open_request_log(replication);
     let mut e2e = LatencyRecorder::new();
     let mut wait = LatencyRecorder::new();
     let mut service = LatencyRecorder::new();
@@ -302,6 +304,14 @@ fn run_queue_replication(
                     counts.completed += 1;
                     counts.cache_hits += 1;
                     e2e.record(now - arrival);
+                    if let Some(log) = &mut request_log {
+                        log.row(&request_log::RequestRow {
+                            arrival,
+                            done: now,
+                            cache_hit: true,
+                            ..Default::default()
+                        });
+                    }
                 }
                 steady.record(Metric::E2e, arrival, now, now - arrival);
             }
@@ -316,6 +326,15 @@ fn run_queue_replication(
                     e2e.record(now - arrival);
                     wait.record(start - arrival);
                     service.record(now - start);
+                    if let Some(log) = &mut request_log {
+                        log.row(&request_log::RequestRow {
+                            arrival,
+                            done: now,
+                            started: Some(start),
+                            replica: Some(server),
+                            ..Default::default()
+                        });
+                    }
                 }
                 steady.record(Metric::E2e, arrival, now, now - arrival);
                 steady.record(Metric::QueueWait, arrival, now, start - arrival);
@@ -427,6 +446,7 @@ fn run_queue_replication(
         sessions: None,
         day: None,
     };
+    ctl.close_request_log(request_log);
     ReplicationOutcome {
         metrics,
         overload,

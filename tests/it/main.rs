@@ -12,6 +12,7 @@ mod llm;
 mod plan;
 mod queueing;
 mod replay;
+mod requests_csv;
 mod scenarios;
 #[cfg(feature = "serve")]
 mod serve;
