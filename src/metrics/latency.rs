@@ -125,6 +125,24 @@ impl LatencyRecorder {
         self.positive += other.positive;
     }
 
+    /// Removes what `part` recorded, `part` being a sub-stream of this recorder's values
+    /// (e.g. the second half of a run from the whole run).
+    ///
+    /// # Panics
+    /// If `part` holds a value this recorder does not (a bug in the caller).
+    pub fn subtract(&mut self, part: &LatencyRecorder) {
+        for (i, &c) in part.counts.iter().enumerate() {
+            if c > 0 {
+                self.counts[i] = self.counts[i]
+                    .checked_sub(c)
+                    .expect("subtract: part is not a sub-stream");
+            }
+        }
+        self.sum_ns -= part.sum_ns;
+        self.count -= part.count;
+        self.positive -= part.positive;
+    }
+
     /// Fraction of recorded durations that were greater than zero (e.g. P(wait > 0)).
     pub fn positive_fraction(&self) -> f64 {
         if self.count == 0 {

@@ -2,9 +2,10 @@
 //!
 //! Every replication keeps, besides its latency recorders, a small time series of the
 //! latencies it completes: [`WINDOWS`] equal windows over `[0, duration_s]`, each holding the
-//! count and sum of every latency metric (by completion time), and two recorders per metric
-//! for the measured requests completing in the first and the second half of the measured
-//! window. From these, over all replications:
+//! count and sum of every latency metric (by completion time), and a recorder per metric for
+//! the measured requests completing in the second half of the measured window (the first
+//! half is the run's own recorder less the second, so each request is recorded twice at
+//! most). From these, over all replications:
 //!
 //! * **Warm-up** (MSER-5 style): the truncation point that minimises the marginal standard
 //!   error of the replication-averaged window means, searched over the first half of the run
@@ -47,21 +48,18 @@ pub enum Metric {
     E2e = 0,
     /// Arrival to start of service.
     QueueWait = 1,
-    /// Start of service to completion.
-    Service = 2,
     /// Arrival to first token (LLM servers).
-    Ttft = 3,
+    Ttft = 2,
     /// Time per output token after the first (LLM servers).
-    Tpot = 4,
+    Tpot = 3,
 }
 
-const N_METRICS: usize = 5;
+/// The metrics followed: those `[slo]` targets can name (service time follows from them).
+const N_METRICS: usize = 4;
 /// Summary names, indexed by `Metric as usize`.
-const NAMES: [&str; N_METRICS] = ["e2e", "queue_wait", "service", "ttft", "tpot"];
+const NAMES: [&str; N_METRICS] = ["e2e", "queue_wait", "ttft", "tpot"];
 /// Names in warnings.
-const LABELS: [&str; N_METRICS] = ["e2e latency", "queue wait", "service time", "TTFT", "TPOT"];
-/// The metrics whose drift is reported (service time follows from the others).
-const DRIFT_METRICS: [Metric; 4] = [Metric::E2e, Metric::QueueWait, Metric::Ttft, Metric::Tpot];
+const LABELS: [&str; N_METRICS] = ["e2e latency", "queue wait", "TTFT", "TPOT"];
 
 /// One replication's series and halves.
 #[derive(Clone, Debug)]
@@ -72,7 +70,8 @@ pub struct SteadyRecorder {
     window_ns: u64,
     /// Per window, per metric: (completions, Σ seconds), every completion counted.
     windows: Vec<[(u64, f64); N_METRICS]>,
-    /// Per metric: measured completions in the first and the second half.
+    /// Per metric: measured completions in the first and the second half. The first is
+    /// filled by [`SteadyRecorder::finish`] from the run's whole recorder.
     halves: Vec<[LatencyRecorder; 2]>,
     /// Per metric: Σ seconds² of measured completions (for the per-request variance).
     sum_sq: [f64; N_METRICS],
@@ -107,8 +106,20 @@ impl SteadyRecorder {
             slot.1 += s;
         }
         if arrival >= self.warmup {
-            self.halves[m][usize::from(at >= self.mid)].record(d);
+            if at >= self.mid {
+                self.halves[m][1].record(d);
+            }
             self.sum_sq[m] += s * s;
+        }
+    }
+
+    /// Completes the first halves from the run's recorders of every measured completion
+    /// (`whole[m]`, indexed like [`Metric`]; none for a metric the run does not measure).
+    pub fn finish(&mut self, whole: [Option<&LatencyRecorder>; N_METRICS]) {
+        for (m, w) in whole.into_iter().enumerate() {
+            let mut first = w.cloned().unwrap_or_default();
+            first.subtract(&self.halves[m][1]);
+            self.halves[m][0] = first;
         }
     }
 
@@ -188,77 +199,68 @@ pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64
             NAMES[m].into(),
             serde_json::to_value(&sb).unwrap_or(Value::Null),
         );
-        let metric = [
-            Metric::E2e,
-            Metric::QueueWait,
-            Metric::Service,
-            Metric::Ttft,
-            Metric::Tpot,
-        ][m];
-        if DRIFT_METRICS.contains(&metric) {
-            let both = a.count() > 0 && b.count() > 0;
-            let d_mean = rel(sa.mean, sb.mean).filter(|_| both);
-            let d_p99 = rel(sa.p99, sb.p99).filter(|_| both);
-            drift.insert(
-                NAMES[m].into(),
-                json!({
-                    "mean": d_mean.map(num).unwrap_or(Value::Null),
-                    "p99": d_p99.map(num).unwrap_or(Value::Null),
-                }),
-            );
-            let enough_p99 = a.count() >= MIN_P99_SAMPLES && b.count() >= MIN_P99_SAMPLES;
-            let flagged: Vec<String> = [
-                (
-                    "mean",
-                    d_mean,
-                    DRIFT_WARN_MEAN,
-                    (sb.mean - sa.mean).abs(),
-                    true,
-                ),
-                (
-                    "p99",
-                    d_p99,
-                    DRIFT_WARN_P99,
-                    (sb.p99 - sa.p99).abs(),
-                    enough_p99,
-                ),
-            ]
-            .into_iter()
-            .filter_map(|(stat, d, limit, abs, judged)| {
-                let d = d?;
-                (judged && d.abs() > limit && abs > MIN_ABS_CHANGE_S).then(|| {
-                    format!(
-                        "{stat} {} {:.0}%",
-                        if d > 0.0 { "rose" } else { "fell" },
-                        100.0 * d.abs()
-                    )
-                })
+        let both = a.count() > 0 && b.count() > 0;
+        let d_mean = rel(sa.mean, sb.mean).filter(|_| both);
+        let d_p99 = rel(sa.p99, sb.p99).filter(|_| both);
+        drift.insert(
+            NAMES[m].into(),
+            json!({
+                "mean": d_mean.map(num).unwrap_or(Value::Null),
+                "p99": d_p99.map(num).unwrap_or(Value::Null),
+            }),
+        );
+        let enough_p99 = a.count() >= MIN_P99_SAMPLES && b.count() >= MIN_P99_SAMPLES;
+        let flagged: Vec<String> = [
+            (
+                "mean",
+                d_mean,
+                DRIFT_WARN_MEAN,
+                (sb.mean - sa.mean).abs(),
+                true,
+            ),
+            (
+                "p99",
+                d_p99,
+                DRIFT_WARN_P99,
+                (sb.p99 - sa.p99).abs(),
+                enough_p99,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(stat, d, limit, abs, judged)| {
+            let d = d?;
+            (judged && d.abs() > limit && abs > MIN_ABS_CHANGE_S).then(|| {
+                format!(
+                    "{stat} {} {:.0}%",
+                    if d > 0.0 { "rose" } else { "fell" },
+                    100.0 * d.abs()
+                )
             })
-            .collect();
-            if !flagged.is_empty() {
-                warnings.push(format!(
-                    "{} {} from the first to the second half of the run: it has not reached \
+        })
+        .collect();
+        if !flagged.is_empty() {
+            warnings.push(format!(
+                "{} {} from the first to the second half of the run: it has not reached \
                      steady state; run longer (e.g. --duration-s {:.0}) or check the warm-up",
-                    LABELS[m],
-                    flagged.join(" and "),
-                    (duration_s * 4.0).max(600.0)
-                ));
+                LABELS[m],
+                flagged.join(" and "),
+                (duration_s * 4.0).max(600.0)
+            ));
+        }
+        // MSER over the replication-averaged window means (non-empty windows).
+        let mut idx = Vec::with_capacity(WINDOWS);
+        let mut xs = Vec::with_capacity(WINDOWS);
+        for w in 0..WINDOWS {
+            let (c, s) = recs.iter().fold((0u64, 0.0), |(c, s), r| {
+                (c + r.windows[w][m].0, s + r.windows[w][m].1)
+            });
+            if c > 0 {
+                idx.push(w);
+                xs.push(s / c as f64);
             }
-            // MSER over the replication-averaged window means (non-empty windows).
-            let mut idx = Vec::with_capacity(WINDOWS);
-            let mut xs = Vec::with_capacity(WINDOWS);
-            for w in 0..WINDOWS {
-                let (c, s) = recs.iter().fold((0u64, 0.0), |(c, s), r| {
-                    (c + r.windows[w][m].0, s + r.windows[w][m].1)
-                });
-                if c > 0 {
-                    idx.push(w);
-                    xs.push(s / c as f64);
-                }
-            }
-            if !xs.is_empty() {
-                warmup_windows = warmup_windows.max(idx[mser_truncation(&xs)]);
-            }
+        }
+        if !xs.is_empty() {
+            warmup_windows = warmup_windows.max(idx[mser_truncation(&xs)]);
         }
         // Batch means per replication, summed.
         let mut total = 0.0;
@@ -372,6 +374,7 @@ mod tests {
     fn a_rising_second_half_is_flagged() {
         let end = SimTime::from_secs_f64(1000.0);
         let mut r = SteadyRecorder::new(SimTime::from_secs_f64(100.0), end);
+        let mut whole = LatencyRecorder::new();
         for i in 0..10_000u64 {
             let at = SimTime::from_secs_f64(100.0 + i as f64 * 0.09);
             let d = if at < SimTime::from_secs_f64(550.0) {
@@ -380,7 +383,14 @@ mod tests {
                 1.5
             };
             r.record(Metric::E2e, at, at, SimDuration::from_secs_f64(d));
+            whole.record(SimDuration::from_secs_f64(d));
         }
+        r.finish([Some(&whole), None, None, None]);
+        assert_eq!(r.halves[0][0].count(), 5000);
+        assert!(
+            r.halves[0][0].summary().max < 1.001,
+            "only the 1 s values are left"
+        );
         let v = diagnostics(&[&r], &[1000.0], 1000.0);
         let d = v["drift"]["e2e"]["mean"].as_f64().unwrap();
         assert!((d - 0.5).abs() < 0.01, "{d}");

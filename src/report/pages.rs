@@ -262,13 +262,31 @@ pub fn run_report(summary: &Value) -> ReportData {
             summary["scenario"].as_str().unwrap_or("?")
         ),
         subtitle: subtitle(summary),
-        tables: summary_tables(summary, ""),
+        tables: {
+            let mut tables = summary_tables(summary, "");
+            tables.extend(warnings_table(summary));
+            tables
+        },
         plots: {
             let mut plots = summary_plots(summary);
             plots.extend(day_plot(summary));
             plots
         },
     }
+}
+
+/// The steady-state warnings (`diagnostics.warnings`), when there are any.
+fn warnings_table(summary: &Value) -> Option<Table> {
+    let rows: Vec<Vec<String>> = summary["diagnostics"]["warnings"]
+        .as_array()?
+        .iter()
+        .filter_map(|w| w.as_str().map(|w| vec![w.to_string()]))
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        title: "Steady state: warnings".into(),
+        headers: vec!["warning".into()],
+        rows,
+    })
 }
 
 /// For diurnal runs: arrivals, busy replicas and servers paid for, by hour of day.

@@ -263,7 +263,6 @@ fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let first = s.first_token.unwrap_or(f.at);
     steady.record(Metric::E2e, s.arrival, f.at, f.at - s.arrival);
     steady.record(Metric::QueueWait, s.arrival, f.at, admitted - s.arrival);
-    steady.record(Metric::Service, s.arrival, f.at, f.at - admitted);
     steady.record(Metric::Ttft, s.arrival, f.at, first - s.arrival);
     if let Some(per) = tpot(s, first, f.at) {
         steady.record(Metric::Tpot, s.arrival, f.at, per);
@@ -590,6 +589,12 @@ pub fn run_llm_replication(
         }
     }
 
+    steady.finish([
+        Some(&rec.e2e),
+        Some(&rec.wait),
+        Some(&rec.ttft),
+        Some(&rec.tpot),
+    ]);
     let window = now.since(warmup).as_secs_f64().max(0.0);
     let gpus_per_replica = f64::from(dep.tensor_parallel);
     let (mut busy, mut batch_area, mut kv_area, mut bytes, mut flops) = (0.0, 0.0, 0.0, 0.0, 0.0);

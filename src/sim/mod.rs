@@ -338,7 +338,6 @@ fn run_queue_replication(
                 }
                 steady.record(Metric::E2e, arrival, now, now - arrival);
                 steady.record(Metric::QueueWait, arrival, now, start - arrival);
-                steady.record(Metric::Service, arrival, now, now - start);
                 let s = server as usize;
                 fleet.servers[s].finish(now);
                 fleet.outstanding.dec(s);
@@ -405,6 +404,7 @@ fn run_queue_replication(
         window = w;
         busy_fracs.push(if w > 0.0 { busy / w } else { 0.0 });
     }
+    steady.finish([Some(&e2e), Some(&wait), None, None]);
     let idle: Vec<f64> = busy_fracs.iter().map(|b| 1.0 - b).collect();
     let idle_mean = idle.iter().sum::<f64>() / n as f64;
     let (l_area, _, _) = in_system.finish(now);

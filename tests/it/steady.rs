@@ -125,6 +125,10 @@ fn fixed_token_cohorts_drift_and_the_run_says_so() {
         s.run.seed
     );
     assert!(at(&summary, "diagnostics.drift.ttft.p99") > 0.3);
+    // report.html shows the warnings too.
+    let html =
+        fleetsim::report::html::render_report(&fleetsim::report::pages::run_report(&summary));
+    assert!(html.contains("Steady state: warnings") && html.contains("TTFT mean rose"));
     // Not a queue that grows: the number in system is steady (≈ λ · e2e ≈ 645).
     assert_eq!(summary["stable"], Value::Bool(true));
     assert!(at(&summary, "diagnostics.drift.e2e.mean").abs() < 0.05);
