@@ -18,6 +18,9 @@ use crate::server::llm::Batching;
 pub const DEFAULT_MAX_BATCH: u32 = 256;
 /// Default new tokens per step (vLLM's `max_num_batched_tokens` with chunked prefill off).
 pub const DEFAULT_MAX_BATCH_TOKENS: u32 = 8192;
+/// When `tensor_parallel` is not given, the smallest degree whose KV cache holds this many
+/// full token budgets (`max_batch_tokens`) is chosen.
+pub const DEFAULT_TP_KV_BATCHES: u64 = 4;
 /// Default usable fraction of HBM (vLLM's `gpu_memory_utilization`).
 pub const DEFAULT_MEM_UTIL: f64 = 0.9;
 
@@ -604,12 +607,25 @@ pub fn validate_servers(
     match rs.tensor_parallel {
         Some(tp) => build(tp).map_err(|m| invalid(file, "servers.tensor_parallel", m)),
         None => {
+            // The smallest degree whose KV cache holds DEFAULT_TP_KV_BATCHES full token
+            // budgets; failing that, the smallest that fits at all (e.g. Llama-2-70B at TP2 on
+            // 2 x A100-80GB runs, but with room for only a few sequences).
             let mut last = String::new();
+            let mut fits = None;
             for &tp in ALLOWED_TP.iter().filter(|&&tp| tp <= gpus_per_server) {
                 match build(tp) {
-                    Ok(spec) => return Ok(spec),
+                    Ok(spec) => {
+                        let kv = spec.deployment(model).map_or(0, |d| d.kv_capacity_tokens());
+                        if kv >= DEFAULT_TP_KV_BATCHES * u64::from(spec.max_batch_tokens) {
+                            return Ok(spec);
+                        }
+                        fits.get_or_insert(spec);
+                    }
                     Err(m) => last = m,
                 }
+            }
+            if let Some(spec) = fits {
+                return Ok(spec);
             }
             Err(invalid(
                 file,
