@@ -24,6 +24,7 @@ use super::collective::{GpuArch, allreduce_time_s};
 use super::hardware::Gpu;
 use super::kernels::KernelProfile;
 use super::model::Model;
+use super::roofline::StepShape;
 use super::stack::StackProfile;
 
 /// Precomputed constants of the component model for one replica (see the module docs).
@@ -256,18 +257,18 @@ impl ComponentCosts {
         }
     }
 
-    /// Every part of one pass; see the module docs. `attn_pairs` and `kv_read` carry the
-    /// context; an empty pass takes no time.
-    pub fn times(
-        &self,
-        tokens: u64,
-        seqs: u64,
-        prefills: u64,
-        attn_pairs: f64,
-        prefill_pairs: f64,
-        kv_read: u64,
-        kv_write: u64,
-    ) -> ComponentTimes {
+    /// Every part of one pass of shape `shape`; see the module docs. Its `attn_pairs` and
+    /// `kv_read_tokens` carry the context; an empty pass takes no time.
+    pub fn times(&self, shape: &StepShape) -> ComponentTimes {
+        let StepShape {
+            tokens,
+            attn_pairs,
+            prefill_pairs,
+            kv_read_tokens: kv_read,
+            kv_write_tokens: kv_write,
+            seqs,
+            prefills,
+        } = *shape;
         if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
             return ComponentTimes::default();
         }

@@ -775,15 +775,7 @@ impl StepCosts {
                         ..StepBreakdown::default()
                     };
                 }
-                let t = c.times(
-                    s.tokens,
-                    s.seqs,
-                    s.prefills,
-                    s.attn_pairs,
-                    s.prefill_pairs,
-                    s.kv_read_tokens,
-                    s.kv_write_tokens,
-                );
+                let t = c.times(s);
                 let (wb, gf, kb, af) = self.work.of(s);
                 let term = |flops: f64, bytes: f64, time_s: f64| RooflineTerm {
                     flops,
@@ -820,15 +812,7 @@ impl StepCosts {
         match &self.mode {
             CostMode::Roofline(r) => r.step_breakdown(s).total_s,
             CostMode::Components(c) => {
-                c.times(
-                    s.tokens,
-                    s.seqs,
-                    s.prefills,
-                    s.attn_pairs,
-                    s.prefill_pairs,
-                    s.kv_read_tokens,
-                    s.kv_write_tokens,
-                )
+                c.times(s)
                 .total_s
             }
         }

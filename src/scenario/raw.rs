@@ -150,7 +150,7 @@ pub enum RawStack {
     /// A preset name.
     Name(String),
     /// A preset with overrides.
-    Table(RawStackTable),
+    Table(Box<RawStackTable>),
 }
 
 /// `[servers.stack]` as a table: a preset and overrides of any of its parameters.
