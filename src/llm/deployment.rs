@@ -811,10 +811,7 @@ impl StepCosts {
     pub fn step_time_s(&self, s: &StepShape) -> f64 {
         match &self.mode {
             CostMode::Roofline(r) => r.step_breakdown(s).total_s,
-            CostMode::Components(c) => {
-                c.times(s)
-                .total_s
-            }
+            CostMode::Components(c) => c.times(s).total_s,
         }
     }
 
