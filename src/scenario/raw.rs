@@ -144,13 +144,32 @@ pub struct RawGpu {
 }
 
 /// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RawStack {
     /// A preset name.
     Name(String),
     /// A preset with overrides.
     Table(Box<RawStackTable>),
+}
+
+impl<'de> Deserialize<'de> for RawStack {
+    /// A string is a preset name; a table goes through [`RawStackTable`] so that its errors
+    /// (an unknown field, a wrong type) name the field instead of "no variant matched".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(name) => Ok(RawStack::Name(name)),
+            v @ toml::Value::Table(_) => v
+                .try_into::<RawStackTable>()
+                .map(|t| RawStack::Table(Box::new(t)))
+                .map_err(|e| D::Error::custom(e.message().to_string())),
+            other => Err(D::Error::custom(format!(
+                "expected a stack preset name (\"vllm\") or a table with `preset` and \
+                 overrides, got {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 /// `[servers.stack]` as a table: a preset and overrides of any of its parameters.

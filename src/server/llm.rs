@@ -917,4 +917,65 @@ mod tests {
         );
         assert_eq!(b.admitted, a.first_token);
     }
+
+    /// vLLM v0's prefill-first iterations: a prompt arriving while a request decodes gets a
+    /// step of its own, during which the decoding request emits nothing; with fused steps
+    /// (current engines) the decode rides along. So the stalled request needs one more decode
+    /// step at the end, and the newcomer's prefill step is a little shorter (no decode in it).
+    #[test]
+    fn prefill_only_iterations_stall_decodes() {
+        let dep = dep70();
+        let t_arrive = SimTime::ZERO + SimDuration::from_secs_f64(1.0);
+        let arrivals = || {
+            vec![
+                Seq::new(0, SimTime::ZERO, 128, 200),
+                Seq::new(1, t_arrive, 2048, 10),
+            ]
+        };
+        let fused = drive(&dep, limits(&dep), arrivals());
+        let stalled = drive(
+            &dep,
+            BatchLimits {
+                prefill_stalls_decodes: true,
+                ..limits(&dep)
+            },
+            arrivals(),
+        );
+        let end = |done: &[Finished], id: u64| {
+            done.iter()
+                .find(|f| f.seq.id == id)
+                .unwrap()
+                .at
+                .as_secs_f64()
+        };
+        // Alone, request 0 would run 199 decode steps after its prefill.
+        let alone = drive(
+            &dep,
+            limits(&dep),
+            vec![Seq::new(0, SimTime::ZERO, 128, 200)],
+        );
+        let (a, f, st) = (end(&alone, 0), end(&fused, 0), end(&stalled, 0));
+        assert!(f > a && st > f, "alone {a}, fused {f}, stalled {st}");
+        // One decode step (batch 1 or 2, ~1,100 tokens of context) later.
+        let (d1, d2) = (
+            dep.decode_step_time_s(1, 1100),
+            dep.decode_step_time_s(2, 2 * 1100),
+        );
+        assert!(
+            st - f > 0.5 * d1 && st - f < 2.0 * d2,
+            "stall {} vs decode steps {d1} {d2}",
+            st - f
+        );
+        let ttft = |done: &[Finished]| {
+            let s = &done.iter().find(|f| f.seq.id == 1).unwrap().seq;
+            s.first_token.unwrap().as_secs_f64()
+        };
+        assert!(ttft(&stalled) < ttft(&fused));
+        assert_eq!(stalled.len(), 2);
+        assert!(
+            stalled
+                .iter()
+                .all(|d| d.seq.generated() == d.seq.output_tokens)
+        );
+    }
 }

@@ -191,3 +191,68 @@ proptest! {
         prop_assert!(tput(b + 1) >= tput(b));
     }
 }
+
+/// `servers.stack`: a preset name or a table of overrides; errors name the key and what is
+/// allowed; the resolved scenario reproduces the run byte for byte.
+#[test]
+fn serving_stacks_in_scenarios() {
+    let base = "[traffic]\nrequests_per_s = 2\nduration_s = 200\n\
+         [servers]\nkind = \"llm\"\ncount = 1\n\
+         [model]\npreset = \"llama-2-7b\"\n\
+         [request]\ninput_tokens = 500\noutput_tokens = 100\n";
+    let parse = |extra: &str| {
+        scenario::parse(
+            &format!("{base}{extra}"),
+            Path::new("s.toml"),
+            &Overrides::default(),
+        )
+    };
+    let err = |extra: &str| parse(extra).unwrap_err().to_string();
+    let e = err("[servers.stack]\npreset = \"tgi\"\n");
+    assert!(
+        e.contains("servers.stack") && e.contains("vllm, vllm-2023, trt-llm"),
+        "{e}"
+    );
+    let e = err("[servers.stack]\nbogus = 1\n");
+    assert!(e.contains("unknown field `bogus`"), "{e}");
+    let e = err("[servers.stack]\ndecode_attn_bw_frac = 2.0\n");
+    assert!(e.contains("decode_attn_bw_frac must be in (0, 1]"), "{e}");
+    let e = err("[servers.stack]\npreset = \"vllm\"\n[servers.efficiency]\nmbu = 0.5\n");
+    assert!(
+        e.contains("servers.efficiency") && e.contains("roofline"),
+        "{e}"
+    );
+    // Defaults: the `vllm` stack, chunked prefill on; `efficiency` alone selects the roofline.
+    let s = parse("").unwrap();
+    let spec = match &s.servers.kind {
+        scenario::ServerKind::Llm(spec) => spec.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(spec.stack.as_ref().unwrap().preset, "vllm");
+    assert!(spec.chunked_prefill);
+    let roof = parse("[servers.efficiency]\nmbu = 0.5\n").unwrap();
+    match &roof.servers.kind {
+        scenario::ServerKind::Llm(spec) => assert!(spec.stack.is_none()),
+        _ => unreachable!(),
+    }
+    // An override changes step times; the resolved file reproduces the run.
+    let slow = parse(
+        "[servers.stack]\npreset = \"vllm\"\nhost_per_step_s = 0.02\nhost_overlaps_gpu = false\n",
+    )
+    .unwrap();
+    let (fast_sum, slow_sum) = (run(&s, Some(1)).summary, run(&slow, Some(1)).summary);
+    let tpot = |v: &serde_json::Value| v["latency_s"]["tpot"]["mean"].as_f64().unwrap();
+    assert!(
+        tpot(&slow_sum) > tpot(&fast_sum) + 0.015,
+        "{} {}",
+        tpot(&slow_sum),
+        tpot(&fast_sum)
+    );
+    let again = scenario::parse(
+        &slow.to_resolved_toml(),
+        Path::new("resolved.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(run(&again, Some(2)).summary, slow_sum);
+}
