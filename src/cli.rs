@@ -165,7 +165,7 @@ pub struct OutputArgs {
     /// Write results into exactly this folder (created; refused if it exists and is not empty).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root of numbered results folders (results/<scenario>/run-NNNN, sweep-NNNN).
+    /// Root of numbered results folders (`results/<scenario>/run-NNNN`, `sweep-NNNN`).
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
     /// Print the JSON document (summary.json, plan.json, sweep.json or the shard file) to
@@ -601,7 +601,7 @@ pub struct MergeArgs {
     /// Write the merged sweep into exactly this folder (created; refused if not empty).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Root of numbered results folders (results/<scenario>/sweep-NNNN).
+    /// Root of numbered results folders (`results/<scenario>/sweep-NNNN`).
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
     /// Print sweep.json to stdout instead of the table.

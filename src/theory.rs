@@ -16,7 +16,7 @@ pub fn mmc_mean_wait_s(c: u32, lambda: f64, mu: f64) -> f64 {
     erlang_c(c, lambda / mu) / (f64::from(c) * mu - lambda)
 }
 
-/// Pollaczek-Khinchine mean wait of M/G/1: ρ·E[S]·(1 + cv²) / (2(1 − ρ)).
+/// Pollaczek-Khinchine mean wait of M/G/1: ρ·E\[S\]·(1 + cv²) / (2(1 − ρ)).
 pub fn mg1_mean_wait_s(lambda: f64, mean_service_s: f64, service_cv: f64) -> f64 {
     let rho = lambda * mean_service_s;
     rho * mean_service_s * (1.0 + service_cv * service_cv) / (2.0 * (1.0 - rho))
