@@ -364,7 +364,7 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
         let tmp = path.with_extension("csv.tmp");
         std::fs::write(&tmp, csv)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(|e| UsageError(format!("--csv {}: cannot write it: {e}", path.display())))?;
     }
     let mut stdout = std::io::stdout().lock();
     if args.json {
