@@ -256,3 +256,34 @@ fn serving_stacks_in_scenarios() {
     .unwrap();
     assert_eq!(run(&again, Some(2)).summary, slow_sum);
 }
+
+/// Llama-2-70B on 2 x A100-80GB with default settings: TP2 (the only degree that fits), the
+/// ~15k KV tokens it really has, and a run that completes requests.
+#[test]
+fn llama2_70b_on_two_a100s_runs_with_defaults() {
+    let s = scenario::parse(
+        "[traffic]\nrequests_per_s = 0.5\nduration_s = 300\n\
+         [servers]\nkind = \"llm\"\ncount = 1\ngpus_per_server = 2\n\
+         [model]\npreset = \"llama-2-70b\"\n\
+         [request]\ninput_tokens = 1000\noutput_tokens = 100\n",
+        Path::new("tp2.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let scenario::ServerKind::Llm(spec) = &s.servers.kind else {
+        unreachable!()
+    };
+    assert_eq!(spec.tensor_parallel, 2);
+    let kv = spec
+        .deployment(&s.model.clone().unwrap())
+        .unwrap()
+        .kv_capacity_tokens();
+    assert!((10_000..20_000).contains(&kv), "{kv}");
+    let summary = run(&s, Some(1)).summary;
+    assert_eq!(
+        summary["stable"],
+        serde_json::Value::Bool(true),
+        "{summary}"
+    );
+    assert!(at(&summary, "requests.completed") > 50.0);
+}
