@@ -303,6 +303,24 @@ impl ComponentCosts {
     }
 }
 
+impl ComponentCosts {
+    /// A decode step's time from its context-independent part `fixed_s`
+    /// ([`ComponentDecode::fixed_s`]); equal bit for bit to [`ComponentDecode::time_s`].
+    #[inline]
+    pub fn decode_time_from_fixed_s(
+        &self,
+        fixed_s: f64,
+        empty: bool,
+        ctx_tokens_total: u64,
+    ) -> f64 {
+        if empty && ctx_tokens_total == 0 {
+            return 0.0;
+        }
+        let c = ctx_tokens_total as f64;
+        fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_decode_pair)
+    }
+}
+
 /// A decode step of a fixed batch as a function of its total context (see
 /// [`ComponentCosts::decode`]); equal bit for bit to [`ComponentCosts::times`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -325,6 +343,12 @@ impl ComponentDecode {
         }
         let c = ctx_tokens_total as f64;
         self.fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_pair)
+    }
+
+    /// The context-independent part of the step (host time included), seconds.
+    #[inline]
+    pub fn fixed_s(&self) -> f64 {
+        self.fixed_s
     }
 
     /// Seconds each context token adds to the step (KV read and attention pairs).

@@ -38,6 +38,7 @@
 //! within ±20% (best 21%). Partial overlap also explains why 70B TP4 at batch 64 (43 ms) is much
 //! slower than at batch 1 (30 ms) although its GEMMs are still memory-bound under a max.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -669,11 +670,43 @@ impl RooflineDecode {
     }
 }
 
+/// The batch-dependent constants of a decode step in 16 bytes ([`StepCosts::decode_fixed`]),
+/// for caches that hold one per batch size; [`StepCosts::decode_fixed_time_s`] evaluates the
+/// step from them, equal bit for bit to [`DecodeStep::time_s`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecodeFixed {
+    /// `roofline`: the GEMM term's time; components: the context-independent step time.
+    a_s: f64,
+    /// `roofline`: the tensor-parallel communication time; components: unused (0).
+    b_s: f64,
+}
+
+impl DecodeFixed {
+    /// A placeholder that is never a computed value's twin: `is_unset` is true for it.
+    pub const UNSET: DecodeFixed = DecodeFixed {
+        a_s: f64::NAN,
+        b_s: f64::NAN,
+    };
+
+    /// Whether this is [`DecodeFixed::UNSET`] (NaN; a computed entry is never NaN, and if it
+    /// were it would only be recomputed).
+    #[inline]
+    pub fn is_unset(&self) -> bool {
+        self.a_s.is_nan()
+    }
+}
+
 /// Anything that yields the step-time model: a [`Deployment`] (computing its [`StepCosts`]) or
 /// the precomputed [`StepCosts`] themselves (a copy), for hot loops.
 pub trait ToStepCosts {
     /// The step-time model.
     fn to_step_costs(&self) -> StepCosts;
+
+    /// The step-time model, borrowed where it already exists (no copy for [`StepCosts`]).
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Owned(self.to_step_costs())
+    }
 }
 
 impl ToStepCosts for Deployment {
@@ -686,6 +719,11 @@ impl ToStepCosts for StepCosts {
     #[inline]
     fn to_step_costs(&self) -> StepCosts {
         *self
+    }
+
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Borrowed(self)
     }
 }
 
@@ -840,6 +878,46 @@ impl StepCosts {
         match &self.mode {
             CostMode::Roofline(r) => DecodeStep::Roofline(r.decode(batch)),
             CostMode::Components(c) => DecodeStep::Components(c.decode(batch)),
+        }
+    }
+
+    /// The batch-dependent part of [`StepCosts::decode`] in compact form (for per-batch-size
+    /// caches); evaluate it with [`StepCosts::decode_fixed_time_s`].
+    #[inline]
+    pub fn decode_fixed(&self, batch: u64) -> DecodeFixed {
+        match self.decode(batch) {
+            DecodeStep::Roofline(r) => DecodeFixed {
+                a_s: r.gemm_s,
+                b_s: r.tp_comm_s,
+            },
+            DecodeStep::Components(c) => DecodeFixed {
+                a_s: c.fixed_s(),
+                b_s: 0.0,
+            },
+        }
+    }
+
+    /// One decode step of `batch` sequences with `ctx_tokens_total` context tokens, from
+    /// `fixed = self.decode_fixed(batch)`; equal bit for bit to
+    /// `self.decode(batch).time_s(ctx_tokens_total)`.
+    #[inline]
+    pub fn decode_fixed_time_s(
+        &self,
+        fixed: &DecodeFixed,
+        batch: u64,
+        ctx_tokens_total: u64,
+    ) -> f64 {
+        match &self.mode {
+            CostMode::Roofline(c) => {
+                if batch == 0 && ctx_tokens_total == 0 {
+                    return 0.0;
+                }
+                let attn = c.attn(ctx_tokens_total as f64, ctx_tokens_total + batch);
+                c.alpha * (fixed.a_s + attn.time_s + fixed.b_s) + c.beta_s
+            }
+            CostMode::Components(c) => {
+                c.decode_time_from_fixed_s(fixed.a_s, batch == 0, ctx_tokens_total)
+            }
         }
     }
 
