@@ -626,6 +626,7 @@ pub struct ServersSpec {
 /// What a server is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[allow(clippy::large_enum_variant)] // one per scenario, never in a hot collection
 pub enum ServerKind {
     /// A generic multi-slot queueing server: `slots` requests in service at once, each for a
     /// time drawn from `service_time_s`. The engine's calibration target.

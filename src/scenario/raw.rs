@@ -146,6 +146,7 @@ pub struct RawGpu {
 /// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // parsed once per scenario
 pub enum RawStack {
     /// A preset name.
     Name(String),
