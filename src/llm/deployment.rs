@@ -39,12 +39,13 @@
 //! slower than at batch 1 (30 ms) although its GEMMs are still memory-bound under a max.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::components::{ComponentCosts, ComponentDecode};
+use super::components::{ComponentCache, ComponentCosts, ComponentDecode};
 use super::hardware::Gpu;
 use super::model::Model;
 use super::roofline::{RooflineTerm, StepBreakdown, StepShape};
@@ -706,6 +707,77 @@ pub trait ToStepCosts {
     #[inline]
     fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
         Cow::Owned(self.to_step_costs())
+    }
+
+    /// `costs.step_time_s(s)`, where `costs` is this model's [`StepCosts`] (as returned by
+    /// [`ToStepCosts::step_costs_cow`]); a [`CachedStepCosts`] answers from its memo.
+    #[inline]
+    fn step_time_s_with(&self, costs: &StepCosts, s: &StepShape) -> f64 {
+        costs.step_time_s(s)
+    }
+}
+
+/// [`StepCosts`] with a memo of the shape-independent pieces of mixed (prefill) steps, for
+/// one simulation thread's hot loop: step times equal [`StepCosts::step_time_s`] bit for bit.
+#[derive(Debug)]
+pub struct CachedStepCosts {
+    costs: StepCosts,
+    cache: RefCell<ComponentCache>,
+}
+
+impl CachedStepCosts {
+    /// Wraps `costs` with an empty memo.
+    pub fn new(costs: StepCosts) -> CachedStepCosts {
+        CachedStepCosts {
+            costs,
+            cache: RefCell::new(ComponentCache::default()),
+        }
+    }
+
+    /// The wrapped step-time model.
+    pub fn costs(&self) -> &StepCosts {
+        &self.costs
+    }
+
+    /// As [`StepCosts::step_time_s`], equal bit for bit.
+    pub fn step_time_s(&self, s: &StepShape) -> f64 {
+        match &self.costs.mode {
+            CostMode::Roofline(r) => r.step_breakdown(s).total_s,
+            CostMode::Components(c) => {
+                c.times_cached(
+                    &mut self.cache.borrow_mut(),
+                    s.tokens,
+                    s.seqs,
+                    s.prefills,
+                    s.attn_pairs,
+                    s.prefill_pairs,
+                    s.kv_read_tokens,
+                    s.kv_write_tokens,
+                )
+                .total_s
+            }
+        }
+    }
+}
+
+impl ToStepCosts for CachedStepCosts {
+    #[inline]
+    fn to_step_costs(&self) -> StepCosts {
+        self.costs
+    }
+
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Borrowed(&self.costs)
+    }
+
+    #[inline]
+    fn step_time_s_with(&self, costs: &StepCosts, s: &StepShape) -> f64 {
+        if std::ptr::eq(costs, &self.costs) {
+            self.step_time_s(s)
+        } else {
+            costs.step_time_s(s)
+        }
     }
 }
 

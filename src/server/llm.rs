@@ -485,7 +485,7 @@ impl Replica {
         let run = if all_decoding {
             self.plan_decode_run(now, costs)
         } else {
-            let mixed = self.plan_mixed_step(now, costs);
+            let mixed = self.plan_mixed_step(now, costs, model);
             if self.mixed_step_fuses() {
                 // Apply the prefill step now and plan the decode run that follows it; the
                 // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
@@ -679,7 +679,12 @@ impl Replica {
         }
     }
 
-    fn plan_mixed_step(&mut self, now: SimTime, costs: &StepCosts) -> Run {
+    fn plan_mixed_step<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        costs: &StepCosts,
+        model: &M,
+    ) -> Run {
         let mut shape = StepShape::default();
         let mut budget = u64::from(self.limits.max_batch_tokens);
         let stall = self.limits.prefill_stalls_decodes;
@@ -718,7 +723,7 @@ impl Replica {
         Run {
             start: now,
             steps: 1,
-            a_s: costs.step_time_s(&shape) * self.step_time_scale,
+            a_s: model.step_time_s_with(costs, &shape) * self.step_time_scale,
             b_s: 0.0,
             decode_only: false,
             stall_decodes: stall,
