@@ -1043,6 +1043,7 @@ mod tests {
         };
         for d in &deps {
             let c = d.step_costs();
+            let cached = CachedStepCosts::new(c);
             for _ in 0..500 {
                 let batch = next(300);
                 let ctx = next(2_000_000);
@@ -1061,8 +1062,27 @@ mod tests {
                 let b = c.step_breakdown(&shape);
                 assert_eq!(b.total_s.to_bits(), c.step_time_s(&shape).to_bits());
                 assert!(b.total_s > 0.0);
+                // The compact decode cache entry and the mixed-step memo (filled, then hit)
+                // give the same bits.
+                let fixed = c.decode_fixed(batch);
+                assert_eq!(
+                    c.decode_fixed_time_s(&fixed, batch, ctx).to_bits(),
+                    c.decode(batch).time_s(ctx).to_bits()
+                );
+                for _ in 0..2 {
+                    assert_eq!(
+                        cached.step_time_s(&shape).to_bits(),
+                        c.step_time_s(&shape).to_bits()
+                    );
+                    let dec = StepShape::decode(batch, ctx);
+                    assert_eq!(
+                        cached.step_time_s(&dec).to_bits(),
+                        c.step_time_s(&dec).to_bits()
+                    );
+                }
             }
             assert_eq!(c.step_time_s(&StepShape::default()), 0.0);
+            assert_eq!(cached.step_time_s(&StepShape::default()), 0.0);
         }
     }
 }
