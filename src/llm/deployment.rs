@@ -715,6 +715,13 @@ pub trait ToStepCosts {
     fn step_time_s_with(&self, costs: &StepCosts, s: &StepShape) -> f64 {
         costs.step_time_s(s)
     }
+
+    /// `costs.decode_fixed(batch)` from a memo shared by every replica using this model, if it
+    /// keeps one (`None`: the caller computes or caches it).
+    #[inline]
+    fn decode_fixed_with(&self, _costs: &StepCosts, _batch: u64) -> Option<DecodeFixed> {
+        None
+    }
 }
 
 /// [`StepCosts`] with a memo of the shape-independent pieces of mixed (prefill) steps, for
@@ -723,6 +730,8 @@ pub trait ToStepCosts {
 pub struct CachedStepCosts {
     costs: StepCosts,
     cache: RefCell<ComponentCache>,
+    /// `costs.decode_fixed(b)` by batch size `b` ([`DecodeFixed::UNSET`] until computed).
+    decode: RefCell<Vec<DecodeFixed>>,
 }
 
 impl CachedStepCosts {
@@ -731,6 +740,7 @@ impl CachedStepCosts {
         CachedStepCosts {
             costs,
             cache: RefCell::new(ComponentCache::default()),
+            decode: RefCell::new(Vec::new()),
         }
     }
 
@@ -778,6 +788,23 @@ impl ToStepCosts for CachedStepCosts {
         } else {
             costs.step_time_s(s)
         }
+    }
+
+    #[inline]
+    fn decode_fixed_with(&self, costs: &StepCosts, batch: u64) -> Option<DecodeFixed> {
+        if !std::ptr::eq(costs, &self.costs) || batch > 4096 {
+            return None;
+        }
+        let mut table = self.decode.borrow_mut();
+        let i = batch as usize;
+        if i >= table.len() {
+            table.resize(i + 1, DecodeFixed::UNSET);
+        }
+        let entry = &mut table[i];
+        if entry.is_unset() {
+            *entry = self.costs.decode_fixed(batch);
+        }
+        Some(*entry)
     }
 }
 
@@ -1065,6 +1092,8 @@ mod tests {
                 // The compact decode cache entry and the mixed-step memo (filled, then hit)
                 // give the same bits.
                 let fixed = c.decode_fixed(batch);
+                assert_eq!(cached.decode_fixed_with(cached.costs(), batch), Some(fixed));
+                assert_eq!(cached.decode_fixed_with(&c, batch), None);
                 assert_eq!(
                     c.decode_fixed_time_s(&fixed, batch, ctx).to_bits(),
                     c.decode(batch).time_s(ctx).to_bits()

@@ -483,7 +483,7 @@ impl Replica {
         }
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
-            self.plan_decode_run(now, costs)
+            self.plan_decode_run(now, costs, model)
         } else {
             let mixed = self.plan_mixed_step(now, costs, model);
             if self.mixed_step_fuses() {
@@ -492,7 +492,7 @@ impl Replica {
                 let at = mixed.end_of(1);
                 self.account_mixed(&mixed, costs);
                 self.apply_mixed(at, mixed.stall_decodes);
-                self.plan_decode_run(at, costs)
+                self.plan_decode_run(at, costs, model)
             } else {
                 mixed
             }
@@ -628,7 +628,12 @@ impl Replica {
         *entry
     }
 
-    fn plan_decode_run(&mut self, now: SimTime, costs: &StepCosts) -> Run {
+    fn plan_decode_run<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        costs: &StepCosts,
+        model: &M,
+    ) -> Run {
         let b = self.running.len() as u64;
         // The batch's total context, and the run's end when the first sequence finishes;
         // it also ends when KV memory runs out or a waiting request can be admitted
@@ -654,7 +659,10 @@ impl Replica {
         if admissible {
             steps = 1;
         }
-        let fixed = self.decode_step(costs, b);
+        let fixed = match model.decode_fixed_with(costs, b) {
+            Some(fixed) => fixed,
+            None => self.decode_step(costs, b),
+        };
         let step = |ctx: u64| costs.decode_fixed_time_s(&fixed, b, ctx);
         let t0 = step(ctx0);
         let mut b_s = if steps > 1 { step(ctx0 + b) - t0 } else { 0.0 };
