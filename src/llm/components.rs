@@ -27,6 +27,45 @@ use super::model::Model;
 use super::roofline::StepShape;
 use super::stack::StackProfile;
 
+/// Token counts above this are not memoised by [`ComponentCache`] (computed each time).
+const TOKENS_CACHE_MAX: u64 = 1 << 15;
+/// Row (sequence) counts above this are not memoised by [`ComponentCache`].
+const ROWS_CACHE_MAX: u64 = 1 << 12;
+
+/// Memoised pieces of [`ComponentCosts::times`] for one [`ComponentCosts`]: per token count,
+/// a layer's dense kernels and one activation all-reduce; per row count, the LM head and the
+/// logits gather. Filled on first use; values are the same pure functions, so results do not
+/// depend on what the cache holds.
+#[derive(Clone, Debug, Default)]
+pub struct ComponentCache {
+    by_tokens: Vec<[f64; 2]>,
+    by_rows: Vec<[f64; 2]>,
+}
+
+impl ComponentCache {
+    /// `table[key]`, computed by `f` when unset (NaN) and stored if `key <= max`.
+    #[inline]
+    fn get(
+        table: &mut Vec<[f64; 2]>,
+        key: u64,
+        max: u64,
+        f: impl FnOnce() -> [f64; 2],
+    ) -> [f64; 2] {
+        if key > max {
+            return f();
+        }
+        let i = key as usize;
+        if i >= table.len() {
+            table.resize(i + 1, [f64::NAN; 2]);
+        }
+        let entry = &mut table[i];
+        if entry[0].is_nan() {
+            *entry = f();
+        }
+        *entry
+    }
+}
+
 /// Precomputed constants of the component model for one replica (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ComponentCosts {
@@ -208,6 +247,35 @@ impl ComponentCosts {
     fn fixed_parts(&self, tokens: u64, seqs: u64, kv_write: u64) -> (f64, f64, f64) {
         let n = tokens as f64;
         let rows = seqs.max(1) as f64;
+        let by_tokens = [self.layer_s(n), self.allreduce_tokens_s(n)];
+        let by_rows = [self.head_s(rows), self.allreduce_rows_s(rows)];
+        self.fixed_parts_from(by_tokens, by_rows, seqs, kv_write)
+    }
+
+    /// As [`ComponentCosts::fixed_parts`], the pieces that depend on the token count alone
+    /// and on the row count alone taken from `cache` (computed there on first use).
+    fn fixed_parts_cached(
+        &self,
+        cache: &mut ComponentCache,
+        tokens: u64,
+        seqs: u64,
+        kv_write: u64,
+    ) -> (f64, f64, f64) {
+        let rows_n = seqs.max(1);
+        let by_tokens = ComponentCache::get(&mut cache.by_tokens, tokens, TOKENS_CACHE_MAX, || {
+            let n = tokens as f64;
+            [self.layer_s(n), self.allreduce_tokens_s(n)]
+        });
+        let by_rows = ComponentCache::get(&mut cache.by_rows, rows_n, ROWS_CACHE_MAX, || {
+            let rows = rows_n as f64;
+            [self.head_s(rows), self.allreduce_rows_s(rows)]
+        });
+        self.fixed_parts_from(by_tokens, by_rows, seqs, kv_write)
+    }
+
+    /// One layer's dense kernels (4 projections and the element-wise kernels) for `n` tokens.
+    #[inline]
+    fn layer_s(&self, n: f64) -> f64 {
         let mut layer = 0.0;
         for i in 0..4 {
             layer += self.gemm_s(
@@ -217,11 +285,51 @@ impl ComponentCosts {
             );
         }
         layer += self.small_floor_s + n * self.small_bytes_per_token / self.gemm_bw;
-        let head = self.gemm_s(
+        layer
+    }
+
+    /// The LM head over `rows` rows.
+    #[inline]
+    fn head_s(&self, rows: f64) -> f64 {
+        self.gemm_s(
             self.lm_head_bytes,
             self.lm_head_act_bytes * rows,
             self.lm_head_flops * rows,
-        );
+        )
+    }
+
+    /// One all-reduce of `n` tokens' hidden states (0, unused, at TP1).
+    #[inline]
+    fn allreduce_tokens_s(&self, n: f64) -> f64 {
+        if self.tensor_parallel > 1 {
+            self.allreduce_s(n * self.hidden_bytes)
+        } else {
+            0.0
+        }
+    }
+
+    /// The logits gather of `rows` rows (0, unused, at TP1).
+    #[inline]
+    fn allreduce_rows_s(&self, rows: f64) -> f64 {
+        if self.tensor_parallel > 1 {
+            self.allreduce_s(rows * self.logits_row_bytes)
+        } else {
+            0.0
+        }
+    }
+
+    /// [`ComponentCosts::fixed_parts`] from `[layer_s, allreduce_tokens_s]` of the token count
+    /// and `[head_s, allreduce_rows_s]` of the row count.
+    #[inline]
+    fn fixed_parts_from(
+        &self,
+        by_tokens: [f64; 2],
+        by_rows: [f64; 2],
+        seqs: u64,
+        kv_write: u64,
+    ) -> (f64, f64, f64) {
+        let [layer, allreduce_tokens] = by_tokens;
+        let [head, allreduce_rows] = by_rows;
         // Embedding lookup and final norm: one small kernel each.
         let dense = self.layers * layer + head + self.small_floor_s * 0.4;
         let attn_fixed = self.layers
@@ -229,8 +337,7 @@ impl ComponentCosts {
                 + seqs as f64 * self.attn_per_seq_s
                 + kv_write as f64 * self.attn_s_per_kv_token);
         let comm = if self.tensor_parallel > 1 {
-            self.layers * 2.0 * self.allreduce_s(n * self.hidden_bytes)
-                + self.allreduce_s(rows * self.logits_row_bytes)
+            self.layers * 2.0 * allreduce_tokens + allreduce_rows
         } else {
             0.0
         };
@@ -272,7 +379,44 @@ impl ComponentCosts {
         if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
             return ComponentTimes::default();
         }
-        let (dense, attn_fixed, comm) = self.fixed_parts(tokens, seqs, kv_write);
+        let fixed = self.fixed_parts(tokens, seqs, kv_write);
+        self.times_from(fixed, seqs, prefills, attn_pairs, prefill_pairs, kv_read)
+    }
+
+    /// As [`ComponentCosts::times`], equal bit for bit, with the pieces that depend on the
+    /// token count or the row count alone memoised in `cache` (which must only ever be used
+    /// with these costs).
+    #[allow(clippy::too_many_arguments)] // one argument per term of the step's shape
+    pub fn times_cached(
+        &self,
+        cache: &mut ComponentCache,
+        tokens: u64,
+        seqs: u64,
+        prefills: u64,
+        attn_pairs: f64,
+        prefill_pairs: f64,
+        kv_read: u64,
+        kv_write: u64,
+    ) -> ComponentTimes {
+        if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
+            return ComponentTimes::default();
+        }
+        let fixed = self.fixed_parts_cached(cache, tokens, seqs, kv_write);
+        self.times_from(fixed, seqs, prefills, attn_pairs, prefill_pairs, kv_read)
+    }
+
+    /// [`ComponentCosts::times`] of a non-empty pass from its
+    /// [`ComponentCosts::fixed_parts`].
+    #[inline]
+    fn times_from(
+        &self,
+        (dense, attn_fixed, comm): (f64, f64, f64),
+        seqs: u64,
+        prefills: u64,
+        attn_pairs: f64,
+        prefill_pairs: f64,
+        kv_read: u64,
+    ) -> ComponentTimes {
         let fixed = dense + attn_fixed + comm;
         let host_added_s = self.host_added_s(seqs, prefills, fixed);
         let ctx = self.layers
@@ -304,6 +448,24 @@ impl ComponentCosts {
     }
 }
 
+impl ComponentCosts {
+    /// A decode step's time from its context-independent part `fixed_s`
+    /// ([`ComponentDecode::fixed_s`]); equal bit for bit to [`ComponentDecode::time_s`].
+    #[inline]
+    pub fn decode_time_from_fixed_s(
+        &self,
+        fixed_s: f64,
+        empty: bool,
+        ctx_tokens_total: u64,
+    ) -> f64 {
+        if empty && ctx_tokens_total == 0 {
+            return 0.0;
+        }
+        let c = ctx_tokens_total as f64;
+        fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_decode_pair)
+    }
+}
+
 /// A decode step of a fixed batch as a function of its total context (see
 /// [`ComponentCosts::decode`]); equal bit for bit to [`ComponentCosts::times`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -326,6 +488,12 @@ impl ComponentDecode {
         }
         let c = ctx_tokens_total as f64;
         self.fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_pair)
+    }
+
+    /// The context-independent part of the step (host time included), seconds.
+    #[inline]
+    pub fn fixed_s(&self) -> f64 {
+        self.fixed_s
     }
 
     /// Seconds each context token adds to the step (KV read and attention pairs).

@@ -38,12 +38,14 @@
 //! within ±20% (best 21%). Partial overlap also explains why 70B TP4 at batch 64 (43 ms) is much
 //! slower than at batch 1 (30 ms) although its GEMMs are still memory-bound under a max.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::components::{ComponentCosts, ComponentDecode};
+use super::components::{ComponentCache, ComponentCosts, ComponentDecode};
 use super::hardware::Gpu;
 use super::model::Model;
 use super::roofline::{RooflineTerm, StepBreakdown, StepShape};
@@ -669,11 +671,141 @@ impl RooflineDecode {
     }
 }
 
+/// The batch-dependent constants of a decode step in 16 bytes ([`StepCosts::decode_fixed`]),
+/// for caches that hold one per batch size; [`StepCosts::decode_fixed_time_s`] evaluates the
+/// step from them, equal bit for bit to [`DecodeStep::time_s`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecodeFixed {
+    /// `roofline`: the GEMM term's time; components: the context-independent step time.
+    a_s: f64,
+    /// `roofline`: the tensor-parallel communication time; components: unused (0).
+    b_s: f64,
+}
+
+impl DecodeFixed {
+    /// A placeholder that is never a computed value's twin: `is_unset` is true for it.
+    pub const UNSET: DecodeFixed = DecodeFixed {
+        a_s: f64::NAN,
+        b_s: f64::NAN,
+    };
+
+    /// Whether this is [`DecodeFixed::UNSET`] (NaN; a computed entry is never NaN, and if it
+    /// were it would only be recomputed).
+    #[inline]
+    pub fn is_unset(&self) -> bool {
+        self.a_s.is_nan()
+    }
+}
+
 /// Anything that yields the step-time model: a [`Deployment`] (computing its [`StepCosts`]) or
 /// the precomputed [`StepCosts`] themselves (a copy), for hot loops.
 pub trait ToStepCosts {
     /// The step-time model.
     fn to_step_costs(&self) -> StepCosts;
+
+    /// The step-time model, borrowed where it already exists (no copy for [`StepCosts`]).
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Owned(self.to_step_costs())
+    }
+
+    /// `costs.step_time_s(s)`, where `costs` is this model's [`StepCosts`] (as returned by
+    /// [`ToStepCosts::step_costs_cow`]); a [`CachedStepCosts`] answers from its memo.
+    #[inline]
+    fn step_time_s_with(&self, costs: &StepCosts, s: &StepShape) -> f64 {
+        costs.step_time_s(s)
+    }
+
+    /// `costs.decode_fixed(batch)` from a memo shared by every replica using this model, if it
+    /// keeps one (`None`: the caller computes or caches it).
+    #[inline]
+    fn decode_fixed_with(&self, _costs: &StepCosts, _batch: u64) -> Option<DecodeFixed> {
+        None
+    }
+}
+
+/// [`StepCosts`] with a memo of the shape-independent pieces of mixed (prefill) steps, for
+/// one simulation thread's hot loop: step times equal [`StepCosts::step_time_s`] bit for bit.
+#[derive(Debug)]
+pub struct CachedStepCosts {
+    costs: StepCosts,
+    cache: RefCell<ComponentCache>,
+    /// `costs.decode_fixed(b)` by batch size `b` ([`DecodeFixed::UNSET`] until computed).
+    decode: RefCell<Vec<DecodeFixed>>,
+}
+
+impl CachedStepCosts {
+    /// Wraps `costs` with an empty memo.
+    pub fn new(costs: StepCosts) -> CachedStepCosts {
+        CachedStepCosts {
+            costs,
+            cache: RefCell::new(ComponentCache::default()),
+            decode: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The wrapped step-time model.
+    pub fn costs(&self) -> &StepCosts {
+        &self.costs
+    }
+
+    /// As [`StepCosts::step_time_s`], equal bit for bit.
+    pub fn step_time_s(&self, s: &StepShape) -> f64 {
+        match &self.costs.mode {
+            CostMode::Roofline(r) => r.step_breakdown(s).total_s,
+            CostMode::Components(c) => {
+                c.times_cached(
+                    &mut self.cache.borrow_mut(),
+                    s.tokens,
+                    s.seqs,
+                    s.prefills,
+                    s.attn_pairs,
+                    s.prefill_pairs,
+                    s.kv_read_tokens,
+                    s.kv_write_tokens,
+                )
+                .total_s
+            }
+        }
+    }
+}
+
+impl ToStepCosts for CachedStepCosts {
+    #[inline]
+    fn to_step_costs(&self) -> StepCosts {
+        self.costs
+    }
+
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Borrowed(&self.costs)
+    }
+
+    #[inline]
+    fn step_time_s_with(&self, costs: &StepCosts, s: &StepShape) -> f64 {
+        if std::ptr::eq(costs, &self.costs) {
+            self.step_time_s(s)
+        } else {
+            costs.step_time_s(s)
+        }
+    }
+
+    #[inline]
+    fn decode_fixed_with(&self, costs: &StepCosts, batch: u64) -> Option<DecodeFixed> {
+        if !std::ptr::eq(costs, &self.costs) || batch > 4096 {
+            return None;
+        }
+        let mut table = self.decode.borrow_mut();
+        let i = batch as usize;
+        if i >= table.len() {
+            table.resize(i + 1, DecodeFixed::UNSET);
+        }
+        let entry = &mut table[i];
+        if entry.is_unset() {
+            *entry = self.costs.decode_fixed(batch);
+        }
+        Some(*entry)
+    }
 }
 
 impl ToStepCosts for Deployment {
@@ -686,6 +818,11 @@ impl ToStepCosts for StepCosts {
     #[inline]
     fn to_step_costs(&self) -> StepCosts {
         *self
+    }
+
+    #[inline]
+    fn step_costs_cow(&self) -> Cow<'_, StepCosts> {
+        Cow::Borrowed(self)
     }
 }
 
@@ -824,6 +961,46 @@ impl StepCosts {
         }
     }
 
+    /// The batch-dependent part of [`StepCosts::decode`] in compact form (for per-batch-size
+    /// caches); evaluate it with [`StepCosts::decode_fixed_time_s`].
+    #[inline]
+    pub fn decode_fixed(&self, batch: u64) -> DecodeFixed {
+        match self.decode(batch) {
+            DecodeStep::Roofline(r) => DecodeFixed {
+                a_s: r.gemm_s,
+                b_s: r.tp_comm_s,
+            },
+            DecodeStep::Components(c) => DecodeFixed {
+                a_s: c.fixed_s(),
+                b_s: 0.0,
+            },
+        }
+    }
+
+    /// One decode step of `batch` sequences with `ctx_tokens_total` context tokens, from
+    /// `fixed = self.decode_fixed(batch)`; equal bit for bit to
+    /// `self.decode(batch).time_s(ctx_tokens_total)`.
+    #[inline]
+    pub fn decode_fixed_time_s(
+        &self,
+        fixed: &DecodeFixed,
+        batch: u64,
+        ctx_tokens_total: u64,
+    ) -> f64 {
+        match &self.mode {
+            CostMode::Roofline(c) => {
+                if batch == 0 && ctx_tokens_total == 0 {
+                    return 0.0;
+                }
+                let attn = c.attn(ctx_tokens_total as f64, ctx_tokens_total + batch);
+                c.alpha * (fixed.a_s + attn.time_s + fixed.b_s) + c.beta_s
+            }
+            CostMode::Components(c) => {
+                c.decode_time_from_fixed_s(fixed.a_s, batch == 0, ctx_tokens_total)
+            }
+        }
+    }
+
     /// As [`Deployment::decode_step_time_s`].
     pub fn decode_step_time_s(&self, batch: u64, ctx_tokens_total: u64) -> f64 {
         self.decode(batch).time_s(ctx_tokens_total)
@@ -874,6 +1051,7 @@ mod tests {
         };
         for d in &deps {
             let c = d.step_costs();
+            let cached = CachedStepCosts::new(c);
             for _ in 0..500 {
                 let batch = next(300);
                 let ctx = next(2_000_000);
@@ -892,8 +1070,29 @@ mod tests {
                 let b = c.step_breakdown(&shape);
                 assert_eq!(b.total_s.to_bits(), c.step_time_s(&shape).to_bits());
                 assert!(b.total_s > 0.0);
+                // The compact decode cache entry and the mixed-step memo (filled, then hit)
+                // give the same bits.
+                let fixed = c.decode_fixed(batch);
+                assert_eq!(cached.decode_fixed_with(cached.costs(), batch), Some(fixed));
+                assert_eq!(cached.decode_fixed_with(&c, batch), None);
+                assert_eq!(
+                    c.decode_fixed_time_s(&fixed, batch, ctx).to_bits(),
+                    c.decode(batch).time_s(ctx).to_bits()
+                );
+                for _ in 0..2 {
+                    assert_eq!(
+                        cached.step_time_s(&shape).to_bits(),
+                        c.step_time_s(&shape).to_bits()
+                    );
+                    let dec = StepShape::decode(batch, ctx);
+                    assert_eq!(
+                        cached.step_time_s(&dec).to_bits(),
+                        c.step_time_s(&dec).to_bits()
+                    );
+                }
             }
             assert_eq!(c.step_time_s(&StepShape::default()), 0.0);
+            assert_eq!(cached.step_time_s(&StepShape::default()), 0.0);
         }
     }
 }

@@ -30,8 +30,8 @@ pub use calibration::{
 };
 pub use collective::GpuArch;
 pub use deployment::{
-    DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeStep, Deployment,
-    DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
+    CachedStepCosts, DEFAULT_ACTIVATION_RESERVE_BYTES, DEFAULT_COMPUTE_MEMORY_OVERLAP, DecodeFixed,
+    DecodeStep, Deployment, DeploymentError, Efficiency, KV_BLOCK_TOKENS, StepCosts, ToStepCosts,
 };
 pub use hardware::{GPU_PRESETS, Gpu, gpu_preset};
 pub use model::{MODEL_PRESETS, Model, model_preset};

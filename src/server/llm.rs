@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{DecodeStep, StepCosts, StepShape, ToStepCosts};
+use crate::llm::{DecodeFixed, StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +213,9 @@ struct Run {
     decode_only: bool,
     /// A mixed step whose decoding sequences wait (prefill-only iteration).
     stall_decodes: bool,
+    /// Decode-only run: the batch's total context at the run's start (the batch does not
+    /// change until the run completes). 0 for a mixed step.
+    ctx0: u64,
 }
 
 impl Run {
@@ -248,7 +251,7 @@ pub struct Replica {
     step_time_scale: f64,
     /// Decode steps by batch size, for the step model they were computed from (a replica
     /// plans with one model; the check keeps the cache honest if a caller switches).
-    decode_cache: Vec<Option<DecodeStep>>,
+    decode_cache: Vec<DecodeFixed>,
     decode_cache_for: Option<StepCosts>,
 }
 
@@ -369,7 +372,7 @@ impl Replica {
         let Some(run) = self.run.take() else {
             return;
         };
-        let costs = &model.to_step_costs();
+        let costs = &*model.step_costs_cow();
         if run.decode_only {
             self.account_decode(&run, costs);
             let k = run.steps as u32;
@@ -382,16 +385,15 @@ impl Replica {
             self.account_mixed(&run, costs);
             self.apply_mixed(now, run.stall_decodes);
         }
-        // Sequences that emitted their last token leave.
-        let mut i = 0;
-        while i < self.running.len() {
-            if self.running[i].generated >= self.running[i].output_tokens {
-                let mut seq = self.running.remove(i);
-                self.release(&mut seq);
-                done.push(Finished { seq, at: now });
-            } else {
-                i += 1;
-            }
+        // Sequences that emitted their last token leave (in batch order, in one pass that
+        // keeps the others' order).
+        let (kv_used_tokens, cache) = (&mut self.kv_used_tokens, &mut self.cache);
+        for mut seq in self
+            .running
+            .extract_if(.., |s| s.generated >= s.output_tokens)
+        {
+            Self::release_from(kv_used_tokens, cache, &mut seq);
+            done.push(Finished { seq, at: now });
         }
         if self.running.is_empty() {
             self.batch_closed = false;
@@ -468,7 +470,7 @@ impl Replica {
         if self.running.is_empty() {
             return None;
         }
-        let costs = &model.to_step_costs();
+        let costs = &*model.step_costs_cow();
         // KV for the next step: every decoding sequence appends one token.
         let mut decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
         if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
@@ -481,16 +483,16 @@ impl Replica {
         }
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
-            self.plan_decode_run(now, costs)
+            self.plan_decode_run(now, costs, model)
         } else {
-            let mixed = self.plan_mixed_step(now, costs);
+            let mixed = self.plan_mixed_step(now, costs, model);
             if self.mixed_step_fuses() {
                 // Apply the prefill step now and plan the decode run that follows it; the
                 // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
                 let at = mixed.end_of(1);
                 self.account_mixed(&mixed, costs);
                 self.apply_mixed(at, mixed.stall_decodes);
-                self.plan_decode_run(at, costs)
+                self.plan_decode_run(at, costs, model)
             } else {
                 mixed
             }
@@ -558,8 +560,17 @@ impl Replica {
 
     /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins.
     fn release(&mut self, s: &mut Seq) {
-        self.kv_used_tokens -= u64::from(s.prefilled - s.cached);
-        if let (Some(cache), Some(chain)) = (&mut self.cache, &s.chain) {
+        Self::release_from(&mut self.kv_used_tokens, &mut self.cache, s);
+    }
+
+    /// [`Replica::release`] on the replica's KV count and prefix cache, borrowed apart.
+    fn release_from(
+        kv_used_tokens: &mut u64,
+        cache: &mut Option<crate::prefix_cache::PrefixCache>,
+        s: &mut Seq,
+    ) {
+        *kv_used_tokens -= u64::from(s.prefilled - s.cached);
+        if let (Some(cache), Some(chain)) = (cache, &s.chain) {
             cache.unpin(&chain[..s.pinned]);
         }
         s.pinned = 0;
@@ -597,8 +608,8 @@ impl Replica {
         }
     }
 
-    /// `costs.decode(b)`, computed once per batch size.
-    fn decode_step(&mut self, costs: &StepCosts, b: u64) -> DecodeStep {
+    /// `costs.decode_fixed(b)`, computed once per batch size.
+    fn decode_step(&mut self, costs: &StepCosts, b: u64) -> DecodeFixed {
         if self.decode_cache_for.as_ref() != Some(costs) {
             self.decode_cache.clear();
             self.decode_cache_for = Some(*costs);
@@ -606,24 +617,36 @@ impl Replica {
         let i = b as usize;
         if i >= self.decode_cache.len() {
             if i > 4096 {
-                return costs.decode(b);
+                return costs.decode_fixed(b);
             }
-            self.decode_cache.resize(i + 1, None);
+            self.decode_cache.resize(i + 1, DecodeFixed::UNSET);
         }
-        *self.decode_cache[i].get_or_insert_with(|| costs.decode(b))
+        let entry = &mut self.decode_cache[i];
+        if entry.is_unset() {
+            *entry = costs.decode_fixed(b);
+        }
+        *entry
     }
 
-    fn plan_decode_run(&mut self, now: SimTime, costs: &StepCosts) -> Run {
+    fn plan_decode_run<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        costs: &StepCosts,
+        model: &M,
+    ) -> Run {
         let b = self.running.len() as u64;
-        let ctx0: u64 = self.running.iter().map(|s| u64::from(s.prefilled)).sum();
-        // The run ends when the first sequence finishes, or KV memory runs out, or a waiting
-        // request can be admitted (continuous batching admits at every boundary).
-        let to_finish = self
-            .running
-            .iter()
-            .map(|s| u64::from(s.output_tokens - s.generated))
-            .min()
-            .unwrap_or(1);
+        // The batch's total context, and the run's end when the first sequence finishes;
+        // it also ends when KV memory runs out or a waiting request can be admitted
+        // (continuous batching admits at every boundary).
+        let mut ctx0 = 0u64;
+        let mut to_finish = u64::MAX;
+        for s in &self.running {
+            ctx0 += u64::from(s.prefilled);
+            to_finish = to_finish.min(u64::from(s.output_tokens - s.generated));
+        }
+        if self.running.is_empty() {
+            to_finish = 1;
+        }
         let kv_room = self
             .limits
             .kv_capacity_tokens
@@ -636,17 +659,17 @@ impl Replica {
         if admissible {
             steps = 1;
         }
-        let step = self.decode_step(costs, b);
-        let t0 = step.time_s(ctx0);
-        let mut b_s = if steps > 1 {
-            step.time_s(ctx0 + b) - t0
-        } else {
-            0.0
+        let fixed = match model.decode_fixed_with(costs, b) {
+            Some(fixed) => fixed,
+            None => self.decode_step(costs, b),
         };
+        let step = |ctx: u64| costs.decode_fixed_time_s(&fixed, b, ctx);
+        let t0 = step(ctx0);
+        let mut b_s = if steps > 1 { step(ctx0 + b) - t0 } else { 0.0 };
         // Decode step time is affine in the context while attention stays memory-bound;
         // check the far end, and fall back to one step at a time where it is not.
         if steps > 2 {
-            let far = step.time_s(ctx0 + b * (steps - 1));
+            let far = step(ctx0 + b * (steps - 1));
             let predicted = t0 + b_s * (steps - 1) as f64;
             if (far - predicted).abs() > 1e-9 * far.max(1e-12) {
                 steps = 1;
@@ -660,10 +683,16 @@ impl Replica {
             b_s: b_s * self.step_time_scale,
             decode_only: true,
             stall_decodes: false,
+            ctx0,
         }
     }
 
-    fn plan_mixed_step(&mut self, now: SimTime, costs: &StepCosts) -> Run {
+    fn plan_mixed_step<M: ToStepCosts + ?Sized>(
+        &mut self,
+        now: SimTime,
+        costs: &StepCosts,
+        model: &M,
+    ) -> Run {
         let mut shape = StepShape::default();
         let mut budget = u64::from(self.limits.max_batch_tokens);
         let stall = self.limits.prefill_stalls_decodes;
@@ -702,10 +731,11 @@ impl Replica {
         Run {
             start: now,
             steps: 1,
-            a_s: costs.step_time_s(&shape) * self.step_time_scale,
+            a_s: model.step_time_s_with(costs, &shape) * self.step_time_scale,
             b_s: 0.0,
             decode_only: false,
             stall_decodes: stall,
+            ctx0: 0,
         }
     }
 
@@ -713,7 +743,9 @@ impl Replica {
     fn account_decode(&mut self, run: &Run, costs: &StepCosts) {
         let b = self.running.len() as f64;
         let k = run.steps as f64;
-        let ctx0: f64 = self.running.iter().map(|s| f64::from(s.prefilled)).sum();
+        // The context the run planned from (the batch is unchanged since): an integer below
+        // 2^53, so this equals the sum of the sequences' contexts in f64.
+        let ctx0 = run.ctx0 as f64;
         // Mean context over the run's steps.
         let ctx_mean = ctx0 + b * (k - 1.0) / 2.0;
         let shape = StepShape {

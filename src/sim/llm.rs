@@ -350,7 +350,8 @@ pub fn run_llm_replication(
     let (mut prefix_hits, mut prompt_tokens) = (0u64, 0u64);
     let mut events = 0u64;
 
-    let costs = dep.step_costs();
+    // The step model with its mixed-step memo (this replication's thread only).
+    let costs = crate::llm::CachedStepCosts::new(dep.step_costs());
     let mut queue: EventQueue<Event> = EventQueue::with_slots(n, |replica| Event::Wake { replica });
     if let Some(r) = workload.next_request() {
         queue.push(r.arrival, Event::Arrival(r));
