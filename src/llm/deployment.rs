@@ -262,20 +262,34 @@ impl Deployment {
         eff: Efficiency,
         mem_util: f64,
     ) -> Result<Deployment, DeploymentError> {
+        let mut d = Deployment::new_unchecked(gpu, gpus_per_server, tensor_parallel, model);
+        d.eff = eff;
+        d.mem_util = mem_util;
+        d.validated()
+    }
+
+    /// The roofline deployment with default efficiencies for its TP, mem_util 0.9 and vLLM's
+    /// default batch limits, not yet validated (set fields, then call
+    /// [`Deployment::validated`]).
+    pub fn new_unchecked(
+        gpu: Gpu,
+        gpus_per_server: u32,
+        tensor_parallel: u32,
+        model: Model,
+    ) -> Deployment {
         Deployment {
             gpu,
             gpus_per_server,
             tensor_parallel,
             model,
             stack: None,
-            eff,
-            mem_util,
+            eff: Efficiency::calibrated_default(tensor_parallel),
+            mem_util: 0.9,
             activation_reserve_bytes: None,
             max_batch: DEFAULT_MEMORY_MAX_BATCH,
             max_batch_tokens: DEFAULT_MEMORY_MAX_BATCH_TOKENS,
             compute_memory_overlap: DEFAULT_COMPUTE_MEMORY_OVERLAP,
         }
-        .validated()
     }
 
     /// Validates and builds a deployment timed by a serving stack, with vLLM's default batch
@@ -288,20 +302,10 @@ impl Deployment {
         stack: StackProfile,
         mem_util: f64,
     ) -> Result<Deployment, DeploymentError> {
-        Deployment {
-            gpu,
-            gpus_per_server,
-            tensor_parallel,
-            model,
-            stack: Some(stack),
-            eff: Efficiency::calibrated_default(tensor_parallel),
-            mem_util,
-            activation_reserve_bytes: None,
-            max_batch: DEFAULT_MEMORY_MAX_BATCH,
-            max_batch_tokens: DEFAULT_MEMORY_MAX_BATCH_TOKENS,
-            compute_memory_overlap: DEFAULT_COMPUTE_MEMORY_OVERLAP,
-        }
-        .validated()
+        let mut d = Deployment::new_unchecked(gpu, gpus_per_server, tensor_parallel, model);
+        d.stack = Some(stack);
+        d.mem_util = mem_util;
+        d.validated()
     }
 
     /// Checks every field (after any overrides a caller set) and that the weights and at
