@@ -367,42 +367,22 @@ impl ComponentCosts {
     /// Every part of one pass of shape `shape`; see the module docs. Its `attn_pairs` and
     /// `kv_read_tokens` carry the context; an empty pass takes no time.
     pub fn times(&self, shape: &StepShape) -> ComponentTimes {
-        let StepShape {
-            tokens,
-            attn_pairs,
-            prefill_pairs,
-            kv_read_tokens: kv_read,
-            kv_write_tokens: kv_write,
-            seqs,
-            prefills,
-        } = *shape;
-        if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
+        if shape.is_empty() {
             return ComponentTimes::default();
         }
-        let fixed = self.fixed_parts(tokens, seqs, kv_write);
-        self.times_from(fixed, seqs, prefills, attn_pairs, prefill_pairs, kv_read)
+        let fixed = self.fixed_parts(shape.tokens, shape.seqs, shape.kv_write_tokens);
+        self.times_from(fixed, shape)
     }
 
     /// As [`ComponentCosts::times`], equal bit for bit, with the pieces that depend on the
     /// token count or the row count alone memoised in `cache` (which must only ever be used
     /// with these costs).
-    #[allow(clippy::too_many_arguments)] // one argument per term of the step's shape
-    pub fn times_cached(
-        &self,
-        cache: &mut ComponentCache,
-        tokens: u64,
-        seqs: u64,
-        prefills: u64,
-        attn_pairs: f64,
-        prefill_pairs: f64,
-        kv_read: u64,
-        kv_write: u64,
-    ) -> ComponentTimes {
-        if tokens == 0 && kv_read == 0 && attn_pairs == 0.0 {
+    pub fn times_cached(&self, cache: &mut ComponentCache, shape: &StepShape) -> ComponentTimes {
+        if shape.is_empty() {
             return ComponentTimes::default();
         }
-        let fixed = self.fixed_parts_cached(cache, tokens, seqs, kv_write);
-        self.times_from(fixed, seqs, prefills, attn_pairs, prefill_pairs, kv_read)
+        let fixed = self.fixed_parts_cached(cache, shape.tokens, shape.seqs, shape.kv_write_tokens);
+        self.times_from(fixed, shape)
     }
 
     /// [`ComponentCosts::times`] of a non-empty pass from its
@@ -411,18 +391,14 @@ impl ComponentCosts {
     fn times_from(
         &self,
         (dense, attn_fixed, comm): (f64, f64, f64),
-        seqs: u64,
-        prefills: u64,
-        attn_pairs: f64,
-        prefill_pairs: f64,
-        kv_read: u64,
+        s: &StepShape,
     ) -> ComponentTimes {
         let fixed = dense + attn_fixed + comm;
-        let host_added_s = self.host_added_s(seqs, prefills, fixed);
+        let host_added_s = self.host_added_s(s.seqs, s.prefills, fixed);
         let ctx = self.layers
-            * (kv_read as f64 * self.attn_s_per_kv_token
-                + (attn_pairs - prefill_pairs) * self.attn_s_per_decode_pair
-                + prefill_pairs * self.attn_s_per_pair);
+            * (s.kv_read_tokens as f64 * self.attn_s_per_kv_token
+                + (s.attn_pairs - s.prefill_pairs) * self.attn_s_per_decode_pair
+                + s.prefill_pairs * self.attn_s_per_pair);
         ComponentTimes {
             dense_s: dense,
             attn_s: attn_fixed + ctx,

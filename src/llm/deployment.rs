@@ -757,19 +757,7 @@ impl CachedStepCosts {
     pub fn step_time_s(&self, s: &StepShape) -> f64 {
         match &self.costs.mode {
             CostMode::Roofline(r) => r.step_breakdown(s).total_s,
-            CostMode::Components(c) => {
-                c.times_cached(
-                    &mut self.cache.borrow_mut(),
-                    s.tokens,
-                    s.seqs,
-                    s.prefills,
-                    s.attn_pairs,
-                    s.prefill_pairs,
-                    s.kv_read_tokens,
-                    s.kv_write_tokens,
-                )
-                .total_s
-            }
+            CostMode::Components(c) => c.times_cached(&mut self.cache.borrow_mut(), s).total_s,
         }
     }
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{DecodeFixed, StepCosts, StepShape, ToStepCosts};
+use crate::llm::{StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,8 +211,6 @@ struct Run {
     a_s: f64,
     b_s: f64,
     decode_only: bool,
-    /// A mixed step whose decoding sequences wait (prefill-only iteration).
-    stall_decodes: bool,
     /// Decode-only run: the batch's total context at the run's start (the batch does not
     /// change until the run completes). 0 for a mixed step.
     ctx0: u64,
@@ -249,10 +247,6 @@ pub struct Replica {
     measure_to: SimTime,
     /// Multiplies every step time (see [`Replica::with_step_time_scale`]).
     step_time_scale: f64,
-    /// Decode steps by batch size, for the step model they were computed from (a replica
-    /// plans with one model; the check keeps the cache honest if a caller switches).
-    decode_cache: Vec<DecodeFixed>,
-    decode_cache_for: Option<StepCosts>,
 }
 
 impl Replica {
@@ -279,8 +273,6 @@ impl Replica {
             measure_from,
             measure_to,
             step_time_scale: 1.0,
-            decode_cache: Vec::new(),
-            decode_cache_for: None,
         }
     }
 
@@ -383,7 +375,7 @@ impl Replica {
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
             self.account_mixed(&run, costs);
-            self.apply_mixed(now, run.stall_decodes);
+            self.apply_mixed(now);
         }
         // Sequences that emitted their last token leave (in batch order, in one pass that
         // keeps the others' order).
@@ -402,7 +394,8 @@ impl Replica {
 
     /// Applies a mixed (prefill) step that ended at `at`: decodes append a token, prompt
     /// chunks land in KV, and a prompt that completes emits its first token.
-    fn apply_mixed(&mut self, at: SimTime, stall_decodes: bool) {
+    fn apply_mixed(&mut self, at: SimTime) {
+        let stall_decodes = self.limits.prefill_stalls_decodes;
         for s in &mut self.running {
             if s.decoding() {
                 if stall_decodes {
@@ -491,7 +484,7 @@ impl Replica {
                 // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
                 let at = mixed.end_of(1);
                 self.account_mixed(&mixed, costs);
-                self.apply_mixed(at, mixed.stall_decodes);
+                self.apply_mixed(at);
                 self.plan_decode_run(at, costs, model)
             } else {
                 mixed
@@ -608,26 +601,6 @@ impl Replica {
         }
     }
 
-    /// `costs.decode_fixed(b)`, computed once per batch size.
-    fn decode_step(&mut self, costs: &StepCosts, b: u64) -> DecodeFixed {
-        if self.decode_cache_for.as_ref() != Some(costs) {
-            self.decode_cache.clear();
-            self.decode_cache_for = Some(*costs);
-        }
-        let i = b as usize;
-        if i >= self.decode_cache.len() {
-            if i > 4096 {
-                return costs.decode_fixed(b);
-            }
-            self.decode_cache.resize(i + 1, DecodeFixed::UNSET);
-        }
-        let entry = &mut self.decode_cache[i];
-        if entry.is_unset() {
-            *entry = costs.decode_fixed(b);
-        }
-        *entry
-    }
-
     fn plan_decode_run<M: ToStepCosts + ?Sized>(
         &mut self,
         now: SimTime,
@@ -659,10 +632,10 @@ impl Replica {
         if admissible {
             steps = 1;
         }
-        let fixed = match model.decode_fixed_with(costs, b) {
-            Some(fixed) => fixed,
-            None => self.decode_step(costs, b),
-        };
+        // The simulation's model keeps one table per replication for every replica.
+        let fixed = model
+            .decode_fixed_with(costs, b)
+            .unwrap_or_else(|| costs.decode_fixed(b));
         let step = |ctx: u64| costs.decode_fixed_time_s(&fixed, b, ctx);
         let t0 = step(ctx0);
         let mut b_s = if steps > 1 { step(ctx0 + b) - t0 } else { 0.0 };
@@ -682,7 +655,6 @@ impl Replica {
             a_s: t0 * self.step_time_scale,
             b_s: b_s * self.step_time_scale,
             decode_only: true,
-            stall_decodes: false,
             ctx0,
         }
     }
@@ -734,7 +706,6 @@ impl Replica {
             a_s: model.step_time_s_with(costs, &shape) * self.step_time_scale,
             b_s: 0.0,
             decode_only: false,
-            stall_decodes: stall,
             ctx0: 0,
         }
     }
@@ -776,7 +747,7 @@ impl Replica {
         let mut pre = 0u64;
         for s in &self.running {
             if s.decoding() {
-                if !run.stall_decodes {
+                if !self.limits.prefill_stalls_decodes {
                     shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
                     out += 1;
                 }
