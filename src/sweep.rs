@@ -541,19 +541,7 @@ pub fn run_points(
 ) -> Result<Vec<Map<String, Value>>, SweepError> {
     let scenarios: Vec<Scenario> = points
         .iter()
-        .map(|&i| {
-            scenario::load(path, &grid.point_overrides(i)).map_err(|e| SweepError::Point {
-                context: format!(
-                    "grid point {i} ({})",
-                    grid.point(i)
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", plain(v)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                message: e.to_string(),
-            })
-        })
+        .map(|&i| load_point(path, grid, i))
         .collect::<Result<_, _>>()?;
     // Points and their replications share one pool; `run` collects replications in order and
     // `collect` keeps point order, so no result depends on scheduling.
