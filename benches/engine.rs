@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fleetsim::fleet::run_replication;
 use fleetsim::scenario::{self, Overrides};
-use fleetsim::sim::run_replication;
 
 const CUSTOMERS: f64 = 1e6;
 

@@ -52,7 +52,7 @@ pub enum Command {
 pub struct ServeArgs {
     /// Address to listen on. Loopback by default; any other address is used only when given
     /// here, with a warning (the service has no authentication).
-    #[arg(long, default_value = crate::serve::DEFAULT_LISTEN)]
+    #[arg(long, default_value = crate::http::DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
     /// Simulations running at once (default: the number of cores).
     #[arg(long)]
@@ -61,10 +61,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub max_waiting: Option<usize>,
     /// Most simulated requests per call (rate x duration x replications).
-    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_REQUESTS)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_REQUESTS)]
     pub max_requests: u64,
     /// Wall-time limit of one call in seconds (waiting included); 504 past it.
-    #[arg(long, default_value_t = crate::serve::DEFAULT_TIMEOUT_S)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_TIMEOUT_S)]
     pub timeout_s: f64,
     /// Folder trace files may be read from (default: scenarios may not name files).
     #[arg(long)]
@@ -73,10 +73,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "workloads")]
     pub workloads: PathBuf,
     /// Largest request body in bytes; 413 beyond.
-    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Connections open at once (keep it under the file-descriptor limit).
-    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 }
 
@@ -200,7 +200,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// Upper bound of the search; planning fails if this many servers miss a target.
-    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_SERVERS)]
+    #[arg(long, default_value_t = crate::drivers::plan::DEFAULT_MAX_SERVERS)]
     pub servers_max: u32,
     /// Where results go, and how they print.
     #[command(flatten)]
@@ -229,7 +229,7 @@ pub fn execute(cli: Cli) -> Result<()> {
 
 #[cfg(feature = "serve")]
 fn cmd_serve(args: ServeArgs) -> Result<()> {
-    let defaults = crate::serve::ServeConfig::default();
+    let defaults = crate::http::ServeConfig::default();
     if !(args.timeout_s.is_finite() && args.timeout_s > 0.0) {
         return Err(UsageError(format!(
             "--timeout-s {}: must be a positive number of seconds",
@@ -244,7 +244,7 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         return Err(UsageError("--max-concurrent 0: must be at least 1".into()).into());
     }
     let max_concurrent = args.max_concurrent.unwrap_or(defaults.max_concurrent);
-    let config = crate::serve::ServeConfig {
+    let config = crate::http::ServeConfig {
         max_concurrent,
         max_waiting: args.max_waiting.unwrap_or(max_concurrent),
         max_requests: args.max_requests,
@@ -255,7 +255,7 @@ fn cmd_serve(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         ..defaults
     };
-    crate::serve::serve(args.listen, config)
+    crate::http::serve(args.listen, config)
 }
 
 fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
@@ -292,10 +292,10 @@ fn cmd_trace_stats(args: TraceStatsArgs) -> Result<()> {
     let mut v = serde_json::to_value(&stats)?;
     let mut hit = None;
     if records.iter().any(|r| !r.hash_ids.is_empty()) {
-        let replay = crate::prefix_cache::replay_prefix_cache(
+        let replay = crate::cache::prefix::replay_prefix_cache(
             &records,
             args.prefix_cache_blocks,
-            crate::prefix_cache::DEFAULT_BLOCK_TOKENS,
+            crate::cache::prefix::DEFAULT_BLOCK_TOKENS,
         );
         hit = Some(replay.token_hit_fraction);
         if let serde_json::Value::Object(m) = &mut v {
@@ -344,23 +344,23 @@ fn cmd_estimate(args: EstimateArgs) -> Result<()> {
 
 fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
     let rows = match &args.stack {
-        None => crate::llm::calibrate_default(),
+        None => crate::timing::calibrate_default(),
         Some(name) => {
-            let stack = crate::llm::stack_preset(name).ok_or_else(|| {
+            let stack = crate::timing::stack_preset(name).ok_or_else(|| {
                 UsageError(format!(
                     "--stack: unknown stack {name:?}; allowed: {}",
-                    crate::llm::STACK_PRESETS.join(", ")
+                    crate::timing::STACK_PRESETS.join(", ")
                 ))
             })?;
-            crate::llm::calibrate_table(&|p| {
-                let mut d = crate::llm::calibration::default_deployment(p)?;
+            crate::timing::calibrate_table(&|p| {
+                let mut d = crate::timing::calibration::default_deployment(p)?;
                 d.stack = Some(stack.clone());
                 Ok(d)
             })?
         }
     };
     if let Some(path) = &args.csv {
-        let csv = crate::llm::calibration::calibration_csv(&rows)?;
+        let csv = crate::timing::calibration::calibration_csv(&rows)?;
         let tmp = path.with_extension("csv.tmp");
         std::fs::write(&tmp, csv)
             .and_then(|()| std::fs::rename(&tmp, path))
@@ -370,7 +370,7 @@ fn cmd_calibrate(args: CalibrateArgs) -> Result<()> {
     if args.json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
-        writeln!(stdout, "{}", crate::llm::render_calibration_text(&rows))?;
+        writeln!(stdout, "{}", crate::timing::render_calibration_text(&rows))?;
     }
     Ok(())
 }
@@ -423,8 +423,8 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         None
     };
     let ctl = match &staging {
-        Some(dir) => crate::sim::RunControl::with_request_log(dir.clone()),
-        None => crate::sim::RunControl::new(),
+        Some(dir) => crate::fleet::RunControl::with_request_log(dir.clone()),
+        None => crate::fleet::RunControl::new(),
     };
     let finished = std::sync::atomic::AtomicBool::new(false);
     let output = std::thread::scope(|scope| {
@@ -436,7 +436,7 @@ fn cmd_run(args: RunArgs) -> Result<()> {
                 }
             });
         }
-        let out = crate::run::run_with(&scenario, args.output.threads, &ctl);
+        let out = crate::drivers::run::run_with(&scenario, args.output.threads, &ctl);
         finished.store(true, std::sync::atomic::Ordering::Relaxed);
         out
     });
@@ -464,9 +464,12 @@ fn cmd_run(args: RunArgs) -> Result<()> {
     let mut requests_bytes = None;
     if let Some(dir) = &staging {
         let partial = folder.join(".requests.csv.partial");
-        let bytes =
-            crate::sim::request_log::join_request_logs(dir, scenario.run.replications, &partial)
-                .with_context(|| format!("joining the request rows of {}", dir.display()))?;
+        let bytes = crate::metrics::request_log::join_request_logs(
+            dir,
+            scenario.run.replications,
+            &partial,
+        )
+        .with_context(|| format!("joining the request rows of {}", dir.display()))?;
         std::fs::rename(&partial, folder.join("requests.csv"))?;
         std::fs::remove_dir_all(dir)?;
         requests_bytes = Some(bytes);
@@ -534,7 +537,8 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     let dest = destination(&args.output, &scenario.name, "run");
     results::check_writable(&dest).map_err(UsageError)?;
     let bar = progress_bar(None, "planning: simulating server counts");
-    let outcome = crate::plan::plan_bounded(&scenario, args.output.threads, args.servers_max);
+    let outcome =
+        crate::drivers::plan::plan_bounded(&scenario, args.output.threads, args.servers_max);
     bar.finish_and_clear();
     let outcome =
         outcome.map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
@@ -630,7 +634,7 @@ impl ScenarioArgs {
     }
 }
 
-fn usage(e: crate::sweep::SweepError) -> anyhow::Error {
+fn usage(e: crate::drivers::sweep::SweepError) -> anyhow::Error {
     UsageError(e.to_string()).into()
 }
 
@@ -653,13 +657,13 @@ fn check_out_free(out: Option<&PathBuf>) -> Result<()> {
 
 /// Writes `sweep.csv`, `sweep.json` and `grid.json` for a whole grid, and prints them.
 fn write_sweep(
-    grid: &crate::sweep::Grid,
+    grid: &crate::drivers::sweep::Grid,
     rows: &[serde_json::Map<String, serde_json::Value>],
     out: Option<&PathBuf>,
     results_dir: &std::path::Path,
     json: bool,
 ) -> Result<()> {
-    let rendered = crate::sweep::render(grid, rows)?;
+    let rendered = crate::drivers::sweep::render(grid, rows)?;
     let mut grid_json = serde_json::to_string_pretty(grid)?;
     grid_json.push('\n');
     let files = [
@@ -684,14 +688,18 @@ fn write_sweep(
     if json {
         stdout.write_all(rendered.json.as_bytes())?;
     } else {
-        writeln!(stdout, "{}", crate::sweep::render_table(grid, rows))?;
+        writeln!(
+            stdout,
+            "{}",
+            crate::drivers::sweep::render_table(grid, rows)
+        )?;
         writeln!(stdout, "results: {}", folder.display())?;
     }
     Ok(())
 }
 
 fn cmd_sweep(args: SweepArgs) -> Result<()> {
-    use crate::sweep::{self, Grid, Shard, ShardFile};
+    use crate::drivers::sweep::{self, Grid, Shard, ShardFile};
     use std::io::IsTerminal;
     let axes = args
         .vary
@@ -824,8 +832,8 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
 
 fn cmd_merge(args: MergeArgs) -> Result<()> {
     check_out_free(args.out.as_ref())?;
-    let shards = crate::sweep::read_shards(&args.shards).map_err(usage)?;
-    let (grid, rows) = crate::sweep::merge(&shards).map_err(usage)?;
+    let shards = crate::drivers::sweep::read_shards(&args.shards).map_err(usage)?;
+    let (grid, rows) = crate::drivers::sweep::merge(&shards).map_err(usage)?;
     write_sweep(
         &grid,
         &rows,

@@ -1,6 +1,6 @@
 //! Known-answer and property tests for the `llm` timing module.
 
-use fleetsim::llm::{
+use fleetsim::timing::{
     Bound, Deployment, DeploymentError, Efficiency, GPU_PRESETS, MODEL_PRESETS, StepShape,
     calibrate_default, gpu_preset, model_preset, render_calibration_text,
 };
@@ -133,7 +133,7 @@ fn llama2_70b_tp2_on_two_a100s_runs() {
         2,
         2,
         model_preset("llama-2-70b").unwrap(),
-        fleetsim::llm::stack_preset("vllm").unwrap(),
+        fleetsim::timing::stack_preset("vllm").unwrap(),
         0.9,
     )
     .unwrap();
@@ -267,7 +267,7 @@ fn breakdown_bounds_and_tp_comm() {
     assert_eq!(d4.step_time_s(&StepShape::default()), 0.0);
     // The vLLM-2023 stack has no custom all-reduce: NCCL's measured floor.
     let mut old = d4.clone();
-    old.stack = fleetsim::llm::stack_preset("vllm-2023");
+    old.stack = fleetsim::timing::stack_preset("vllm-2023");
     let b = old.step_breakdown(&StepShape::decode(1, 0));
     assert!(rel(b.tp_comm_s, 161.0 * 49.5e-6) < 1e-9, "{}", b.tp_comm_s);
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use fleetsim::prefix_cache::{DEFAULT_BLOCK_TOKENS, replay_hit_fraction, replay_prefix_cache};
+use fleetsim::cache::prefix::{DEFAULT_BLOCK_TOKENS, replay_hit_fraction, replay_prefix_cache};
 use fleetsim::trace::{
     Percentiles, TraceFormat, TraceRecord, empirical_input_tokens, empirical_output_tokens,
     mean_rate_per_s, read_trace, spread_steps, spread_steps_evenly, trace_stats,

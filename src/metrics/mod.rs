@@ -4,6 +4,8 @@
 pub mod busy;
 pub mod ci;
 pub mod latency;
+pub mod replication;
+pub mod request_log;
 pub mod steady;
 
 pub use busy::LevelMeter;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::html::{Plot, ReportData, Series, SeriesStyle, Table, XAxis};
-use crate::plan::PlanOutcome;
+use crate::drivers::plan::PlanOutcome;
 
 /// Latency statistics shown, with their percentile (x of the percentile plot).
 const PERCENTILES: [(&str, f64); 5] = [
@@ -418,7 +418,7 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         rows,
     });
 
-    let xs = |f: &dyn Fn(&crate::plan::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+    let xs = |f: &dyn Fn(&crate::drivers::plan::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
         plan.curve
             .iter()
             .filter_map(|p| f(p).map(|y| (f64::from(p.servers), y)))
@@ -436,8 +436,10 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         .map(|p| p.targets.iter().map(|t| (t.key.clone(), t.max_s)).collect())
         .unwrap_or_default();
     for (i, (key, max_s)) in targets.iter().enumerate() {
-        let value = move |p: &crate::plan::CurvePoint| p.targets.get(i).and_then(|t| t.mean_s);
-        let upper = move |p: &crate::plan::CurvePoint| p.targets.get(i).and_then(|t| t.upper_s);
+        let value =
+            move |p: &crate::drivers::plan::CurvePoint| p.targets.get(i).and_then(|t| t.mean_s);
+        let upper =
+            move |p: &crate::drivers::plan::CurvePoint| p.targets.get(i).and_then(|t| t.upper_s);
         lat.push(series(
             &format!("{key} mean"),
             xs(&value),
@@ -575,11 +577,11 @@ fn spans_decades(series: &[Series]) -> bool {
 /// numeric) latency, idle rates and cost per request, one line per combination of the other
 /// keys.
 pub fn sweep_report(
-    grid: &crate::sweep::Grid,
+    grid: &crate::drivers::sweep::Grid,
     rows: &[serde_json::Map<String, Value>],
 ) -> ReportData {
     let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
-    let cols: Vec<&str> = crate::sweep::ROW_LEAVES
+    let cols: Vec<&str> = crate::drivers::sweep::ROW_LEAVES
         .iter()
         .copied()
         .filter(|c| rows.iter().any(|r| r.contains_key(*c)))

@@ -238,7 +238,7 @@ pub fn equivalent_idle_note(equivalent: f64) -> Option<String> {
 
 /// Renders a plan: the chosen count, the count below and why it fails, idle rates and cost,
 /// and the curve of counts tried.
-pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
+pub fn render_plan(plan: &crate::drivers::plan::PlanOutcome) -> String {
     let f = |x: Option<f64>, digits: usize| {
         x.map(|x| format!("{x:.digits$}"))
             .unwrap_or_else(|| "n/a".into())
@@ -246,8 +246,8 @@ pub fn render_plan(plan: &crate::plan::PlanOutcome) -> String {
     let reps = if plan.replications_auto {
         format!(
             "replications chosen per count ({} to {})",
-            crate::plan::AUTO_REPLICATIONS_START,
-            crate::plan::AUTO_REPLICATIONS_MAX
+            crate::drivers::plan::AUTO_REPLICATIONS_START,
+            crate::drivers::plan::AUTO_REPLICATIONS_MAX
         )
     } else {
         format!("replications {} per count", plan.replications)

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::raw::{RawModel, RawRequest, RawServers, RawStack};
 use super::{DistSpec, ScenarioError};
-use crate::llm::deployment::ALLOWED_TP;
-use crate::llm::{
+use crate::fleet::replica::Batching;
+use crate::timing::deployment::ALLOWED_TP;
+use crate::timing::{
     DEFAULT_COMPUTE_MEMORY_OVERLAP, DEFAULT_STACK, Deployment, Efficiency, GPU_PRESETS, Gpu,
     MODEL_PRESETS, Model, STACK_PRESETS, StackProfile, gpu_preset, model_preset, stack_preset,
 };
-use crate::server::llm::Batching;
 
 /// Default sequences per step (vLLM's `max_num_seqs`).
 pub const DEFAULT_MAX_BATCH: u32 = 256;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::llm::Model;
+use crate::timing::Model;
 pub use dist::{Dist, DistSpec};
 pub use error::ScenarioError;
 pub use files::{FileAccess, FileRead};
@@ -638,7 +638,7 @@ pub enum ServerKind {
         service_time_s: DistSpec,
     },
     /// An LLM inference server: `gpus_per_server / tensor_parallel` model replicas, each
-    /// batching requests; step times from the roofline model in [`crate::llm`].
+    /// batching requests; step times from the roofline model in [`crate::timing`].
     Llm(LlmServerSpec),
 }
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::{ArrivalKind, DistSpec, RouterPolicy};
-use crate::server::llm::Batching;
+use crate::fleet::replica::Batching;
 
 /// A scenario file as written.
 #[derive(Debug, Deserialize)]
@@ -140,7 +140,7 @@ pub struct RawGpu {
     /// Power per GPU, watts.
     pub tdp_w: Option<f64>,
     /// Generation (`ampere` or `hopper`), selecting the measured kernel and collective tables.
-    pub arch: Option<crate::llm::GpuArch>,
+    pub arch: Option<crate::timing::GpuArch>,
 }
 
 /// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.

@@ -1,7 +1,7 @@
 //! Same scenario and seed give byte-identical results, whatever the number of threads.
 
+use fleetsim::drivers::run::run;
 use fleetsim::report::results::summary_json;
-use fleetsim::run::run;
 
 use crate::support::load;
 

@@ -267,7 +267,7 @@ fn check(text: &str, sets: &[String]) {
             let rounds = s.request.as_ref().map_or(1, |r| r.rounds);
             let work = s.traffic.requests_per_s * s.traffic.duration_s * f64::from(rounds);
             if work <= 2_000.0 && s.servers.count <= 64 && s.traffic.records.is_none() {
-                let out = fleetsim::run::run(&s, Some(1));
+                let out = fleetsim::drivers::run::run(&s, Some(1));
                 assert!(out.summary["stable"].is_boolean(), "{}", out.summary);
             }
         }
@@ -329,9 +329,9 @@ proptest! {
         (value(), value()).prop_map(|(a, b)| format!("{a},{b}")),
         "\\PC{0,30}",
     ]) {
-        if let Ok(axis) = fleetsim::sweep::parse_vary(&format!("{key}={spec}")) {
+        if let Ok(axis) = fleetsim::drivers::sweep::parse_vary(&format!("{key}={spec}")) {
             prop_assert!(!axis.values.is_empty());
-            prop_assert!(axis.values.len() <= fleetsim::sweep::MAX_AXIS_VALUES);
+            prop_assert!(axis.values.len() <= fleetsim::drivers::sweep::MAX_AXIS_VALUES);
         }
     }
 }

@@ -40,7 +40,7 @@ mod serve {
     use axum::Router;
     use axum::body::Body;
     use axum::http::{Request, StatusCode, header};
-    use fleetsim::serve::{AppState, ServeConfig, router};
+    use fleetsim::http::{AppState, ServeConfig, router};
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
@@ -375,7 +375,7 @@ fn nothing_completed_is_not_stable() {
         .replace("exponential", "fixed")
         .replace("mean =", "value =");
     let s = fleetsim::scenario::parse(&text, Path::new("x.toml"), &Default::default()).unwrap();
-    let out = fleetsim::run::run(&s, Some(1));
+    let out = fleetsim::drivers::run::run(&s, Some(1));
     assert_eq!(out.summary["requests"]["completed"], 0.0, "{}", out.summary);
     assert_eq!(out.summary["stable"], false, "{}", out.summary);
     let why = out.summary["overload"][0].as_str().unwrap_or_default();
@@ -390,7 +390,7 @@ fn emergent_cache_overload_is_not_stable() {
         + "[cache]\nkind = \"lru\"\ndistinct_queries = 100000\ncapacity = 100000\n\
            [cost]\nassumed_cache_hit_rate = 0.3\n";
     let s = fleetsim::scenario::parse(&text, Path::new("x.toml"), &Default::default()).unwrap();
-    let out = fleetsim::run::run(&s, Some(1));
+    let out = fleetsim::drivers::run::run(&s, Some(1));
     assert_eq!(out.summary["stable"], false, "{}", out.summary);
     assert!(
         out.summary["offered_load"].is_null(),
@@ -622,14 +622,14 @@ fn slow_client_flood_keeps_serve_responsive() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let cfg = fleetsim::serve::ServeConfig {
+    let cfg = fleetsim::http::ServeConfig {
         max_connections: 64,
         header_timeout: Duration::from_millis(500),
         body_timeout: Duration::from_millis(500),
         ..serve::config()
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(fleetsim::serve::serve_on(listener, cfg, async {
+    let server = rt.spawn(fleetsim::http::serve_on(listener, cfg, async {
         let _ = stop_rx.await;
     }));
     let healthz = || -> Option<Duration> {

@@ -1,8 +1,8 @@
 //! Properties that hold for every scenario: conservation of requests, nothing finishes
 //! before it arrives, waits plus service add up to the end-to-end time.
 
+use fleetsim::fleet::run_replication;
 use fleetsim::scenario::{self, Overrides};
-use fleetsim::sim::run_replication;
 use proptest::prelude::*;
 
 fn scenario_text(
@@ -98,7 +98,7 @@ fn overload_is_detected_and_stops_early() {
     )
     .replace("[run]\nseed = 7", "[run]\nseed = 7\nmax_queue = 500");
     let s = scenario::parse(&text, "x.toml".as_ref(), &Overrides::default()).unwrap();
-    let out = fleetsim::run::run(&s, Some(1));
+    let out = fleetsim::drivers::run::run(&s, Some(1));
     assert_eq!(out.summary["stable"], false);
     assert!((out.summary["offered_load"].as_f64().unwrap() - 2.0).abs() < 1e-9);
     let msg = out.summary["overload"][0].as_str().unwrap();

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
+use fleetsim::drivers::run::run;
 use fleetsim::engine::SimTime;
-use fleetsim::llm::{Deployment, Efficiency, gpu_preset, model_preset};
-use fleetsim::run::run;
+use fleetsim::fleet::replica::{BatchLimits, Batching, Replica, Seq};
 use fleetsim::scenario::{self, Overrides, Scenario};
-use fleetsim::server::llm::{BatchLimits, Batching, Replica, Seq};
+use fleetsim::timing::{Deployment, Efficiency, gpu_preset, model_preset};
 use proptest::prelude::*;
 
 use crate::support::{at, load};

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use fleetsim::plan::{PlanOutcome, plan};
-use fleetsim::run::run;
+use fleetsim::drivers::plan::{PlanOutcome, plan};
+use fleetsim::drivers::run::run;
 use fleetsim::scenario::Scenario;
 use fleetsim::theory::mmc_mean_wait_s;
 use predicates::str::contains;
@@ -280,7 +280,8 @@ fn plan_without_replications_chooses_them_and_matches_erlang_c() {
         let r = c.replications;
         assert!(
             c.replications == 0 && !c.stable
-                || [3, 6, 12, 24].contains(&r) && r <= fleetsim::plan::AUTO_REPLICATIONS_MAX,
+                || [3, 6, 12, 24].contains(&r)
+                    && r <= fleetsim::drivers::plan::AUTO_REPLICATIONS_MAX,
             "{} servers: {r} replications",
             c.servers
         );
@@ -310,7 +311,7 @@ fn plan_without_replications_chooses_them_and_matches_erlang_c() {
 
 #[test]
 fn llm_plan_reports_a_timing_band_around_its_answer() {
-    let err = fleetsim::llm::calibration::typical_step_time_error();
+    let err = fleetsim::timing::calibration::typical_step_time_error();
     assert!(err > 0.0 && err < 0.2, "median |calibration error| {err}");
     let s = load("llama7b-plan.toml", &[]);
     let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fleetsim::cache::lru::che_hit_rate;
-use fleetsim::run::run;
+use fleetsim::drivers::run::run;
 use fleetsim::scenario::{self, Overrides};
 
 use crate::support::{at, load};

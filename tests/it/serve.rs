@@ -11,9 +11,9 @@ use assert_cmd::Command;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use fleetsim::http::{AppState, Limiter, ServeConfig, router, serve_on};
 use fleetsim::report::results::summary_json;
 use fleetsim::scenario::{self, Overrides};
-use fleetsim::serve::{AppState, Limiter, ServeConfig, router, serve_on};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -139,7 +139,7 @@ async fn run_returns_the_cli_summary_bytes() {
         set: SMALL.iter().map(|s| s.to_string()).collect(),
     };
     let sc = scenario::parse(&mm1_text(), Path::new("x.toml"), &o).unwrap();
-    let lib = summary_json(&fleetsim::run::run(&sc, Some(1)).summary);
+    let lib = summary_json(&fleetsim::drivers::run::run(&sc, Some(1)).summary);
     assert_eq!(api, lib);
 
     // By name, against the CLI's own stdout.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fleetsim::run::run;
+use fleetsim::drivers::run::run;
 use fleetsim::scenario::{self, Overrides, Scenario};
 use fleetsim::theory::mmc_mean_wait_s;
 use serde_json::Value;
@@ -185,7 +185,8 @@ fn a_plan_judged_on_unsettled_runs_says_its_answer_may_change() {
     // The fixed-token fleet at 600 s: TTFT p99 is still rising, so the count plan picks
     // (5 here; 8 with 3,600 s runs) carries a note next to the answer.
     let s = inline(FIXED, &["slo.ttft_p99_s=1.5"]);
-    let p = fleetsim::plan::plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
+    let p = fleetsim::drivers::plan::plan(&s, None)
+        .unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
     assert!(
         p.flips.iter().any(|f| f.starts_with(&format!(
             "{} servers was judged on runs that had not settled",

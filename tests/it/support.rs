@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fleetsim::run::{RunOutput, run};
+use fleetsim::drivers::run::{RunOutput, run};
 use fleetsim::scenario::{self, Overrides, Scenario};
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use fleetsim::sweep::{SweepError, parse_vary};
+use fleetsim::drivers::sweep::{SweepError, parse_vary};
 use predicates::str::contains;
 use serde_json::json;
 

@@ -6,113 +6,24 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimTime};
+use crate::fleet::queue_server::QueueServer;
 use crate::metrics::steady::{Metric, SteadyRecorder};
-use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
+use crate::metrics::{LatencyRecorder, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::{RouterPolicy, Scenario, ServerKind};
-use crate::server::queue::QueueServer;
 use crate::workload::{Request, Workload};
 
 pub mod control;
-pub mod llm;
-pub mod request_log;
+pub mod gpu;
+pub mod queue_server;
+pub mod replica;
+pub use crate::metrics::replication::{
+    IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome, RequestCounts,
+};
 pub use control::RunControl;
-pub use llm::LlmMetrics;
-
-/// Counts of measured requests (those arriving after the warm-up).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct RequestCounts {
-    /// Arrived in the measured window.
-    pub arrived: u64,
-    /// Finished by the end of the run (cache hits included).
-    pub completed: u64,
-    /// Answered by the response cache.
-    pub cache_hits: u64,
-    /// Still waiting or in service when the run ended.
-    pub in_flight: u64,
-}
-
-/// Latency of measured, completed requests, in seconds.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct Latencies {
-    /// Arrival to completion (cache hits included).
-    pub e2e: LatencySummary,
-    /// Arrival to start of service (server-served requests only).
-    pub queue_wait: LatencySummary,
-    /// Start of service to completion (server-served requests only).
-    pub service: LatencySummary,
-    /// LLM servers: arrival to first output token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ttft: Option<LatencySummary>,
-    /// LLM servers: mean time per output token after the first, per request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tpot: Option<LatencySummary>,
-}
-
-/// Idle rates: the fraction of server-time with no request in service.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct IdleRates {
-    /// Over the whole fleet.
-    pub achieved: f64,
-    /// The least idle server.
-    pub per_server_min: f64,
-    /// Mean over servers (equals `achieved`; kept for symmetry).
-    pub per_server_mean: f64,
-    /// The most idle server.
-    pub per_server_max: f64,
-}
-
-/// Everything one replication measured. Every field is a number, so replications average
-/// leaf by leaf into the run summary.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct ReplicationMetrics {
-    /// Request counts.
-    pub requests: RequestCounts,
-    /// Latency percentiles.
-    pub latency_s: Latencies,
-    /// Fraction of server-served requests that waited at all (Erlang C's P(wait > 0)).
-    pub wait_probability: f64,
-    /// Idle rates.
-    pub idle_rate: IdleRates,
-    /// Busy slot-time over total slot-time.
-    pub utilization: f64,
-    /// Measured completions per second of measured time.
-    pub throughput_per_s: f64,
-    /// Time-average number of requests in the system (Little's L).
-    pub mean_in_system: f64,
-    /// Fraction of measured arrivals answered by the response cache.
-    pub cache_hit_rate: f64,
-    /// Simulated seconds at which the replication ended (earlier than the duration if it
-    /// stopped as overloaded).
-    pub ended_at_s: f64,
-    /// LLM fleets: batching, bandwidth and KV figures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub llm: Option<LlmMetrics>,
-    /// Multi-round sessions: per session and per round.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<llm::SessionMetrics>,
-    /// Diurnal runs: the fleet through the day, by hour.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub day: Option<llm::DayProfile>,
-}
-
-/// The outcome of one replication.
-#[derive(Clone, Debug)]
-pub struct ReplicationOutcome {
-    /// What it measured.
-    pub metrics: ReplicationMetrics,
-    /// Why it stopped early, if it did (the queue outgrew `run.max_queue`).
-    pub overload: Option<String>,
-    /// Events the loop handled (for the engine benchmark's events per second).
-    pub events: u64,
-    /// The latency time series and halves behind the steady-state diagnostics.
-    pub steady: SteadyRecorder,
-}
 
 /// Events of the queue-server loop. The next arrival is not an event: it waits in the loop
 /// (`pending`) and the queue holds only its time, in slot [`ARRIVAL_SLOT`], which keeps the
@@ -182,7 +93,7 @@ pub fn run_replication_with(
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
         }
-        ServerKind::Llm(spec) => llm::run_llm_replication(scenario, spec, replication, ctl),
+        ServerKind::Llm(spec) => gpu::run_llm_replication(scenario, spec, replication, ctl),
     }
 }
 
@@ -305,7 +216,7 @@ fn run_queue_replication(
                     counts.cache_hits += 1;
                     e2e.record(now - arrival);
                     if let Some(log) = &mut request_log {
-                        log.row(&request_log::RequestRow {
+                        log.row(&crate::metrics::request_log::RequestRow {
                             arrival,
                             done: now,
                             cache_hit: true,
@@ -327,7 +238,7 @@ fn run_queue_replication(
                     wait.record(start - arrival);
                     service.record(now - start);
                     if let Some(log) = &mut request_log {
-                        log.row(&request_log::RequestRow {
+                        log.row(&crate::metrics::request_log::RequestRow {
                             arrival,
                             done: now,
                             started: Some(start),

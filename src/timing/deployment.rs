@@ -68,7 +68,7 @@ pub struct Efficiency {
 
 impl Efficiency {
     /// Defaults calibrated on every A100 point of `inference-model.md` §4 (see
-    /// [`crate::llm::calibration`]; all points within ±11% with these values).
+    /// [`crate::timing::calibration`]; all points within ±11% with these values).
     ///
     /// | TP | mbu | mfu | alpha | beta | all-reduce α | fitted on |
     /// |---|---|---|---|---|---|---|

@@ -9,7 +9,7 @@
 //! Where tokio stops: handlers parse and validate on the async executor (cheap), then every
 //! simulation runs inside [`tokio::task::spawn_blocking`] holding a limiter permit. The
 //! simulation core stays synchronous and never sees tokio; replications still spread over
-//! rayon's pool inside [`crate::run::run`], so results are the CLI's bytes.
+//! rayon's pool inside [`crate::drivers::run::run`], so results are the CLI's bytes.
 //!
 //! Error policy: user mistakes are 4xx with a JSON body `{"error": "..."}` whose text for a
 //! bad scenario is the CLI's message (the [`crate::scenario::ScenarioError`] display). No
@@ -107,7 +107,7 @@ pub struct AppState {
     /// Runs started with a `run_id`: their progress and cancel flag, with the replication
     /// count.
     pub runs:
-        std::sync::Mutex<std::collections::HashMap<String, (Arc<crate::sim::RunControl>, u32)>>,
+        std::sync::Mutex<std::collections::HashMap<String, (Arc<crate::fleet::RunControl>, u32)>>,
 }
 
 impl AppState {

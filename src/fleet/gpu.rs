@@ -1,83 +1,24 @@
 //! One replication on a fleet of LLM servers: arrivals -> cache -> router -> model replicas.
 //!
-//! Each replica plans runs of batched steps ([`crate::server::llm::Replica`]); the loop holds
+//! Each replica plans runs of batched steps ([`crate::fleet::replica::Replica`]); the loop holds
 //! one wake-up per replica in a queue slot, which an interrupted run reschedules in place.
 
-use serde::Serialize;
-
-use super::request_log::RequestRow;
-use super::{IdleRates, Latencies, ReplicationMetrics, ReplicationOutcome, RequestCounts};
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SimDuration, SimTime};
-use crate::llm::Deployment;
+use crate::fleet::replica::{BatchLimits, Finished, PrefixConfig, Replica, Seq, chain_of};
+use crate::metrics::replication::{
+    DayProfile, IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome,
+    RequestCounts, RoundMetrics, SessionMetrics,
+};
+use crate::metrics::request_log::RequestRow;
 use crate::metrics::steady::{Metric, SteadyRecorder};
-use crate::metrics::{LatencyRecorder, LatencySummary, LevelMeter};
+use crate::metrics::{LatencyRecorder, LevelMeter};
 use crate::router::{Loads, Router};
 use crate::scenario::RouterPolicy;
 use crate::scenario::{LlmServerSpec, Scenario};
-use crate::server::llm::{BatchLimits, Finished, PrefixConfig, Replica, Seq, chain_of};
+use crate::timing::Deployment;
 use crate::workload::{Request, Workload};
-
-/// Fleet-level figures of an LLM run (time-weighted over the measured window).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct LlmMetrics {
-    /// Model replicas in the fleet.
-    pub replicas: f64,
-    /// KV capacity of one replica, tokens.
-    pub kv_capacity_tokens: f64,
-    /// Mean sequences per step, over busy time.
-    pub mean_batch: f64,
-    /// Achieved HBM bandwidth over peak, over busy time (model bandwidth utilisation).
-    pub mbu: f64,
-    /// Achieved FLOP/s over peak, over busy time (model FLOP utilisation).
-    pub mfu: f64,
-    /// Mean fraction of KV memory held, over busy time.
-    pub kv_occupancy: f64,
-    /// Sequences preempted for lack of KV memory (and recomputed).
-    pub preemptions: f64,
-    /// Generated tokens per second, fleet-wide.
-    pub output_tokens_per_s: f64,
-    /// Prompt tokens processed per second (recomputation included).
-    pub prefill_tokens_per_s: f64,
-    /// Steps executed per replica per second of busy time.
-    pub steps_per_busy_s: f64,
-    /// Servers paid for, time-averaged over the measured window (active, being provisioned,
-    /// or draining); equals the fleet size without autoscaling.
-    pub mean_servers: f64,
-    /// Fewest servers paid for at any time in the measured window.
-    pub min_servers: f64,
-    /// Most servers paid for at any time in the measured window.
-    pub max_servers: f64,
-    /// Fraction of measured prompt tokens found in a replica's prefix cache at admission
-    /// (0 without a prefix cache).
-    pub prefix_hit_fraction: f64,
-}
-
-/// Session figures (scenarios with `request.rounds > 1`): sessions whose first round arrived
-/// after the warm-up.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct SessionMetrics {
-    /// Rounds per session.
-    pub rounds: f64,
-    /// Sessions that answered every round before the run ended.
-    pub completed: f64,
-    /// First question to last answer, seconds.
-    pub e2e_s: LatencySummary,
-    /// Per round (`round_1`, `round_2`, ...): answered rounds and their mean latencies.
-    pub per_round: std::collections::BTreeMap<String, RoundMetrics>,
-}
-
-/// One round position across sessions.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct RoundMetrics {
-    /// Rounds answered.
-    pub completed: f64,
-    /// Mean arrival-to-last-token seconds.
-    pub e2e_mean_s: f64,
-    /// Mean time to first token (server-answered rounds), seconds.
-    pub ttft_mean_s: f64,
-}
 
 struct SessionRecorder {
     rounds: u32,
@@ -158,19 +99,6 @@ enum Event {
 /// Seconds between samples of the time-of-day profile.
 const SAMPLE_EVERY_S: f64 = 60.0;
 
-/// The fleet through the day (diurnal runs), by hour of day (`h00` .. `h23`, the hour of the
-/// day at which the sample was taken, counting from `traffic.start_hour`), measured window
-/// only.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct DayProfile {
-    /// Arrivals per second.
-    pub arrivals_per_s: std::collections::BTreeMap<String, f64>,
-    /// Replicas running a step, on average.
-    pub busy_replicas: std::collections::BTreeMap<String, f64>,
-    /// Servers paid for, on average.
-    pub servers_paid: std::collections::BTreeMap<String, f64>,
-}
-
 /// Load added to every replica of a server that is not taking new requests, so that
 /// least-loaded routing never picks it.
 const OFF: usize = 1 << 40;
@@ -217,9 +145,9 @@ pub fn batch_limits(
             dep.kv_capacity_tokens()
         },
         prefix: spec.prefix_cache.then(|| PrefixConfig {
-            block_tokens: crate::prefix_cache::DEFAULT_BLOCK_TOKENS,
+            block_tokens: crate::cache::prefix::DEFAULT_BLOCK_TOKENS,
             capacity_blocks: (dep.kv_capacity_tokens() as f64 * spec.prefix_cache_fraction
-                / f64::from(crate::prefix_cache::DEFAULT_BLOCK_TOKENS))
+                / f64::from(crate::cache::prefix::DEFAULT_BLOCK_TOKENS))
                 as u64,
             system_prompt_tokens,
         }),
@@ -351,7 +279,7 @@ pub fn run_llm_replication(
     let mut events = 0u64;
 
     // The step model with its mixed-step memo (this replication's thread only).
-    let costs = crate::llm::CachedStepCosts::new(dep.step_costs());
+    let costs = crate::timing::CachedStepCosts::new(dep.step_costs());
     let mut queue: EventQueue<Event> = EventQueue::with_slots(n, |replica| Event::Wake { replica });
     if let Some(r) = workload.next_request() {
         queue.push(r.arrival, Event::Arrival(r));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use super::request_log::RequestLog;
+use crate::metrics::request_log::RequestLog;
 
 /// Shared between a running simulation and whoever watches it.
 #[derive(Debug, Default)]
@@ -36,7 +36,7 @@ impl RunControl {
     }
 
     /// A control whose replications stream one row per measured request into
-    /// `dir/requests-NNNNNN.csv` (see [`super::request_log`]).
+    /// `dir/requests-NNNNNN.csv` (see [`crate::metrics::request_log`]).
     pub fn with_request_log(dir: PathBuf) -> RunControl {
         RunControl {
             request_log_dir: Some(dir),

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::run::run;
+use crate::drivers::run::run;
 use crate::scenario::{self, Overrides, Scenario};
 
 /// The most values one `--vary` range may produce; a guard against typos like `0..1e9:1`.

@@ -1,5 +1,5 @@
 //! One model replica of an LLM server: a continuous-batching (or static-batching) scheduler
-//! whose step times come from the roofline in [`crate::llm`].
+//! whose step times come from the roofline in [`crate::timing`].
 //!
 //! Speed by design: the replica never schedules an event per token. It plans a *run* of
 //! steps in which the batch does not change (every sequence decoding, nobody joining or
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
-use crate::llm::{StepCosts, StepShape, ToStepCosts};
+use crate::timing::{StepCosts, StepShape, ToStepCosts};
 
 /// How a replica forms batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,7 +240,7 @@ pub struct Replica {
     /// Preemptions so far.
     pub preemptions: u64,
     /// The prefix cache, if enabled.
-    pub cache: Option<crate::prefix_cache::PrefixCache>,
+    pub cache: Option<crate::cache::prefix::PrefixCache>,
     /// Step accounting inside the measured window.
     pub totals: StepTotals,
     measure_from: SimTime,
@@ -268,7 +268,7 @@ impl Replica {
             preemptions: 0,
             cache: limits
                 .prefix
-                .map(|p| crate::prefix_cache::PrefixCache::new(Some(p.capacity_blocks))),
+                .map(|p| crate::cache::prefix::PrefixCache::new(Some(p.capacity_blocks))),
             totals: StepTotals::default(),
             measure_from,
             measure_to,
@@ -353,7 +353,7 @@ impl Replica {
 
     /// Ends the current run at `now` (its planned end), applying its steps; finished requests
     /// are appended to `done`.
-    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// `model` is the replica's [`crate::timing::Deployment`] or its precomputed [`StepCosts`]
     /// (faster).
     pub fn complete<M: ToStepCosts + ?Sized>(
         &mut self,
@@ -455,7 +455,7 @@ impl Replica {
     }
 
     /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
-    /// `model` is the replica's [`crate::llm::Deployment`] or its precomputed [`StepCosts`]
+    /// `model` is the replica's [`crate::timing::Deployment`] or its precomputed [`StepCosts`]
     /// (faster).
     pub fn plan<M: ToStepCosts + ?Sized>(&mut self, now: SimTime, model: &M) -> Option<SimTime> {
         debug_assert!(self.run.is_none());
@@ -559,7 +559,7 @@ impl Replica {
     /// [`Replica::release`] on the replica's KV count and prefix cache, borrowed apart.
     fn release_from(
         kv_used_tokens: &mut u64,
-        cache: &mut Option<crate::prefix_cache::PrefixCache>,
+        cache: &mut Option<crate::cache::prefix::PrefixCache>,
         s: &mut Seq,
     ) {
         *kv_used_tokens -= u64::from(s.prefilled - s.cached);
@@ -573,7 +573,7 @@ impl Replica {
 
     /// Puts a prompt's whole blocks into the prefix cache once its KV is computed.
     fn publish_prefix(
-        cache: &mut Option<crate::prefix_cache::PrefixCache>,
+        cache: &mut Option<crate::cache::prefix::PrefixCache>,
         cfg: Option<PrefixConfig>,
         s: &Seq,
     ) {
@@ -805,7 +805,7 @@ fn step_work(costs: &StepCosts, shape: &StepShape) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{Deployment, Efficiency, gpu_preset, model_preset};
+    use crate::timing::{Deployment, Efficiency, gpu_preset, model_preset};
 
     fn dep70() -> Deployment {
         Deployment::new(

@@ -433,7 +433,7 @@ pub async fn run(
         ));
     }
     // A control for progress and cancellation, registered under the client's run id.
-    let ctl = Arc::new(crate::sim::RunControl::new());
+    let ctl = Arc::new(crate::fleet::RunControl::new());
     let run_id = req.run_id.clone();
     if let Some(id) = &run_id {
         let mut runs = state.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -445,7 +445,7 @@ pub async fn run(
     let task_state = state.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let json = summary_json(&crate::run::run_with(&s, None, &task_ctl).summary);
+        let json = summary_json(&crate::drivers::run::run_with(&s, None, &task_ctl).summary);
         if let Some(id) = run_id {
             let mut runs = task_state.runs.lock().unwrap_or_else(|e| e.into_inner());
             runs.remove(&id);
@@ -556,7 +556,7 @@ pub async fn plan(
     };
     // A scenario without run.replications lets plan choose up to its bound per count.
     let asked = simulated_requests(&s) / f64::from(s.run.replications.max(1))
-        * f64::from(crate::plan::replications_bound(&s))
+        * f64::from(crate::drivers::plan::replications_bound(&s))
         * SEARCH_POINTS;
     let cap = state.config.max_requests;
     if asked.is_nan() || asked > cap as f64 {
@@ -582,7 +582,7 @@ pub async fn plan(
     };
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        crate::plan::plan(&s, None)
+        crate::drivers::plan::plan(&s, None)
             .map(|outcome| {
                 serde_json::to_value(&outcome)
                     .map(|v| summary_json(&v))

@@ -123,7 +123,7 @@ impl RooflineTerm {
     }
 }
 
-/// Every term of one step's time, per GPU (see [`crate::llm::Deployment::step_time_s`]).
+/// Every term of one step's time, per GPU (see [`crate::timing::Deployment::step_time_s`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepBreakdown {
     /// Weight matmuls: `2·N·compression·tokens / TP` FLOPs vs `weight_bytes / TP` bytes.

@@ -6,11 +6,11 @@
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::metrics::ci::aggregate;
-use crate::scenario::Scenario;
-use crate::sim::{
+use crate::fleet::{
     ReplicationMetrics, ReplicationOutcome, RunControl, offered_load, run_replication_with,
 };
+use crate::metrics::ci::aggregate;
+use crate::scenario::Scenario;
 
 /// The result of `fleetsim run`.
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ pub struct RunOutput {
 
 /// Runs every replication of `scenario` on `threads` worker threads (default: all cores).
 pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {
-    run_with(scenario, threads, &crate::sim::control::UNCONTROLLED)
+    run_with(scenario, threads, &crate::fleet::control::UNCONTROLLED)
 }
 
 /// [`run`], reporting finished replications to `ctl` and stopping early when it is cancelled

@@ -22,7 +22,7 @@
 //!
 //! **Timing band.** For LLM fleets the search is repeated with every step time scaled by
 //! 1 ± the timing model's typical calibration error
-//! ([`crate::llm::calibration::typical_step_time_error`]), starting from the answer and
+//! ([`crate::timing::calibration::typical_step_time_error`]), starting from the answer and
 //! stepping outwards: `timing_band` is how far the answer moves if the model is that far off.
 //! Queue servers take their service times from the scenario itself, so they get no band.
 
@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::run::{run_replications, summarize};
+use crate::drivers::run::{run_replications, summarize};
+use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
 use crate::scenario::{Scenario, ServerKind, SloTarget};
-use crate::sim::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
 
 /// Replications each count starts with when the scenario does not set `run.replications`.
 pub const AUTO_REPLICATIONS_START: u32 = 3;
@@ -465,7 +465,7 @@ fn timing_band(
     servers: u32,
     servers_max: u32,
 ) -> TimingBand {
-    let err = crate::llm::calibration::typical_step_time_error();
+    let err = crate::timing::calibration::typical_step_time_error();
     let (low, high) = (1.0 - err, 1.0 + err);
     let limit = servers_max.min(servers.saturating_mul(BAND_SEARCH_FACTOR).saturating_add(1));
     let mut notes = Vec::new();

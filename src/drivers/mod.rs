@@ -1,0 +1,5 @@
+//! The drivers on top of the pipeline: one run, a plan (fewest servers meeting the targets), a sweep.
+
+pub mod plan;
+pub mod run;
+pub mod sweep;

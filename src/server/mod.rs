@@ -1,4 +1,0 @@
-//! Server models: the generic queueing server and the LLM inference server.
-
-pub mod llm;
-pub mod queue;
