@@ -21,8 +21,7 @@ pub struct RunControl {
 /// A control nobody cancels (plain CLI runs).
 pub static UNCONTROLLED: RunControl = RunControl::new();
 
-/// Events between two looks at the cancel flag (a power of two).
-pub const CHECK_EVERY_EVENTS: u64 = 4096;
+pub use crate::engine::event_loop::{CANCELLED, CHECK_EVERY_EVENTS};
 
 impl RunControl {
     /// Not cancelled, nothing done.
@@ -96,6 +95,3 @@ impl RunControl {
         self.done.fetch_add(1, Ordering::Relaxed);
     }
 }
-
-/// The message a cancelled replication reports.
-pub const CANCELLED: &str = "cancelled before the end of the run";

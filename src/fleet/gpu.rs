@@ -1,23 +1,28 @@
-//! One replication on a fleet of LLM servers: arrivals -> cache -> router -> model replicas.
+//! One replication on a fleet of LLM servers: arrivals -> cache -> router -> model replicas,
+//! as a model for the engine's event loop ([`LlmFleet`]).
 //!
-//! Each replica plans runs of batched steps ([`crate::fleet::replica::Replica`]); the loop holds
-//! one wake-up per replica in a queue slot, which an interrupted run reschedules in place.
+//! Each replica plans runs of batched steps ([`crate::fleet::replica::Replica`]); the fleet
+//! holds one wake-up per replica in a queue slot, which an interrupted run reschedules in
+//! place.
 
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
-use crate::engine::{EventQueue, SimDuration, SimTime};
+use crate::engine::{Ending, EventQueue, Flow, Model, SimDuration, SimTime};
 use crate::fleet::replica::{BatchLimits, Finished, PrefixConfig, Replica, Seq, chain_of};
+use crate::fleet::tally::{FleetFigures, Tally};
+use crate::fleet::{Fleet, RunControl};
+use crate::metrics::LatencyRecorder;
+use crate::metrics::LevelMeter;
 use crate::metrics::replication::{
-    DayProfile, IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome,
-    RequestCounts, RoundMetrics, SessionMetrics,
+    DayProfile, LlmMetrics, ReplicationOutcome, RoundMetrics, SessionMetrics,
 };
 use crate::metrics::request_log::RequestRow;
 use crate::metrics::steady::{Metric, SteadyRecorder};
-use crate::metrics::{LatencyRecorder, LevelMeter};
-use crate::router::{Loads, Router};
+use crate::router::{Loads, Router, prefix_affinity};
 use crate::scenario::RouterPolicy;
 use crate::scenario::{LlmServerSpec, Scenario};
-use crate::timing::Deployment;
+use crate::timing::{CachedStepCosts, Deployment};
+use crate::workload::diurnal::Autoscaler;
 use crate::workload::{Request, Workload};
 
 struct SessionRecorder {
@@ -84,10 +89,15 @@ impl SessionRecorder {
     }
 }
 
-enum Event {
+/// Events of the LLM fleet.
+pub enum Event {
+    /// A request arrives (from the arrival process, or a session's next round).
     Arrival(Request),
+    /// The response cache answered a request.
     CacheDone(Request),
+    /// A replica's step run ends (or its planned wake-up is due).
     Wake {
+        /// The replica.
         replica: u32,
     },
     /// An autoscaler evaluation.
@@ -102,27 +112,6 @@ const SAMPLE_EVERY_S: f64 = 60.0;
 /// Load added to every replica of a server that is not taking new requests, so that
 /// least-loaded routing never picks it.
 const OFF: usize = 1 << 40;
-
-/// The replica with the longest cached prefix of `seq`'s prompt, least loaded among equals;
-/// the least-loaded replica when no cache holds any of it, or when the best one is
-/// overloaded (more than 64 requests and 1.5x above the least-loaded).
-fn prefix_affinity(seq: &Seq, cfg: &PrefixConfig, replicas: &[Replica], loads: &Loads) -> usize {
-    let chain = chain_of(seq, cfg);
-    let least = loads.argmin();
-    let mut best = (0usize, least);
-    for (r, rep) in replicas.iter().enumerate() {
-        let hit = rep.cache.as_ref().map_or(0, |c| c.lookup(&chain));
-        if hit > best.0 || (hit == best.0 && hit > 0 && loads.get(r) < loads.get(best.1)) {
-            best = (hit, r);
-        }
-    }
-    let (min_load, best_load) = (loads.get(least), loads.get(best.1));
-    if best.0 == 0 || (best_load > min_load + 64 && best_load as f64 > 1.5 * min_load as f64) {
-        least
-    } else {
-        best.1
-    }
-}
 
 /// The limits of one replica from the server spec and its deployment.
 pub fn batch_limits(
@@ -154,29 +143,6 @@ pub fn batch_limits(
     }
 }
 
-struct Recorders {
-    e2e: LatencyRecorder,
-    wait: LatencyRecorder,
-    service: LatencyRecorder,
-    ttft: LatencyRecorder,
-    tpot: LatencyRecorder,
-}
-
-impl Recorders {
-    fn record(&mut self, f: &Finished) {
-        let s = &f.seq;
-        let admitted = s.admitted.unwrap_or(f.at);
-        let first = s.first_token.unwrap_or(f.at);
-        self.e2e.record(f.at - s.arrival);
-        self.wait.record(admitted - s.arrival);
-        self.service.record(f.at - admitted);
-        self.ttft.record(first - s.arrival);
-        if let Some(per) = tpot(s, first, f.at) {
-            self.tpot.record(per);
-        }
-    }
-}
-
 /// Mean time per output token after the first (none for a single-token answer).
 fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
     (s.output_tokens > 1).then(|| {
@@ -197,433 +163,571 @@ fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     }
 }
 
+/// The autoscaler of a run with `[autoscale]`, and its settings.
+struct Scaling {
+    scaler: Autoscaler,
+    /// Sequences per replica that count as a fully used replica.
+    seqs_per_replica: f64,
+    /// Time between evaluations.
+    interval: SimDuration,
+}
+
+/// Servers paid for over time: active, being provisioned, or still draining their work.
+struct Paid {
+    meter: LevelMeter,
+    range: PaidRange,
+}
+
+impl Paid {
+    fn set(&mut self, now: SimTime, level: u64) {
+        self.meter.set(now, level);
+        self.range.set(now, level);
+    }
+}
+
+/// The time-of-day profile of a diurnal run: per hour of day, (samples, Σ busy replicas,
+/// Σ servers paid, measured arrivals).
+struct DayRecorder {
+    start_hour: f64,
+    hours: [(u64, u64, u64, u64); 24],
+}
+
+impl DayRecorder {
+    fn hour_of(&self, t: SimTime) -> usize {
+        ((t.as_secs_f64() / 3600.0 + self.start_hour) % 24.0) as usize % 24
+    }
+
+    fn profile(&self) -> DayProfile {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let day = &self.hours;
+        let key = |h: usize| format!("h{h:02}");
+        // Measured seconds that fell in each hour of day.
+        let seconds = |h: usize| day[h].0 as f64 * SAMPLE_EVERY_S;
+        DayProfile {
+            arrivals_per_s: (0..24)
+                .map(|h| (key(h), ratio(day[h].3 as f64, seconds(h))))
+                .collect(),
+            busy_replicas: (0..24)
+                .map(|h| (key(h), ratio(day[h].1 as f64, day[h].0 as f64)))
+                .collect(),
+            servers_paid: (0..24)
+                .map(|h| (key(h), ratio(day[h].2 as f64, day[h].0 as f64)))
+                .collect(),
+        }
+    }
+}
+
+/// One replication's fleet of LLM replicas, handling the events of the engine's loop.
+pub struct LlmFleet {
+    tally: Tally,
+    /// Arrival to first token, measured requests.
+    ttft: LatencyRecorder,
+    /// Time per output token after the first, measured requests.
+    tpot: LatencyRecorder,
+    sessions: SessionRecorder,
+    workload: Workload,
+    cache: ResponseCache,
+    router: Router,
+    dep: Deployment,
+    limits: BatchLimits,
+    /// The step model with its mixed-step memo (this replication's thread only).
+    costs: CachedStepCosts,
+    /// Replicas of the largest fleet; those of servers at or above `active` take no new
+    /// requests.
+    replicas: Vec<Replica>,
+    /// Requests at each replica, plus [`OFF`] on replicas of inactive servers.
+    outstanding: Loads,
+    per_server: usize,
+    n_servers: usize,
+    /// Servers taking new requests.
+    active: usize,
+    scaling: Option<Scaling>,
+    paid: Paid,
+    day: Option<DayRecorder>,
+    /// Requests waiting fleet-wide.
+    waiting_total: u64,
+    /// Requests waiting when the measured window began.
+    waiting_at_warmup: Option<u64>,
+    /// Requests waiting when the run reached its end (before any drain).
+    waiting_at_end: Option<u64>,
+    /// Scratch: the requests a replica finished at one wake-up.
+    done: Vec<Finished>,
+    /// Measured prompt tokens served from a prefix cache, and all measured prompt tokens.
+    prefix_hits: u64,
+    prompt_tokens: u64,
+}
+
 /// Runs replication `replication` of an LLM scenario whose servers are `spec`.
 pub fn run_llm_replication(
     scenario: &Scenario,
     spec: &LlmServerSpec,
     replication: u32,
-    ctl: &super::RunControl,
+    ctl: &RunControl,
 ) -> ReplicationOutcome {
-    let model = scenario
-        .model
-        .as_ref()
-        .expect("validation gives llm scenarios a model");
-    // Validation built this deployment once already, so it cannot fail here.
-    let dep = spec
-        .deployment(model)
-        .expect("validation checked the deployment");
-    let seed = replication_seed(scenario.run.seed, replication);
-    let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
-    let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
-    let per_server = dep.replicas_per_server() as usize;
-    // With autoscaling, replicas exist for the largest fleet; servers at or above `active`
-    // take no new requests.
-    let n_servers = scenario
-        .autoscale
-        .as_ref()
-        .map_or(scenario.servers.count, |a| a.max_servers) as usize;
-    let n = n_servers * per_server;
-    let mut active = scenario.servers.count as usize;
-    let mut scaler = scenario.autoscale.as_ref().map(|a| {
-        (
-            crate::workload::diurnal::Autoscaler::new(a.config())
-                .expect("validation built this autoscaler"),
-            a.sequences_per_replica,
-            SimDuration::from_secs_f64(a.interval_s),
-        )
-    });
-    let limits = batch_limits(
-        spec,
-        &dep,
-        scenario
+    let (fleet, queue) = LlmFleet::new(scenario, spec, replication, ctl);
+    super::replicate(fleet, queue, scenario, ctl)
+}
+
+impl LlmFleet {
+    /// Replication `replication` of `scenario` on servers `spec`, with its first arrival,
+    /// autoscaler tick and profile sample scheduled.
+    pub fn new(
+        scenario: &Scenario,
+        spec: &LlmServerSpec,
+        replication: u32,
+        ctl: &RunControl,
+    ) -> (LlmFleet, EventQueue<Event>) {
+        let model = scenario
+            .model
+            .as_ref()
+            .expect("validation gives llm scenarios a model");
+        // Validation built this deployment once already, so it cannot fail here.
+        let dep = spec
+            .deployment(model)
+            .expect("validation checked the deployment");
+        let seed = replication_seed(scenario.run.seed, replication);
+        let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
+        let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
+        let per_server = dep.replicas_per_server() as usize;
+        // With autoscaling, replicas exist for the largest fleet.
+        let n_servers = scenario
+            .autoscale
+            .as_ref()
+            .map_or(scenario.servers.count, |a| a.max_servers) as usize;
+        let n = n_servers * per_server;
+        let active = scenario.servers.count as usize;
+        let scaling = scenario.autoscale.as_ref().map(|a| Scaling {
+            scaler: Autoscaler::new(a.config()).expect("validation built this autoscaler"),
+            seqs_per_replica: a.sequences_per_replica,
+            interval: SimDuration::from_secs_f64(a.interval_s),
+        });
+        let system_prompt_tokens = scenario
             .request
             .as_ref()
-            .map_or(0, |r| r.system_prompt_tokens),
-    );
-
-    let mut workload = Workload::new(scenario, seed);
-    let mut cache = ResponseCache::new(&scenario.cache, seed);
-    let mut router = Router::new(scenario.router.policy, seed);
-    let mut replicas: Vec<Replica> = (0..n)
-        .map(|_| Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale))
-        .collect();
-    let mut outstanding = Loads::new(n);
-    for r in active * per_server..n {
-        outstanding.add(r, OFF);
-    }
-    let mut paid = LevelMeter::new(warmup, end);
-    paid.set(SimTime::ZERO, active as u64);
-    let mut paid_range = PaidRange::new(warmup, end, active as u64);
-    let mut waiting_total: u64 = 0;
-    let mut waiting_at_warmup: Option<u64> = None;
-
-    let mut request_log = ctl.open_request_log(replication);
-    let mut rec = Recorders {
-        e2e: LatencyRecorder::new(),
-        wait: LatencyRecorder::new(),
-        service: LatencyRecorder::new(),
-        ttft: LatencyRecorder::new(),
-        tpot: LatencyRecorder::new(),
-    };
-    let mut counts = RequestCounts::default();
-    let mut in_system = LevelMeter::new(warmup, end);
-    let mut steady = SteadyRecorder::new(warmup, end);
-    // Requests waiting when the run reached its end (before any drain).
-    let mut waiting_at_end: Option<u64> = None;
-    let mut overload = None;
-    let mut now = SimTime::ZERO;
-    let mut done: Vec<Finished> = Vec::new();
-    let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
-    let mut sessions = SessionRecorder::new(rounds);
-    let (mut prefix_hits, mut prompt_tokens) = (0u64, 0u64);
-    let mut events = 0u64;
-
-    // The step model with its mixed-step memo (this replication's thread only).
-    let costs = crate::timing::CachedStepCosts::new(dep.step_costs());
-    let mut queue: EventQueue<Event> = EventQueue::with_slots(n, |replica| Event::Wake { replica });
-    if let Some(r) = workload.next_request() {
-        queue.push(r.arrival, Event::Arrival(r));
-    }
-    if let Some((_, _, interval)) = &scaler {
-        queue.push(SimTime::ZERO + *interval, Event::Tick);
-    }
-    let diurnal = scenario.traffic.arrival == crate::scenario::ArrivalKind::Diurnal;
-    let start_hour = scenario.traffic.start_hour.unwrap_or(0.0);
-    // Per hour of day: (samples, Σ busy replicas, Σ servers paid, arrivals).
-    let mut day = [(0u64, 0u64, 0u64, 0u64); 24];
-    let hour_of = |t: SimTime| ((t.as_secs_f64() / 3600.0 + start_hour) % 24.0) as usize % 24;
-    if diurnal {
-        queue.push(SimTime::from_secs_f64(SAMPLE_EVERY_S), Event::Sample);
-    }
-
-    while let Some((t, ev)) = queue.pop() {
-        events += 1;
-        if events & (super::control::CHECK_EVERY_EVENTS - 1) == 0 && ctl.is_cancelled() {
-            queue.push(t, ev);
-            overload = Some(super::control::CANCELLED.to_string());
-            break;
+            .map_or(0, |r| r.system_prompt_tokens);
+        let limits = batch_limits(spec, &dep, system_prompt_tokens);
+        let mut outstanding = Loads::new(n);
+        for r in active * per_server..n {
+            outstanding.add(r, OFF);
         }
-        if t >= end {
-            if !scenario.run.drain {
-                queue.push(t, ev);
-                now = end;
-                break;
-            }
-            // Draining: no new arrivals (follow-up rounds included), no more samples or
-            // autoscaler ticks; steps and cache answers go on until the system is empty.
-            waiting_at_end.get_or_insert(waiting_total);
-            if matches!(ev, Event::Arrival(_) | Event::Sample | Event::Tick) {
-                continue;
-            }
+        let mut paid = Paid {
+            meter: LevelMeter::new(warmup, end),
+            range: PaidRange::new(warmup, end, active as u64),
+        };
+        paid.meter.set(SimTime::ZERO, active as u64);
+        let diurnal = scenario.traffic.arrival == crate::scenario::ArrivalKind::Diurnal;
+        let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
+        let mut fleet = LlmFleet {
+            tally: Tally::new(warmup, end, ctl.open_request_log(replication)),
+            ttft: LatencyRecorder::new(),
+            tpot: LatencyRecorder::new(),
+            sessions: SessionRecorder::new(rounds),
+            workload: Workload::new(scenario, seed),
+            cache: ResponseCache::new(&scenario.cache, seed),
+            router: Router::new(scenario.router.policy, seed),
+            costs: CachedStepCosts::new(dep.step_costs()),
+            replicas: (0..n)
+                .map(|_| {
+                    Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale)
+                })
+                .collect(),
+            dep,
+            limits,
+            outstanding,
+            per_server,
+            n_servers,
+            active,
+            scaling,
+            paid,
+            day: diurnal.then(|| DayRecorder {
+                start_hour: scenario.traffic.start_hour.unwrap_or(0.0),
+                hours: [(0, 0, 0, 0); 24],
+            }),
+            waiting_total: 0,
+            waiting_at_warmup: None,
+            waiting_at_end: None,
+            done: Vec::new(),
+            prefix_hits: 0,
+            prompt_tokens: 0,
+        };
+        let queue = fleet.first_events();
+        (fleet, queue)
+    }
+
+    /// The queue with the first arrival, autoscaler tick and profile sample.
+    fn first_events(&mut self) -> EventQueue<Event> {
+        let n = self.replicas.len();
+        let mut queue = EventQueue::with_slots(n, |replica| Event::Wake { replica });
+        if let Some(r) = self.workload.next_request() {
+            queue.push(r.arrival, Event::Arrival(r));
         }
-        now = t;
-        if waiting_at_warmup.is_none() && now >= warmup {
-            waiting_at_warmup = Some(waiting_total);
+        if let Some(s) = &self.scaling {
+            queue.push(SimTime::ZERO + s.interval, Event::Tick);
         }
-        match ev {
-            Event::Arrival(req) => {
-                if !req.is_follow_up()
-                    && let Some(next) = workload.next_request()
-                {
-                    queue.push(next.arrival, Event::Arrival(next));
-                }
-                counts.arrived += u64::from(req.arrival >= warmup);
-                if diurnal && req.arrival >= warmup {
-                    day[hour_of(now)].3 += 1;
-                }
-                in_system.set(now, in_system.level() + 1);
-                if let Some(latency) = cache.lookup(&req) {
-                    queue.push(now + latency, Event::CacheDone(req));
-                    continue;
-                }
-                let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
-                seq.session = (req.session, req.round, req.session_start);
-                seq.blocks = req.blocks.clone();
-                let mut r = match (router.policy(), &limits.prefix) {
-                    (RouterPolicy::PrefixAffinity, Some(cfg)) => {
-                        prefix_affinity(&seq, cfg, &replicas[..active * per_server], &outstanding)
-                    }
-                    _ => router.choose(&outstanding),
-                };
-                if r / per_server >= active {
-                    r = outstanding.argmin();
-                }
-                outstanding.inc(r);
-                let rep = &mut replicas[r];
-                let before = rep.waiting_len() as u64;
-                rep.enqueue(seq);
-                let wake = if rep.is_stepping() {
-                    rep.interrupt(now)
+        if self.day.is_some() {
+            queue.push(SimTime::from_secs_f64(SAMPLE_EVERY_S), Event::Sample);
+        }
+        queue
+    }
+
+    /// A request arrives: the cache, else a replica chosen by the router.
+    #[inline]
+    fn on_arrival(&mut self, now: SimTime, req: Request, queue: &mut EventQueue<Event>) -> Flow {
+        if !req.is_follow_up()
+            && let Some(next) = self.workload.next_request()
+        {
+            queue.push(next.arrival, Event::Arrival(next));
+        }
+        self.tally.arrived(now, req.arrival);
+        if let Some(day) = &mut self.day
+            && self.tally.measured(req.arrival)
+        {
+            let h = day.hour_of(now);
+            day.hours[h].3 += 1;
+        }
+        if let Some(latency) = self.cache.lookup(&req) {
+            queue.push(now + latency, Event::CacheDone(req));
+            return Flow::Continue;
+        }
+        let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
+        seq.session = (req.session, req.round, req.session_start);
+        seq.blocks = req.blocks;
+        let r = self.route(&seq);
+        self.outstanding.inc(r);
+        let rep = &mut self.replicas[r];
+        let before = rep.waiting_len() as u64;
+        rep.enqueue(seq);
+        let wake = if rep.is_stepping() {
+            rep.interrupt(now)
+        } else {
+            rep.plan(now, &self.costs)
+        };
+        self.waiting_total = self.waiting_total + rep.waiting_len() as u64 - before;
+        if let Some(at) = wake {
+            queue.set_slot(r as u32, at);
+        }
+        Flow::Queued
+    }
+
+    /// The replica `seq` goes to: the router's choice among active servers' replicas.
+    #[inline]
+    fn route(&mut self, seq: &Seq) -> usize {
+        let active_replicas = self.active * self.per_server;
+        let r = match (self.router.policy(), &self.limits.prefix) {
+            (RouterPolicy::PrefixAffinity, Some(cfg)) => prefix_affinity(
+                &chain_of(seq, cfg),
+                self.replicas[..active_replicas]
+                    .iter()
+                    .map(|rep| rep.cache.as_ref()),
+                &self.outstanding,
+            ),
+            _ => self.router.choose(&self.outstanding),
+        };
+        if r / self.per_server >= self.active {
+            self.outstanding.argmin()
+        } else {
+            r
+        }
+    }
+
+    /// The response cache answered `req`.
+    fn on_cache_done(&mut self, now: SimTime, req: Request, queue: &mut EventQueue<Event>) {
+        let tokens = (req.input_tokens, req.output_tokens);
+        self.tally.cache_done(now, req.arrival, Some(tokens));
+        let warmup = self.tally.warmup;
+        self.sessions.round_done(&req, now, warmup, None);
+        if let Some(next) = self.workload.follow_up(&req, now) {
+            queue.push(next.arrival, Event::Arrival(next));
+        }
+    }
+
+    /// A sample for the time-of-day profile; schedules the next.
+    fn on_sample(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        if let Some(day) = &mut self.day
+            && now >= self.tally.warmup
+        {
+            let h = day.hour_of(now);
+            let slot = &mut day.hours[h];
+            slot.0 += 1;
+            slot.1 += self.replicas.iter().filter(|r| r.is_stepping()).count() as u64;
+            slot.2 += self.paid.meter.level();
+        }
+        queue.push(
+            now + SimDuration::from_secs_f64(SAMPLE_EVERY_S),
+            Event::Sample,
+        );
+    }
+
+    /// An autoscaler evaluation: switches servers on or off for new requests; schedules the
+    /// next.
+    fn on_autoscale(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        let Some(scaling) = &mut self.scaling else {
+            return;
+        };
+        let per_server = self.per_server;
+        let active_replicas = self.active * per_server;
+        let in_flight: usize = (0..active_replicas).map(|r| self.outstanding.get(r)).sum();
+        let load = in_flight as f64 / (active_replicas as f64 * scaling.seqs_per_replica);
+        let d = scaling
+            .scaler
+            .observe(now.as_secs_f64(), load, self.active as u32);
+        let next = d.active as usize;
+        for s in next.min(self.active)..next.max(self.active) {
+            for r in s * per_server..(s + 1) * per_server {
+                if next > self.active {
+                    self.outstanding.sub(r, OFF);
                 } else {
-                    rep.plan(now, &costs)
-                };
-                waiting_total = waiting_total + rep.waiting_len() as u64 - before;
-                if let Some(at) = wake {
-                    queue.set_slot(r as u32, at);
-                }
-                if waiting_total > scenario.run.max_queue {
-                    overload = Some(format!(
-                        "{waiting_total} requests were waiting at t = {:.1} s (run.max_queue = \
-                         {}): the fleet cannot keep up with the offered load",
-                        now.as_secs_f64(),
-                        scenario.run.max_queue
-                    ));
-                    break;
-                }
-            }
-            Event::CacheDone(req) => {
-                in_system.set(now, in_system.level() - 1);
-                if req.arrival >= warmup {
-                    counts.completed += 1;
-                    counts.cache_hits += 1;
-                    rec.e2e.record(now - req.arrival);
-                    if let Some(log) = &mut request_log {
-                        log.row(&RequestRow {
-                            arrival: req.arrival,
-                            done: now,
-                            input_tokens: Some(req.input_tokens),
-                            output_tokens: Some(req.output_tokens),
-                            cache_hit: true,
-                            ..RequestRow::default()
-                        });
-                    }
-                }
-                steady.record(Metric::E2e, req.arrival, now, now - req.arrival);
-                sessions.round_done(&req, now, warmup, None);
-                if let Some(next) = workload.follow_up(&req, now) {
-                    queue.push(next.arrival, Event::Arrival(next));
-                }
-            }
-            Event::Sample => {
-                if now >= warmup {
-                    let slot = &mut day[hour_of(now)];
-                    slot.0 += 1;
-                    slot.1 += replicas.iter().filter(|r| r.is_stepping()).count() as u64;
-                    slot.2 += paid.level();
-                }
-                queue.push(
-                    now + SimDuration::from_secs_f64(SAMPLE_EVERY_S),
-                    Event::Sample,
-                );
-            }
-            Event::Tick => {
-                let Some((scaler, seqs_per_replica, interval)) = &mut scaler else {
-                    continue;
-                };
-                let active_replicas = active * per_server;
-                let in_flight: usize = (0..active_replicas).map(|r| outstanding.get(r)).sum();
-                let load = in_flight as f64 / (active_replicas as f64 * *seqs_per_replica);
-                let d = scaler.observe(now.as_secs_f64(), load, active as u32);
-                let next = d.active as usize;
-                for s in next.min(active)..next.max(active) {
-                    for r in s * per_server..(s + 1) * per_server {
-                        if next > active {
-                            outstanding.sub(r, OFF);
-                        } else {
-                            outstanding.add(r, OFF);
-                        }
-                    }
-                }
-                active = next;
-                // Servers paid for: active, being provisioned, or still draining their work.
-                let draining = (active..n_servers)
-                    .filter(|&s| {
-                        (s * per_server..(s + 1) * per_server).any(|r| outstanding.get(r) > OFF)
-                    })
-                    .count();
-                let level = (active + d.provisioning as usize + draining) as u64;
-                paid.set(now, level);
-                paid_range.set(now, level);
-                let next_tick = now + *interval;
-                queue.push(next_tick, Event::Tick);
-            }
-            Event::Wake { replica } => {
-                let r = replica as usize;
-                let rep = &mut replicas[r];
-                let before = rep.waiting_len() as u64;
-                rep.complete(now, &costs, &mut done);
-                let wake = rep.plan(now, &costs);
-                waiting_total = waiting_total + rep.waiting_len() as u64 - before;
-                if let Some(at) = wake {
-                    queue.set_slot(replica, at);
-                }
-                for f in done.drain(..) {
-                    outstanding.dec(r);
-                    in_system.set(now, in_system.level() - 1);
-                    record_steady(&mut steady, &f);
-                    if f.seq.arrival >= warmup {
-                        counts.completed += 1;
-                        rec.record(&f);
-                        if let Some(log) = &mut request_log {
-                            log.row(&RequestRow {
-                                arrival: f.seq.arrival,
-                                done: f.at,
-                                started: f.seq.admitted,
-                                first_token: f.seq.first_token,
-                                input_tokens: Some(f.seq.input_tokens),
-                                output_tokens: Some(f.seq.output_tokens),
-                                replica: Some(replica),
-                                cache_hit: false,
-                            });
-                        }
-                        prefix_hits += u64::from(f.seq.first_cached.unwrap_or(0));
-                        prompt_tokens += u64::from(f.seq.input_tokens);
-                    }
-                    let (session, round, session_start) = f.seq.session;
-                    let req = Request {
-                        id: f.seq.id,
-                        arrival: f.seq.arrival,
-                        work: SimDuration::ZERO,
-                        input_tokens: f.seq.input_tokens,
-                        output_tokens: f.seq.output_tokens,
-                        session,
-                        round,
-                        session_start,
-                        blocks: None,
-                    };
-                    let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
-                    sessions.round_done(&req, now, warmup, ttft);
-                    if let Some(next) = workload.follow_up(&req, now) {
-                        queue.push(next.arrival, Event::Arrival(next));
-                    }
+                    self.outstanding.add(r, OFF);
                 }
             }
         }
-    }
-    if overload.is_none() {
-        now = end;
+        self.active = next;
+        // Servers paid for: active, being provisioned, or still draining their work.
+        let draining = (self.active..self.n_servers)
+            .filter(|&s| {
+                (s * per_server..(s + 1) * per_server).any(|r| self.outstanding.get(r) > OFF)
+            })
+            .count();
+        let level = (self.active + d.provisioning as usize + draining) as u64;
+        self.paid.set(now, level);
+        queue.push(now + scaling.interval, Event::Tick);
     }
 
-    // Measured requests still in the system.
-    let mut in_flight = 0u64;
-    while let Some((_, ev)) = queue.pop() {
-        if let Event::CacheDone(r) = ev {
-            in_flight += u64::from(r.arrival >= warmup);
+    /// A replica's step run ended: collect what finished, plan the next run.
+    #[inline]
+    fn on_step_done(&mut self, now: SimTime, replica: u32, queue: &mut EventQueue<Event>) {
+        let r = replica as usize;
+        let rep = &mut self.replicas[r];
+        let before = rep.waiting_len() as u64;
+        rep.complete(now, &self.costs, &mut self.done);
+        let wake = rep.plan(now, &self.costs);
+        self.waiting_total = self.waiting_total + rep.waiting_len() as u64 - before;
+        if let Some(at) = wake {
+            queue.set_slot(replica, at);
         }
+        let mut done = std::mem::take(&mut self.done);
+        for f in done.drain(..) {
+            self.on_finished(now, replica, f, queue);
+        }
+        self.done = done;
     }
-    for rep in &replicas {
-        in_flight += rep.all_seqs().filter(|s| s.arrival >= warmup).count() as u64;
-    }
-    counts.in_flight = in_flight;
-    if overload.is_none() {
-        // A queue that grew through the measured window by more than 1% of the measured
-        // arrivals is not keeping up, even if it never reached run.max_queue.
-        let waiting_total = waiting_at_end.unwrap_or(waiting_total);
-        let grew = waiting_total.saturating_sub(waiting_at_warmup.unwrap_or(0));
-        if grew > 50 && grew as f64 > 0.01 * counts.arrived as f64 {
-            overload = Some(format!(
-                "the queue grew by {grew} requests over the measured window ({waiting_total} \
-                 waiting at the end): the fleet cannot keep up with the offered load"
-            ));
+
+    /// Replica `replica` finished `f` at `now`: record it and schedule the session's next
+    /// round.
+    #[inline]
+    fn on_finished(
+        &mut self,
+        now: SimTime,
+        replica: u32,
+        f: Finished,
+        queue: &mut EventQueue<Event>,
+    ) {
+        self.outstanding.dec(replica as usize);
+        self.tally.left(now);
+        record_steady(&mut self.tally.steady, &f);
+        if self.tally.measured(f.seq.arrival) {
+            self.record_measured(replica, &f);
+        }
+        let (session, round, session_start) = f.seq.session;
+        let req = Request {
+            id: f.seq.id,
+            arrival: f.seq.arrival,
+            work: SimDuration::ZERO,
+            input_tokens: f.seq.input_tokens,
+            output_tokens: f.seq.output_tokens,
+            session,
+            round,
+            session_start,
+            blocks: None,
+        };
+        let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
+        self.sessions.round_done(&req, now, self.tally.warmup, ttft);
+        if let Some(next) = self.workload.follow_up(&req, now) {
+            queue.push(next.arrival, Event::Arrival(next));
         }
     }
 
-    steady.finish([
-        Some(&rec.e2e),
-        Some(&rec.wait),
-        Some(&rec.ttft),
-        Some(&rec.tpot),
-    ]);
-    let window = now.since(warmup).as_secs_f64().max(0.0);
-    let gpus_per_replica = f64::from(dep.tensor_parallel);
-    let (mut busy, mut batch_area, mut kv_area, mut bytes, mut flops) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    let (mut out_tokens, mut pre_tokens, mut steps, mut preemptions) = (0u64, 0u64, 0u64, 0u64);
-    let mut server_idle = Vec::with_capacity(n_servers);
-    for (i, rep) in replicas.iter().enumerate() {
-        let t = &rep.totals;
-        busy += t.busy_s;
-        batch_area += t.batch_area;
-        kv_area += t.kv_area;
-        bytes += t.bytes;
-        flops += t.flops;
-        out_tokens += t.output_tokens;
-        pre_tokens += t.prefill_tokens;
-        steps += t.steps;
-        preemptions += rep.preemptions;
-        if i % per_server == per_server - 1 {
-            let server_busy: f64 = replicas[i + 1 - per_server..=i]
-                .iter()
-                .map(|r| r.totals.busy_s)
-                .sum();
-            server_idle.push(if window > 0.0 {
-                1.0 - server_busy / (window * per_server as f64)
-            } else {
-                0.0
+    /// Latencies, the request log row and prefix-cache figures of a measured request.
+    #[inline]
+    fn record_measured(&mut self, replica: u32, f: &Finished) {
+        let s = &f.seq;
+        let t = &mut self.tally;
+        t.counts.completed += 1;
+        let admitted = s.admitted.unwrap_or(f.at);
+        let first = s.first_token.unwrap_or(f.at);
+        t.e2e.record(f.at - s.arrival);
+        t.wait.record(admitted - s.arrival);
+        t.service.record(f.at - admitted);
+        self.ttft.record(first - s.arrival);
+        if let Some(per) = tpot(s, first, f.at) {
+            self.tpot.record(per);
+        }
+        if let Some(log) = &mut t.log {
+            log.row(&RequestRow {
+                arrival: s.arrival,
+                done: f.at,
+                started: s.admitted,
+                first_token: s.first_token,
+                input_tokens: Some(s.input_tokens),
+                output_tokens: Some(s.output_tokens),
+                replica: Some(replica),
+                cache_hit: false,
             });
         }
+        self.prefix_hits += u64::from(s.first_cached.unwrap_or(0));
+        self.prompt_tokens += u64::from(s.input_tokens);
     }
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let (paid_area, _, _) = paid.finish(now);
-    let mean_servers = ratio(paid_area, window);
-    let (min_servers, max_servers) = paid_range.finish(now);
-    // Idle over the replica-time paid for.
-    let idle = 1.0 - ratio(busy, paid_area * per_server as f64);
-    let (l_area, _, _) = in_system.finish(now);
-    let llm = LlmMetrics {
-        replicas: n as f64,
-        kv_capacity_tokens: limits.kv_capacity_tokens as f64,
-        mean_batch: ratio(batch_area, busy),
-        mbu: ratio(bytes, busy * gpus_per_replica * dep.gpu.hbm_bw_bytes_per_s),
-        mfu: ratio(flops, busy * gpus_per_replica * dep.gpu.peak_flops),
-        kv_occupancy: ratio(kv_area, busy * limits.kv_capacity_tokens as f64),
-        preemptions: preemptions as f64,
-        output_tokens_per_s: ratio(out_tokens as f64, window),
-        prefill_tokens_per_s: ratio(pre_tokens as f64, window),
-        steps_per_busy_s: ratio(steps as f64, busy),
-        mean_servers,
-        min_servers: min_servers as f64,
-        max_servers: max_servers as f64,
-        prefix_hit_fraction: ratio(prefix_hits as f64, prompt_tokens as f64),
-    };
-    let metrics = ReplicationMetrics {
-        requests: counts.clone(),
-        latency_s: Latencies {
-            e2e: rec.e2e.summary(),
-            queue_wait: rec.wait.summary(),
-            service: rec.service.summary(),
-            ttft: Some(rec.ttft.summary()),
-            tpot: Some(rec.tpot.summary()),
-        },
-        wait_probability: rec.wait.positive_fraction(),
-        idle_rate: IdleRates {
-            achieved: idle,
-            per_server_min: server_idle.iter().copied().fold(f64::INFINITY, f64::min),
-            per_server_mean: server_idle.iter().sum::<f64>() / n_servers as f64,
-            per_server_max: server_idle
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max),
-        },
-        utilization: 1.0 - idle,
-        throughput_per_s: ratio(rec.e2e.count() as f64, window),
-        mean_in_system: ratio(l_area, window),
-        cache_hit_rate: ratio(counts.cache_hits as f64, counts.arrived as f64),
-        ended_at_s: now.as_secs_f64(),
-        llm: Some(llm),
-        sessions: (rounds > 1).then(|| sessions.summary()),
-        day: diurnal.then(|| {
-            let key = |h: usize| format!("h{h:02}");
-            // Measured seconds that fell in each hour of day.
-            let seconds = |h: usize| day[h].0 as f64 * SAMPLE_EVERY_S;
-            DayProfile {
-                arrivals_per_s: (0..24)
-                    .map(|h| (key(h), ratio(day[h].3 as f64, seconds(h))))
-                    .collect(),
-                busy_replicas: (0..24)
-                    .map(|h| (key(h), ratio(day[h].1 as f64, day[h].0 as f64)))
-                    .collect(),
-                servers_paid: (0..24)
-                    .map(|h| (key(h), ratio(day[h].2 as f64, day[h].0 as f64)))
-                    .collect(),
+
+    /// Measured requests still in the system: answers in the cache and every request at a
+    /// replica.
+    fn in_flight_at_end(&self, mut queue: EventQueue<Event>) -> u64 {
+        let mut in_flight = 0u64;
+        while let Some((_, ev)) = queue.pop() {
+            if let Event::CacheDone(r) = ev {
+                in_flight += u64::from(self.tally.measured(r.arrival));
             }
-        }),
-    };
-    ctl.close_request_log(request_log);
-    ReplicationOutcome {
-        metrics,
-        overload,
-        events,
-        steady,
+        }
+        for rep in &self.replicas {
+            in_flight += rep
+                .all_seqs()
+                .filter(|s| self.tally.measured(s.arrival))
+                .count() as u64;
+        }
+        in_flight
+    }
+
+    /// The overload verdict at the end: a queue that grew through the measured window by
+    /// more than 1% of the measured arrivals is not keeping up, even if it never reached
+    /// run.max_queue.
+    fn queue_growth_verdict(&self) -> Option<String> {
+        let waiting_total = self.waiting_at_end.unwrap_or(self.waiting_total);
+        let grew = waiting_total.saturating_sub(self.waiting_at_warmup.unwrap_or(0));
+        let arrived = self.tally.counts.arrived;
+        (grew > 50 && grew as f64 > 0.01 * arrived as f64).then(|| {
+            format!(
+                "the queue grew by {grew} requests over the measured window ({waiting_total} \
+                 waiting at the end): the fleet cannot keep up with the offered load"
+            )
+        })
+    }
+
+    /// The fleet's batching, bandwidth, KV and server figures over the measured window
+    /// ending at `now` (`window_s` long), with the fleet's idle fraction and each server's.
+    fn llm_figures(&mut self, now: SimTime, window_s: f64) -> (LlmMetrics, f64, Vec<f64>) {
+        let per_server = self.per_server;
+        let (mut busy, mut batch_area, mut kv_area, mut bytes, mut flops) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut out_tokens, mut pre_tokens, mut steps, mut preemptions) = (0u64, 0u64, 0u64, 0u64);
+        let mut server_idle = Vec::with_capacity(self.n_servers);
+        for (i, rep) in self.replicas.iter().enumerate() {
+            let t = &rep.totals;
+            busy += t.busy_s;
+            batch_area += t.batch_area;
+            kv_area += t.kv_area;
+            bytes += t.bytes;
+            flops += t.flops;
+            out_tokens += t.output_tokens;
+            pre_tokens += t.prefill_tokens;
+            steps += t.steps;
+            preemptions += rep.preemptions;
+            if i % per_server == per_server - 1 {
+                let server_busy: f64 = self.replicas[i + 1 - per_server..=i]
+                    .iter()
+                    .map(|r| r.totals.busy_s)
+                    .sum();
+                server_idle.push(if window_s > 0.0 {
+                    1.0 - server_busy / (window_s * per_server as f64)
+                } else {
+                    0.0
+                });
+            }
+        }
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let (paid_area, _, _) = self.paid.meter.finish(now);
+        let (min_servers, max_servers) = self.paid.range.finish(now);
+        // Idle over the replica-time paid for.
+        let idle = 1.0 - ratio(busy, paid_area * per_server as f64);
+        let gpus_per_replica = f64::from(self.dep.tensor_parallel);
+        let kv_capacity = self.limits.kv_capacity_tokens as f64;
+        let gpu = &self.dep.gpu;
+        let llm = LlmMetrics {
+            replicas: self.replicas.len() as f64,
+            kv_capacity_tokens: kv_capacity,
+            mean_batch: ratio(batch_area, busy),
+            mbu: ratio(bytes, busy * gpus_per_replica * gpu.hbm_bw_bytes_per_s),
+            mfu: ratio(flops, busy * gpus_per_replica * gpu.peak_flops),
+            kv_occupancy: ratio(kv_area, busy * kv_capacity),
+            preemptions: preemptions as f64,
+            output_tokens_per_s: ratio(out_tokens as f64, window_s),
+            prefill_tokens_per_s: ratio(pre_tokens as f64, window_s),
+            steps_per_busy_s: ratio(steps as f64, busy),
+            mean_servers: ratio(paid_area, window_s),
+            min_servers: min_servers as f64,
+            max_servers: max_servers as f64,
+            prefix_hit_fraction: ratio(self.prefix_hits as f64, self.prompt_tokens as f64),
+        };
+        (llm, idle, server_idle)
+    }
+}
+
+impl Model for LlmFleet {
+    type Event = Event;
+
+    #[inline]
+    fn handle(&mut self, now: SimTime, ev: Event, queue: &mut EventQueue<Event>) -> Flow {
+        if self.waiting_at_warmup.is_none() && now >= self.tally.warmup {
+            self.waiting_at_warmup = Some(self.waiting_total);
+        }
+        match ev {
+            Event::Arrival(req) => return self.on_arrival(now, req, queue),
+            Event::CacheDone(req) => self.on_cache_done(now, req, queue),
+            Event::Sample => self.on_sample(now, queue),
+            Event::Tick => self.on_autoscale(now, queue),
+            Event::Wake { replica } => self.on_step_done(now, replica, queue),
+        }
+        Flow::Continue
+    }
+
+    fn drop_after_end(&mut self, ev: &Event) -> bool {
+        // Draining: no new arrivals (follow-up rounds included), no more samples or
+        // autoscaler ticks; steps and cache answers go on until the system is empty.
+        self.waiting_at_end.get_or_insert(self.waiting_total);
+        matches!(ev, Event::Arrival(_) | Event::Sample | Event::Tick)
+    }
+
+    #[inline]
+    fn waiting(&self) -> u64 {
+        self.waiting_total
+    }
+}
+
+impl Fleet for LlmFleet {
+    fn finish(
+        mut self,
+        mut ending: Ending,
+        queue: EventQueue<Event>,
+        ctl: &RunControl,
+    ) -> ReplicationOutcome {
+        let now = ending.now;
+        self.tally.counts.in_flight = self.in_flight_at_end(queue);
+        if ending.overload.is_none() {
+            ending.overload = self.queue_growth_verdict();
+        }
+        let window_s = now.since(self.tally.warmup).as_secs_f64().max(0.0);
+        let (llm, idle, server_idle) = self.llm_figures(now, window_s);
+        let sessions = (self.sessions.rounds > 1).then(|| self.sessions.summary());
+        let day = self.day.as_ref().map(DayRecorder::profile);
+        let figures = FleetFigures {
+            idle_achieved: idle,
+            per_server_idle: &server_idle,
+            utilization: 1.0 - idle,
+            window_s,
+            ttft_tpot: Some((&self.ttft, &self.tpot)),
+        };
+        let mut outcome = self.tally.finish(ending, figures, ctl);
+        let m = &mut outcome.metrics;
+        (m.llm, m.sessions, m.day) = (Some(llm), sessions, day);
+        outcome
     }
 }
 

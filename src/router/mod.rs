@@ -1,5 +1,6 @@
-//! Routing policies: which server a request goes to. (`central-queue` needs no choice at
-//! arrival: servers pull from one shared FIFO, which the simulation keeps.)
+//! Routing policies: which server a request goes to. `central-queue` makes no choice at
+//! arrival (servers pull from one shared FIFO, [`CentralQueue`]); `prefix-affinity` looks at
+//! the replicas' prefix caches ([`prefix_affinity`]).
 
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
@@ -7,8 +8,12 @@ use rand::rngs::ChaCha8Rng;
 use crate::engine::rng::{Purpose, stream};
 use crate::scenario::RouterPolicy;
 
+pub mod central;
 pub mod loads;
+pub mod prefix;
+pub use central::CentralQueue;
 pub use loads::Loads;
+pub use prefix::prefix_affinity;
 
 /// The router of one replication.
 pub struct Router {
@@ -43,7 +48,7 @@ impl Router {
                 i
             }
             RouterPolicy::Random => self.rng.random_range(0..n),
-            // Prefix affinity is decided by the LLM loop, which sees the caches; here it falls
+            // Prefix affinity needs the caches ([`prefix_affinity`]); without them it falls
             // back to the least-loaded target.
             RouterPolicy::LeastOutstanding | RouterPolicy::PrefixAffinity => outstanding.argmin(),
             RouterPolicy::PowerOfTwo => {
