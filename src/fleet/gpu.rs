@@ -41,6 +41,7 @@ impl SessionRecorder {
         }
     }
 
+    #[inline]
     fn round_done(
         &mut self,
         req: &Request,
@@ -151,6 +152,7 @@ fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
 }
 
 /// Adds a finished request (measured or not) to the steady-state series.
+#[inline]
 fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let s = &f.seq;
     let admitted = s.admitted.unwrap_or(f.at);
