@@ -168,7 +168,7 @@ impl QueueFleet {
     }
 
     /// The pending request arrives: the cache, else a free slot, else a queue.
-    #[inline]
+    #[inline(always)]
     fn on_arrival(&mut self, now: SimTime, queue: &mut EventQueue<Event>) -> Flow {
         let req = self.pending.take().expect("an arrival is pending");
         self.pending = self.workload.next_request();
@@ -204,7 +204,7 @@ impl QueueFleet {
     }
 
     /// `server` finished a request: record it, then start the next one waiting for it.
-    #[inline]
+    #[inline(always)]
     fn on_service_done(
         &mut self,
         now: SimTime,
@@ -252,7 +252,7 @@ impl QueueFleet {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn start_service(
         &mut self,
         queue: &mut EventQueue<Event>,
@@ -289,7 +289,7 @@ impl QueueFleet {
 impl Model for QueueFleet {
     type Event = Event;
 
-    #[inline]
+    #[inline(always)]
     fn handle(&mut self, now: SimTime, ev: Event, queue: &mut EventQueue<Event>) -> Flow {
         match ev {
             Event::Arrival => return self.on_arrival(now, queue),
