@@ -226,7 +226,7 @@ pub fn run_llm_replication(
     let mut active = scenario.servers.count as usize;
     let mut scaler = scenario.autoscale.as_ref().map(|a| {
         (
-            crate::workload::diurnal::Autoscaler::new(a.config())
+            super::autoscale::Autoscaler::new(a.config())
                 .expect("validation built this autoscaler"),
             a.sequences_per_replica,
             SimDuration::from_secs_f64(a.interval_s),
@@ -287,8 +287,8 @@ pub fn run_llm_replication(
     if let Some((_, _, interval)) = &scaler {
         queue.push(SimTime::ZERO + *interval, Event::Tick);
     }
-    let diurnal = scenario.traffic.arrival == crate::scenario::ArrivalKind::Diurnal;
-    let start_hour = scenario.traffic.start_hour.unwrap_or(0.0);
+    let diurnal = scenario.traffic.start_hour().is_some();
+    let start_hour = scenario.traffic.start_hour().unwrap_or(0.0);
     // Per hour of day: (samples, Σ busy replicas, Σ servers paid, arrivals).
     let mut day = [(0u64, 0u64, 0u64, 0u64); 24];
     let hour_of = |t: SimTime| ((t.as_secs_f64() / 3600.0 + start_hour) % 24.0) as usize % 24;

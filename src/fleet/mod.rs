@@ -16,6 +16,7 @@ use crate::router::{Loads, Router};
 use crate::scenario::{RouterPolicy, Scenario, ServerKind};
 use crate::workload::{Request, Workload};
 
+pub mod autoscale;
 pub mod control;
 pub mod gpu;
 pub mod queue_server;
