@@ -84,96 +84,8 @@ pub fn validate_cost(
         ServerKind::Llm(spec) => Some((spec.hardware.to_ascii_lowercase(), spec.gpus_per_server)),
         ServerKind::Queue { .. } => None,
     };
-    let hardware = gpu.as_ref().map(|(h, _)| h.as_str());
-    let preset_name = r
-        .cloud_preset
-        .clone()
-        .unwrap_or_else(|| default_price_preset(hardware).to_string());
-    let explicit = r.cloud_usd_per_server_hour.is_some() || r.cloud_usd_per_gpu_hour.is_some();
-    let preset = price_preset(&preset_name);
-    // `custom` is what a resolved scenario with an explicit price says.
-    if preset.is_none() && !(explicit && preset_name.starts_with("custom")) {
-        let names: Vec<&str> = PRICE_PRESETS.iter().map(|p| p.name).collect();
-        return Err(check.invalid(
-            "cost.cloud_preset",
-            format!(
-                "unknown price preset {preset_name:?}; allowed: {}",
-                names.join(", ")
-            ),
-        ));
-    }
-    let label = |explicit: &str| {
-        if r.cloud_preset.is_some() {
-            preset_name.clone()
-        } else {
-            explicit.to_string()
-        }
-    };
-    let (cloud_preset, price) = match (r.cloud_usd_per_server_hour, r.cloud_usd_per_gpu_hour) {
-        (Some(_), Some(_)) => {
-            return Err(check.invalid(
-                "cost.cloud_usd_per_gpu_hour",
-                "set either cost.cloud_usd_per_server_hour or cost.cloud_usd_per_gpu_hour, \
-                 not both",
-            ));
-        }
-        (Some(p), None) => (label("custom"), p),
-        (None, Some(per_gpu)) => {
-            let Some((_, n)) = &gpu else {
-                return Err(check.invalid(
-                    "cost.cloud_usd_per_gpu_hour",
-                    "applies to kind = \"llm\" servers (queue servers have no GPUs); use \
-                     cost.cloud_usd_per_server_hour",
-                ));
-            };
-            check.positive("cost.cloud_usd_per_gpu_hour", per_gpu)?;
-            (label("custom-per-gpu"), per_gpu * f64::from(*n))
-        }
-        (None, None) => match (&gpu, preset) {
-            (_, None) => {
-                return Err(check.invalid(
-                    "cost.cloud_preset",
-                    format!("{preset_name:?} names no preset; set a price or a preset"),
-                ));
-            }
-            (Some((hw, n)), Some(preset)) => {
-                let price = preset
-                    .check(hw, *n)
-                    .map_err(check.at("cost.cloud_preset"))?;
-                (preset_name.clone(), price)
-            }
-            (None, Some(preset)) => (preset_name.clone(), preset.usd_per_hour),
-        },
-    };
-
-    let tco_name = r
-        .tco_preset
-        .clone()
-        .unwrap_or_else(|| default_tco_preset(hardware).to_string());
-    let Some(tco) = tco_preset(&tco_name) else {
-        let names: Vec<&str> = TCO_PRESETS.iter().map(|p| p.name).collect();
-        return Err(check.invalid(
-            "cost.tco_preset",
-            format!(
-                "unknown server type {tco_name:?}; allowed: {}",
-                names.join(", ")
-            ),
-        ));
-    };
-    if let Some(hw) = hardware
-        && !tco.hardware.contains(&hw)
-    {
-        return Err(check.invalid(
-            "cost.tco_preset",
-            format!(
-                "{tco_name:?} is a {} system, not hardware = {hw:?}; use {:?} (the default), \
-                 then change any input with cost.server_capex_usd, cost.power_kw, ...",
-                tco.hardware.join("/"),
-                default_tco_preset(Some(hw)),
-            ),
-        ));
-    }
-    let d = tco.inputs_for(gpu.as_ref().map_or(tco.gpus, |(_, n)| *n));
+    let (cloud_preset, price) = cloud_price(&r, gpu.as_ref(), check)?;
+    let (tco_name, d) = tco_inputs(&r, gpu.as_ref(), check)?;
 
     if r.assumed_cache_hit_rate.is_none()
         && let CacheSpec::Lru {
@@ -243,4 +155,110 @@ pub fn validate_cost(
         check.non_negative(key, v)?;
     }
     Ok(spec)
+}
+
+/// The GPU type (lower case) and count of an LLM server; `None` for queue servers.
+type GpuShape<'a> = Option<&'a (String, u32)>;
+
+/// The cloud price of one server-hour and the label of where it came from: a preset that
+/// fits the servers, or a price given per server or per GPU.
+fn cloud_price(r: &RawCost, gpu: GpuShape, check: Check) -> Result<(String, f64), ScenarioError> {
+    let hardware = gpu.map(|(h, _)| h.as_str());
+    let preset_name = r
+        .cloud_preset
+        .clone()
+        .unwrap_or_else(|| default_price_preset(hardware).to_string());
+    let explicit = r.cloud_usd_per_server_hour.is_some() || r.cloud_usd_per_gpu_hour.is_some();
+    let preset = price_preset(&preset_name);
+    // `custom` is what a resolved scenario with an explicit price says.
+    if preset.is_none() && !(explicit && preset_name.starts_with("custom")) {
+        let names: Vec<&str> = PRICE_PRESETS.iter().map(|p| p.name).collect();
+        return Err(check.unknown(
+            "cost.cloud_preset",
+            "price preset",
+            &preset_name,
+            &names.join(", "),
+        ));
+    }
+    let label = |explicit: &str| {
+        if r.cloud_preset.is_some() {
+            preset_name.clone()
+        } else {
+            explicit.to_string()
+        }
+    };
+    let priced = match (r.cloud_usd_per_server_hour, r.cloud_usd_per_gpu_hour) {
+        (Some(_), Some(_)) => {
+            return Err(check.invalid(
+                "cost.cloud_usd_per_gpu_hour",
+                "set either cost.cloud_usd_per_server_hour or cost.cloud_usd_per_gpu_hour, \
+                 not both",
+            ));
+        }
+        (Some(p), None) => (label("custom"), p),
+        (None, Some(per_gpu)) => {
+            let Some((_, n)) = gpu else {
+                return Err(check.invalid(
+                    "cost.cloud_usd_per_gpu_hour",
+                    "applies to kind = \"llm\" servers (queue servers have no GPUs); use \
+                     cost.cloud_usd_per_server_hour",
+                ));
+            };
+            check.positive("cost.cloud_usd_per_gpu_hour", per_gpu)?;
+            (label("custom-per-gpu"), per_gpu * f64::from(*n))
+        }
+        (None, None) => match (gpu, preset) {
+            (_, None) => {
+                return Err(check.invalid(
+                    "cost.cloud_preset",
+                    format!("{preset_name:?} names no preset; set a price or a preset"),
+                ));
+            }
+            (Some((hw, n)), Some(preset)) => {
+                let price = preset
+                    .check(hw, *n)
+                    .map_err(check.at("cost.cloud_preset"))?;
+                (preset_name.clone(), price)
+            }
+            (None, Some(preset)) => (preset_name.clone(), preset.usd_per_hour),
+        },
+    };
+    Ok(priced)
+}
+
+/// The self-built server type and its TCO inputs, scaled to the GPUs per server (before any
+/// key set by hand).
+fn tco_inputs(
+    r: &RawCost,
+    gpu: GpuShape,
+    check: Check,
+) -> Result<(String, TcoInputs), ScenarioError> {
+    let hardware = gpu.map(|(h, _)| h.as_str());
+    let tco_name = r
+        .tco_preset
+        .clone()
+        .unwrap_or_else(|| default_tco_preset(hardware).to_string());
+    let Some(tco) = tco_preset(&tco_name) else {
+        let names: Vec<&str> = TCO_PRESETS.iter().map(|p| p.name).collect();
+        return Err(check.unknown(
+            "cost.tco_preset",
+            "server type",
+            &tco_name,
+            &names.join(", "),
+        ));
+    };
+    if let Some(hw) = hardware
+        && !tco.hardware.contains(&hw)
+    {
+        return Err(check.invalid(
+            "cost.tco_preset",
+            format!(
+                "{tco_name:?} is a {} system, not hardware = {hw:?}; use {:?} (the default), \
+                 then change any input with cost.server_capex_usd, cost.power_kw, ...",
+                tco.hardware.join("/"),
+                default_tco_preset(Some(hw)),
+            ),
+        ));
+    }
+    Ok((tco_name, tco.inputs_for(gpu.map_or(tco.gpus, |(_, n)| *n))))
 }

@@ -5,6 +5,17 @@
 //! an unknown key or a wrong type) -> overrides applied to the TOML table -> [`validate`] ->
 //! [`Scenario`]. A `Scenario` serialises back to the same schema (`scenario.resolved.toml`), so
 //! a run can be reproduced from its results folder alone.
+//!
+//! The scenario is the first stage of the pipeline: it owns every configuration type it
+//! validates (the batching mode, the day profile, the autoscaler's settings, the price and
+//! TCO presets) and imports nothing from the stages after it, only [`crate::timing`] (GPU
+//! and model presets) and [`crate::trace`] (trace files).
+//!
+//! One module per section, each with its `validate_*`: [`traffic`] (`[traffic]`, with the
+//! day [`profile`]), [`servers`] (`[servers]`), [`model`] (`[model]`, `[request]`),
+//! [`cache`] (`[cache]`), [`cost`] (`[cost]`, with [`prices`] and [`tco`]), [`autoscale`]
+//! (`[autoscale]`); `[run]`, `[router]` and `[slo]` are small and validated here. Every
+//! error is made by one helper, [`check::Check`].
 
 pub mod autoscale;
 pub mod cache;

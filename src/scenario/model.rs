@@ -48,13 +48,7 @@ pub fn validate_model(raw: Option<RawModel>, check: Check) -> Result<Model, Scen
     })?;
     let base = match &raw.preset {
         Some(p) => Some(model_preset(p).ok_or_else(|| {
-            check.invalid(
-                "model.preset",
-                format!(
-                    "unknown preset {p:?}; allowed: {}",
-                    MODEL_PRESETS.join(", ")
-                ),
-            )
+            check.unknown("model.preset", "preset", p, &MODEL_PRESETS.join(", "))
         })?),
         None => None,
     };

@@ -56,7 +56,7 @@ pub enum ServerKind {
 }
 
 /// A validated `[servers]` section with the `[model]` and `[request]` an LLM fleet needs.
-pub struct Fleet {
+pub struct ValidatedServers {
     /// The server pool.
     pub servers: ServersSpec,
     /// The model served (`kind = "llm"`).
@@ -74,13 +74,13 @@ pub fn validate_servers(
     autoscale: Option<&RawAutoscale>,
     records: Option<&Vec<TraceRecord>>,
     check: Check,
-) -> Result<Fleet, ScenarioError> {
+) -> Result<ValidatedServers, ScenarioError> {
     let count = rs.count;
     if rs.kind.unwrap_or(ServerKindName::Queue) == ServerKindName::Queue {
         let only_llm = "only applies to kind = \"llm\" servers";
         check.absent(model.is_some(), "model", only_llm)?;
         check.absent(request.is_some(), "request", only_llm)?;
-        return Ok(Fleet {
+        return Ok(ValidatedServers {
             servers: ServersSpec {
                 count,
                 kind: validate_queue_keys(rs, check)?,
@@ -113,7 +113,7 @@ pub fn validate_servers(
             ),
         ));
     }
-    Ok(Fleet {
+    Ok(ValidatedServers {
         servers: ServersSpec {
             count,
             kind: ServerKind::Llm(spec),
@@ -280,12 +280,8 @@ fn resolve_stack(rs: &RawServers, check: Check) -> Result<Option<StackProfile>, 
         ));
     }
     let name = name.unwrap_or_else(|| DEFAULT_STACK.to_string());
-    let mut p = stack_preset(&name).ok_or_else(|| {
-        check.invalid(
-            key,
-            format!("unknown stack {name:?}; allowed: {}", allowed()),
-        )
-    })?;
+    let mut p =
+        stack_preset(&name).ok_or_else(|| check.unknown(key, "stack", &name, &allowed()))?;
     if let Some(t) = table {
         let f64s = [
             (t.prefill_attn_flops_frac, &mut p.prefill_attn_flops_frac),
@@ -333,12 +329,11 @@ fn resolve_stack(rs: &RawServers, check: Check) -> Result<Option<StackProfile>, 
 fn resolve_gpu(rs: &RawServers, check: Check) -> Result<(String, Gpu), ScenarioError> {
     let hardware = rs.hardware.clone().unwrap_or_else(|| "a100-80gb".into());
     let mut gpu = gpu_preset(&hardware).ok_or_else(|| {
-        check.invalid(
+        check.unknown(
             "servers.hardware",
-            format!(
-                "unknown GPU preset {hardware:?}; allowed: {}",
-                GPU_PRESETS.join(", ")
-            ),
+            "GPU preset",
+            &hardware,
+            &GPU_PRESETS.join(", "),
         )
     })?;
     if let Some(g) = &rs.gpu {

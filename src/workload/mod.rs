@@ -135,7 +135,10 @@ impl Workload {
                 ..
             } => Arrivals::Diurnal(
                 diurnal::DiurnalArrivals::new(
-                    profile.clone(),
+                    // Normalised once more, as the arrivals always were: the weights then
+                    // match the last bit of every earlier run.
+                    diurnal::DailyProfile::from_weights(&profile.hourly_weights)
+                        .expect("a validated profile has 24 usable weights"),
                     tr.requests_per_s,
                     *start_hour,
                     stream(seed, Purpose::Arrivals),
