@@ -243,63 +243,9 @@ impl LruCache {
     }
 }
 
-/// Che's approximation of the hit rate of an LRU cache of `capacity` entries under IRM
-/// Zipf traffic over `distinct_queries` ids with exponent `zipf_s` (see [`ZipfQueries`]).
-///
-/// With popularities `p_k`, the characteristic time `T` solves
-/// `Σ_k (1 − exp(−p_k T)) = C`, found by bisection; the hit rate is then
-/// `Σ_k p_k (1 − exp(−p_k T))`. Returns 1 when the cache holds every query and 0 when
-/// `capacity` is 0. Cost: O(n) memory and O(n) per bisection step, by direct summation,
-/// so it is meant for `n` up to about 10^6 to 10^7.
-///
-/// # Panics
-///
-/// If `distinct_queries` is 0 or `zipf_s` is negative or not finite.
-pub fn che_hit_rate(distinct_queries: u64, zipf_s: f64, capacity: u64) -> f64 {
-    assert!(distinct_queries > 0, "distinct_queries must be positive");
-    assert!(
-        zipf_s.is_finite() && zipf_s >= 0.0,
-        "zipf_s must be finite and non-negative, got {zipf_s}"
-    );
-    if capacity == 0 {
-        return 0.0;
-    }
-    if capacity >= distinct_queries {
-        return 1.0;
-    }
-    // Popularities, least popular first so the sums add small terms before large ones.
-    let weights: Vec<f64> = (1..=distinct_queries)
-        .rev()
-        .map(|k| (k as f64).powf(-zipf_s))
-        .collect();
-    let total: f64 = weights.iter().sum();
-    let p: Vec<f64> = weights.iter().map(|w| w / total).collect();
-    // Expected number of cached entries after time `t`: increasing from 0 to n.
-    let occupancy = |t: f64| -> f64 { p.iter().map(|&pk| -(-pk * t).exp_m1()).sum() };
-    let c = capacity as f64;
-    let mut lo = 0.0_f64;
-    let mut hi = c;
-    while occupancy(hi) < c {
-        lo = hi;
-        hi *= 2.0;
-    }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
-        }
-        if occupancy(mid) < c {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi - lo <= 1e-12 * hi {
-            break;
-        }
-    }
-    let t = 0.5 * (lo + hi);
-    p.iter().map(|&pk| pk * -(-pk * t).exp_m1()).sum()
-}
+/// Che's approximation of an LRU cache's hit rate; it lives with the scenario, which uses it
+/// as the hit rate a cost estimate assumes.
+pub use crate::scenario::cache::che_hit_rate;
 
 #[cfg(test)]
 mod tests {

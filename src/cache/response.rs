@@ -33,6 +33,10 @@ enum Policy {
 
 impl ResponseCache {
     /// The cache of one replication seeded with `seed`.
+    ///
+    /// # Panics
+    ///
+    /// On an LRU spec validation would have refused (a caller bug).
     pub fn new(spec: &CacheSpec, seed: u64) -> Self {
         let policy = match *spec {
             CacheSpec::Lru {
@@ -41,17 +45,12 @@ impl ResponseCache {
                 capacity,
                 ttl_s,
                 hit_latency_s,
-            } => match (
-                lru::ZipfQueries::new(distinct_queries, zipf_s),
-                lru::LruCache::new(capacity, ttl_s),
-            ) {
-                (Ok(queries), Ok(cache)) => Policy::Lru {
-                    queries,
-                    cache,
-                    hit_latency: SimDuration::from_secs_f64(hit_latency_s),
-                },
-                // Validation checked both; an impossible spec caches nothing.
-                _ => Policy::None,
+            } => Policy::Lru {
+                queries: lru::ZipfQueries::new(distinct_queries, zipf_s)
+                    .expect("validation bounds distinct_queries and zipf_s"),
+                cache: lru::LruCache::new(capacity, ttl_s)
+                    .expect("validation bounds the capacity and the TTL"),
+                hit_latency: SimDuration::from_secs_f64(hit_latency_s),
             },
             CacheSpec::None => Policy::None,
             CacheSpec::Bernoulli {

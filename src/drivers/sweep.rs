@@ -31,7 +31,7 @@ use crate::scenario::{self, Overrides, Scenario};
 /// The most values one `--vary` range may produce; a guard against typos like `0..1e9:1`.
 pub const MAX_AXIS_VALUES: usize = 100_000;
 /// The most points a grid may have.
-pub const MAX_GRID_POINTS: usize = 1_000_000;
+pub const MAX_GRID_POINTS: usize = crate::scenario::limits::MAX_SWEEP_POINTS;
 /// The `format` field of a shard file.
 pub const SHARD_FORMAT: &str = "fleetsim-sweep-shard/1";
 

@@ -5,6 +5,7 @@
 //! holds one wake-up per replica in a queue slot, which an interrupted run reschedules in
 //! place.
 
+use super::autoscale::Autoscaler;
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{Ending, EventQueue, Flow, Model, SimDuration, SimTime};
@@ -22,7 +23,6 @@ use crate::router::{Loads, Router, prefix_affinity};
 use crate::scenario::RouterPolicy;
 use crate::scenario::{LlmServerSpec, Scenario};
 use crate::timing::{CachedStepCosts, Deployment};
-use crate::workload::diurnal::Autoscaler;
 use crate::workload::{Request, Workload};
 
 struct SessionRecorder {
@@ -317,7 +317,7 @@ impl LlmFleet {
             range: PaidRange::new(warmup, end, active as u64),
         };
         paid.meter.set(SimTime::ZERO, active as u64);
-        let diurnal = scenario.traffic.arrival == crate::scenario::ArrivalKind::Diurnal;
+        let diurnal = scenario.traffic.start_hour().is_some();
         let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
         let mut fleet = LlmFleet {
             tally: Tally::new(warmup, end, ctl.open_request_log(replication)),
@@ -342,7 +342,7 @@ impl LlmFleet {
             scaling,
             paid,
             day: diurnal.then(|| DayRecorder {
-                start_hour: scenario.traffic.start_hour.unwrap_or(0.0),
+                start_hour: scenario.traffic.start_hour().unwrap_or(0.0),
                 hours: [(0, 0, 0, 0); 24],
             }),
             waiting_total: 0,

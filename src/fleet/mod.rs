@@ -12,6 +12,7 @@ use crate::engine::{Ending, EventQueue, Model, SimTime, StopRules};
 use crate::fleet::queue_server::QueueFleet;
 use crate::scenario::{Scenario, ServerKind};
 
+pub mod autoscale;
 pub mod control;
 pub mod gpu;
 pub mod queue_server;

@@ -21,21 +21,12 @@
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
+/// The batching mode is a scenario setting (`servers.batching`).
+pub use crate::scenario::Batching;
 
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
 use crate::timing::{StepCosts, StepShape, ToStepCosts};
-
-/// How a replica forms batches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Batching {
-    /// Iteration-level (Orca/vLLM): sequences join and leave between steps.
-    Continuous,
-    /// A batch forms when the replica is idle and runs until its last sequence finishes.
-    Static,
-}
 
 /// Scheduler limits of one replica.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -23,7 +23,7 @@ pub const MAX_QUEUE: u64 = 10_000_000;
 /// Most rows of a trace file (`traffic.path`, `fleetsim trace-stats`).
 pub const MAX_TRACE_ROWS: usize = 10_000_000;
 /// Most points of one sweep grid (the product of every `--vary` axis).
-pub const MAX_SWEEP_POINTS: usize = crate::drivers::sweep::MAX_GRID_POINTS;
+pub const MAX_SWEEP_POINTS: usize = 1_000_000;
 /// Most worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1_024;
 /// Largest scenario file, in bytes (a scenario is a few KiB; an empirical distribution

@@ -3,8 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{ArrivalKind, DistSpec, RouterPolicy};
-use crate::fleet::replica::Batching;
+use super::{ArrivalKind, Batching, DistSpec, RouterPolicy};
 
 /// A scenario file as written.
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,8 @@ use rand_distr::{Distribution, Exp};
 
 use crate::engine::rng::{Purpose, stream};
 use crate::engine::{SimDuration, SimTime};
-use crate::scenario::{ArrivalKind, Dist, Scenario, ServerKind};
+use crate::scenario::{ArrivalProcess, Dist, Scenario, ServerKind};
+use crate::trace::TraceFormat;
 
 /// One request as it enters the system.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,39 +115,39 @@ pub const MOONCAKE_STEP_S: f64 = 3.0;
 
 impl Workload {
     /// The workload of one replication seeded with `seed`.
+    ///
+    /// # Panics
+    ///
+    /// On a scenario that did not come from validation with a distribution or arrival
+    /// process validation would have refused (a caller bug).
     pub fn new(scenario: &Scenario, seed: u64) -> Self {
         let tr = &scenario.traffic;
-        let arrivals = match tr.arrival {
-            ArrivalKind::Poisson | ArrivalKind::TracePoisson => Arrivals::Poisson {
-                // Validation guarantees a positive finite rate, so Exp::new cannot fail.
+        let arrivals = match &tr.arrival {
+            ArrivalProcess::Poisson | ArrivalProcess::TracePoisson(_) => Arrivals::Poisson {
                 interarrival: Exp::new(tr.requests_per_s)
-                    .unwrap_or_else(|_| Exp::new(1.0).expect("1 is a valid rate")),
+                    .expect("validation gives Poisson arrivals a positive finite rate"),
                 rng: stream(seed, Purpose::Arrivals),
                 next_time_s: 0.0,
             },
-            ArrivalKind::Diurnal => {
-                let weights = tr.hourly_weights.clone().unwrap_or_else(|| vec![1.0; 24]);
-                let profile = diurnal::DailyProfile::from_weights(&weights)
-                    .unwrap_or_else(|_| diurnal::DailyProfile::flat());
-                match diurnal::DiurnalArrivals::new(
-                    profile,
+            ArrivalProcess::Diurnal {
+                profile,
+                start_hour,
+                ..
+            } => Arrivals::Diurnal(
+                diurnal::DiurnalArrivals::new(
+                    // Normalised once more, as the arrivals always were: the weights then
+                    // match the last bit of every earlier run.
+                    diurnal::DailyProfile::from_weights(&profile.hourly_weights)
+                        .expect("a validated profile has 24 usable weights"),
                     tr.requests_per_s,
-                    tr.start_hour.unwrap_or(0.0),
+                    *start_hour,
                     stream(seed, Purpose::Arrivals),
-                ) {
-                    Ok(d) => Arrivals::Diurnal(d),
-                    // Validation checked the profile and rate; fall back to Poisson.
-                    Err(_) => Arrivals::Poisson {
-                        interarrival: Exp::new(tr.requests_per_s.max(1e-9))
-                            .unwrap_or_else(|_| Exp::new(1.0).expect("1 is a valid rate")),
-                        rng: stream(seed, Purpose::Arrivals),
-                        next_time_s: 0.0,
-                    },
-                }
-            }
-            ArrivalKind::Trace => {
-                let records = tr.records.clone().unwrap_or_default();
-                let spread = (tr.format.as_deref() == Some("mooncake")).then(|| {
+                )
+                .expect("validation checked the day profile, the rate and the start hour"),
+            ),
+            ArrivalProcess::Trace(trace) => {
+                let records = trace.records.clone();
+                let spread = (trace.format == TraceFormat::Mooncake).then(|| {
                     crate::trace::spread_steps(
                         &records,
                         MOONCAKE_STEP_S,
@@ -162,32 +163,41 @@ impl Workload {
                     index: 0,
                     pass: 0,
                     period_s: span + gap,
-                    rate_scale: tr.rate_scale.unwrap_or(1.0),
-                    looped: tr.loop_trace.unwrap_or(false),
+                    rate_scale: trace.rate_scale,
+                    looped: trace.loop_trace,
                 })
             }
         };
         let service = match &scenario.servers.kind {
-            ServerKind::Queue { service_time_s, .. } => service_time_s
-                .build()
-                .ok()
-                .map(|d| (d, stream(seed, Purpose::Service))),
+            ServerKind::Queue { service_time_s, .. } => Some((
+                service_time_s
+                    .build()
+                    .expect("validation built the service time distribution"),
+                stream(seed, Purpose::Service),
+            )),
             ServerKind::Llm(_) => None,
         };
-        let tokens = scenario.request.as_ref().and_then(|r| {
-            Some(TokenDraws {
-                input: r.input_tokens.build().ok()?,
-                input_rng: stream(seed, Purpose::InputTokens),
-                output: r.output_tokens.build().ok()?,
-                output_rng: stream(seed, Purpose::OutputTokens),
-            })
+        let tokens = scenario.request.as_ref().map(|r| TokenDraws {
+            input: r
+                .input_tokens
+                .build()
+                .expect("validation built the input token distribution"),
+            input_rng: stream(seed, Purpose::InputTokens),
+            output: r
+                .output_tokens
+                .build()
+                .expect("validation built the output token distribution"),
+            output_rng: stream(seed, Purpose::OutputTokens),
         });
         let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
         let think = scenario
             .request
             .as_ref()
             .and_then(|r| r.think_time_s.as_ref())
-            .and_then(|d| d.build().ok());
+            .map(|d| {
+                d.build()
+                    .expect("validation built the think time distribution")
+            });
         Workload {
             arrivals,
             service,

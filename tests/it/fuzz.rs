@@ -266,7 +266,7 @@ fn check(text: &str, sets: &[String]) {
             s.traffic.warmup_s = s.traffic.duration_s * 0.1;
             let rounds = s.request.as_ref().map_or(1, |r| r.rounds);
             let work = s.traffic.requests_per_s * s.traffic.duration_s * f64::from(rounds);
-            if work <= 2_000.0 && s.servers.count <= 64 && s.traffic.records.is_none() {
+            if work <= 2_000.0 && s.servers.count <= 64 && s.traffic.records().is_none() {
                 let out = fleetsim::drivers::run::run(&s, Some(1));
                 assert!(out.summary["stable"].is_boolean(), "{}", out.summary);
             }
