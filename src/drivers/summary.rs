@@ -116,3 +116,21 @@ impl RunSummary {
         self.diagnostics.as_ref().map_or(&[], |d| &d.warnings)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{SLO_METRICS, SLO_STATS};
+
+    #[test]
+    fn every_slo_name_validation_admits_has_an_enum() {
+        for &m in SLO_METRICS {
+            assert_eq!(Metric::from_name(m).map(Metric::name), Some(m));
+        }
+        for &s in SLO_STATS {
+            assert_eq!(LatencyStat::from_name(s).map(LatencyStat::name), Some(s));
+        }
+        assert_eq!(Metric::from_name("service"), None);
+        assert_eq!(LatencyStat::from_name("p75"), None);
+    }
+}

@@ -463,3 +463,43 @@ impl LatenciesHalfWidths {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replications_average_field_by_field() {
+        let mut a = ReplicationMetrics::default();
+        a.requests.arrived = 3;
+        a.utilization = 0.5;
+        a.latency_s.ttft = Some(LatencySummary {
+            mean: 1.0,
+            ..LatencySummary::default()
+        });
+        let mut b = a.clone();
+        b.requests.arrived = 4;
+        b.utilization = 0.7;
+        b.latency_s.ttft = Some(LatencySummary {
+            mean: 3.0,
+            ..LatencySummary::default()
+        });
+        let (m, h) = ReplicationMetrics::mean_ci(&[&a, &b]);
+        assert_eq!(m.requests.arrived, 3.5);
+        assert!((m.utilization - 0.6).abs() < 1e-12);
+        assert_eq!(
+            m.latency_s.get(LatencyMetric::Ttft).map(|s| s.mean),
+            Some(2.0)
+        );
+        let hw = h.latency_s.get(LatencyMetric::Ttft).and_then(|h| h.mean);
+        assert!((hw.unwrap() - 12.706).abs() < 1e-2, "{hw:?}");
+        assert_eq!(h.requests.cache_hits, Some(0.0));
+        assert!(m.llm.is_none() && h.llm.is_none() && m.idle_rate.formula.is_none());
+        // Counts become fractional means; parts a fleet lacks are left out of the JSON.
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["requests"]["arrived"], 3.5);
+        assert!(v.get("llm").is_none() && v["idle_rate"].get("assumed").is_none());
+        let (_, one) = ReplicationMetrics::mean_ci(&[&a]);
+        assert_eq!(one.utilization, None, "no half-width from one replication");
+    }
+}
