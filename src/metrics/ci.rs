@@ -97,7 +97,6 @@ impl<T: Replicated> Replicated for BTreeMap<String, T> {
 /// `nested Type => Means, HalfWidths { a: A, b: B }`: both structs are defined here, with
 /// `A::Mean`, `A::HalfWidth` fields (field attributes such as `serde(skip_serializing_if)`
 /// are copied to both). Either way a field left out of the list fails to compile.
-#[macro_export]
 macro_rules! replicated {
     (floats $name:ident => $hw:ident { $($field:ident),* $(,)? }) => {
         #[doc = concat!("95% half-widths of [`", stringify!($name), "`] over replications \
@@ -166,6 +165,8 @@ macro_rules! replicated {
         }
     };
 }
+
+pub(crate) use replicated;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::LatencySummary;
-use super::ci::{Replicated, mean_ci95};
+use super::ci::{Replicated, mean_ci95, replicated};
 use super::steady::SteadyRecorder;
 
 /// Counts of measured requests (those arriving after the warm-up).
@@ -170,18 +170,18 @@ pub struct DayProfile {
     pub servers_paid: std::collections::BTreeMap<String, f64>,
 }
 
-crate::replicated!(nested RequestCounts => RequestMeans, RequestHalfWidths {
+replicated!(nested RequestCounts => RequestMeans, RequestHalfWidths {
     arrived: u64,
     completed: u64,
     cache_hits: u64,
     in_flight: u64,
 });
 
-crate::replicated!(floats LatencySummary => LatencyHalfWidths {
+replicated!(floats LatencySummary => LatencyHalfWidths {
     mean, p50, p90, p95, p99, p999, max,
 });
 
-crate::replicated!(nested Latencies => LatencyMeans, LatenciesHalfWidths {
+replicated!(nested Latencies => LatencyMeans, LatenciesHalfWidths {
     e2e: LatencySummary,
     queue_wait: LatencySummary,
     service: LatencySummary,
@@ -260,30 +260,30 @@ impl Replicated for IdleRates {
     }
 }
 
-crate::replicated!(floats LlmMetrics => LlmHalfWidths {
+replicated!(floats LlmMetrics => LlmHalfWidths {
     replicas, kv_capacity_tokens, mean_batch, mbu, mfu, kv_occupancy, preemptions,
     output_tokens_per_s, prefill_tokens_per_s, steps_per_busy_s, mean_servers, min_servers,
     max_servers, prefix_hit_fraction,
 });
 
-crate::replicated!(floats RoundMetrics => RoundHalfWidths {
+replicated!(floats RoundMetrics => RoundHalfWidths {
     completed, e2e_mean_s, ttft_mean_s,
 });
 
-crate::replicated!(nested SessionMetrics => SessionMeans, SessionHalfWidths {
+replicated!(nested SessionMetrics => SessionMeans, SessionHalfWidths {
     rounds: f64,
     completed: f64,
     e2e_s: LatencySummary,
     per_round: std::collections::BTreeMap<String, RoundMetrics>,
 });
 
-crate::replicated!(nested DayProfile => DayMeans, DayHalfWidths {
+replicated!(nested DayProfile => DayMeans, DayHalfWidths {
     arrivals_per_s: std::collections::BTreeMap<String, f64>,
     busy_replicas: std::collections::BTreeMap<String, f64>,
     servers_paid: std::collections::BTreeMap<String, f64>,
 });
 
-crate::replicated!(nested ReplicationMetrics => MetricMeans, MetricHalfWidths {
+replicated!(nested ReplicationMetrics => MetricMeans, MetricHalfWidths {
     requests: RequestCounts,
     latency_s: Latencies,
     wait_probability: f64,
