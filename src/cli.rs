@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::export::{Csv, Exporter, Html, Json, SweepResult, Table};
 use crate::report::results::{self, Destination, ResultFile};
-use crate::report::{html, pages, table};
+use crate::report::sweep::SweepWriter;
 use crate::scenario::{self, Overrides, Scenario};
 
 /// fleetsim: size fleets of LLM inference servers by discrete-event simulation.
@@ -441,27 +442,18 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         out
     });
     bar.finish_and_clear();
-    let json = results::summary_json(&output.summary);
-    let docs: Vec<serde_json::Value> = output
-        .replications
-        .iter()
-        .map(|m| serde_json::to_value(m).unwrap_or_default())
-        .collect();
     let files = [
-        ResultFile::text("summary.json", json.clone()),
-        ResultFile::text("summary.csv", results::rows_csv("replication", &docs)?),
+        file("summary.json", Json.serialize(&output)?),
+        file("summary.csv", Csv.serialize(&output)?),
         ResultFile::text("scenario.resolved.toml", scenario.to_resolved_toml()),
-        ResultFile::text(
-            "report.html",
-            html::render_report(&pages::run_report(&output.summary)),
-        ),
+        file("report.html", Html.serialize(&output)?),
     ];
     if let (Some(dir), Some(e)) = (&staging, ctl.request_log_error()) {
         let _ = std::fs::remove_dir_all(dir);
         anyhow::bail!("--requests-csv: {e}");
     }
     let folder = results::write_atomically(dest, &files)?;
-    let mut requests_bytes = None;
+    let mut notes = Vec::new();
     if let Some(dir) = &staging {
         let partial = folder.join(".requests.csv.partial");
         let bytes = crate::metrics::request_log::join_request_logs(
@@ -472,30 +464,40 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("joining the request rows of {}", dir.display()))?;
         std::fs::rename(&partial, folder.join("requests.csv"))?;
         std::fs::remove_dir_all(dir)?;
-        requests_bytes = Some(bytes);
+        notes.push(format!("requests.csv: {:.1} MB", bytes as f64 / 1e6));
     }
+    let table = Table.serialize(&output)?;
+    print_result(args.output.json, &files[0].bytes, &table, &folder, &notes)
+}
+
+/// A results file from an exporter's bytes.
+fn file(name: &str, bytes: Vec<u8>) -> ResultFile {
+    ResultFile {
+        name: name.into(),
+        bytes,
+    }
+}
+
+/// Prints what a command produced once its results are written: the JSON `document` with
+/// `--json`; else the `table`, `results: <results_at>` and any `notes`, one per line.
+fn print_result(
+    json: bool,
+    document: &[u8],
+    table: &[u8],
+    results_at: &std::path::Path,
+    notes: &[String],
+) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    if args.output.json {
-        stdout.write_all(json.as_bytes())?;
+    if json {
+        stdout.write_all(document)?;
     } else {
-        writeln!(stdout, "{}", table::render(&output.summary))?;
-        for w in warnings(&output.summary) {
-            writeln!(stdout, "warning: {w}")?;
-        }
-        writeln!(stdout, "results: {}", folder.display())?;
-        if let Some(b) = requests_bytes {
-            writeln!(stdout, "requests.csv: {:.1} MB", b as f64 / 1e6)?;
+        stdout.write_all(table)?;
+        writeln!(stdout, "results: {}", results_at.display())?;
+        for n in notes {
+            writeln!(stdout, "{n}")?;
         }
     }
     Ok(())
-}
-
-/// The steady-state warnings of a summary (`diagnostics.warnings`).
-fn warnings(summary: &serde_json::Value) -> Vec<&str> {
-    summary["diagnostics"]["warnings"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 /// Refuses `--threads` outside 1..=[`scenario::limits::MAX_THREADS`] (thousands of threads
@@ -542,28 +544,18 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     bar.finish_and_clear();
     let outcome =
         outcome.map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
-    let json = results::summary_json(&serde_json::to_value(&outcome)?);
     let mut resolved = scenario.clone();
     resolved.servers.count = outcome.servers;
     // Replications plan chose, so `fleetsim run` on the file reproduces the chosen summary.
     resolved.run.replications = outcome.replications;
     let files = [
-        ResultFile::text("plan.json", json.clone()),
-        ResultFile::text(
-            "report.html",
-            html::render_report(&pages::plan_report(&outcome)),
-        ),
+        file("plan.json", Json.serialize(&outcome)?),
+        file("report.html", Html.serialize(&outcome)?),
         ResultFile::text("scenario.resolved.toml", resolved.to_resolved_toml()),
     ];
     let folder = results::write_atomically(dest, &files)?;
-    let mut stdout = std::io::stdout().lock();
-    if args.output.json {
-        stdout.write_all(json.as_bytes())?;
-    } else {
-        writeln!(stdout, "{}", table::render_plan(&outcome))?;
-        writeln!(stdout, "results: {}", folder.display())?;
-    }
-    Ok(())
+    let table = Table.serialize(&outcome)?;
+    print_result(args.output.json, &files[0].bytes, &table, &folder, &[])
 }
 
 /// The exit code for an error: 2 for anything the user can fix in the input, 1 otherwise.
@@ -655,7 +647,15 @@ fn check_out_free(out: Option<&PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Writes `sweep.csv`, `sweep.json` and `grid.json` for a whole grid, and prints them.
+/// `grid.json`: the grid definition, pretty-printed.
+fn grid_json(grid: &crate::drivers::sweep::Grid) -> Result<ResultFile> {
+    let mut text = serde_json::to_string_pretty(grid)?;
+    text.push('\n');
+    Ok(ResultFile::text("grid.json", text))
+}
+
+/// Writes `sweep.csv`, `sweep.json`, `grid.json` and `report.html` for a whole grid, and
+/// prints them.
 fn write_sweep(
     grid: &crate::drivers::sweep::Grid,
     rows: &[serde_json::Map<String, serde_json::Value>],
@@ -663,17 +663,12 @@ fn write_sweep(
     results_dir: &std::path::Path,
     json: bool,
 ) -> Result<()> {
-    let rendered = crate::drivers::sweep::render(grid, rows)?;
-    let mut grid_json = serde_json::to_string_pretty(grid)?;
-    grid_json.push('\n');
+    let result = SweepResult { grid, rows };
     let files = [
-        ResultFile::text("sweep.csv", rendered.csv),
-        ResultFile::text("sweep.json", rendered.json.clone()),
-        ResultFile::text("grid.json", grid_json),
-        ResultFile::text(
-            "report.html",
-            crate::report::html::render_report(&crate::report::pages::sweep_report(grid, rows)),
-        ),
+        file("sweep.csv", Csv.serialize(&result)?),
+        file("sweep.json", Json.serialize(&result)?),
+        grid_json(grid)?,
+        file("report.html", Html.serialize(&result)?),
     ];
     let dest = match out {
         Some(out) => Destination::Exact(out),
@@ -684,18 +679,8 @@ fn write_sweep(
         },
     };
     let folder = results::write_atomically(dest, &files)?;
-    let mut stdout = std::io::stdout().lock();
-    if json {
-        stdout.write_all(rendered.json.as_bytes())?;
-    } else {
-        writeln!(
-            stdout,
-            "{}",
-            crate::drivers::sweep::render_table(grid, rows)
-        )?;
-        writeln!(stdout, "results: {}", folder.display())?;
-    }
-    Ok(())
+    let table = Table.serialize(&result)?;
+    print_result(json, &files[1].bytes, &table, &folder, &[])
 }
 
 fn cmd_sweep(args: SweepArgs) -> Result<()> {
@@ -739,7 +724,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             let dest = destination(&args.output, &grid.scenario, "sweep");
             let mut shown = Vec::new();
             let folder = results::write_atomically_with(dest, |dir| {
-                let mut writer = sweep::SweepWriter::new(dir)?;
+                let mut writer = SweepWriter::new(dir)?;
                 sweep::run_points_streaming(
                     &args.scenario.scenario,
                     &grid,
@@ -750,34 +735,40 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                 )?;
                 bar.finish_and_clear();
                 shown = writer.finish(&grid)?;
-                let mut grid_json = serde_json::to_string_pretty(&grid)?;
-                grid_json.push('\n');
-                let report = crate::report::html::render_report(
-                    &crate::report::pages::sweep_report(&grid, &shown),
-                );
-                for (name, text) in [("grid.json", grid_json), ("report.html", report)] {
-                    std::fs::write(dir.join(name), text)
-                        .with_context(|| format!("writing {name}"))?;
+                let shown = SweepResult {
+                    grid: &grid,
+                    rows: &shown,
+                };
+                let files = [
+                    grid_json(&grid)?,
+                    file("report.html", Html.serialize(&shown)?),
+                ];
+                for f in files {
+                    std::fs::write(dir.join(&f.name), f.bytes)
+                        .with_context(|| format!("writing {}", f.name))?;
                 }
                 Ok(())
             })?;
-            let mut stdout = std::io::stdout().lock();
-            if args.output.json {
-                let mut f = std::fs::File::open(folder.join("sweep.json"))?;
-                std::io::copy(&mut f, &mut stdout)?;
+            let document = if args.output.json {
+                std::fs::read(folder.join("sweep.json"))?
             } else {
-                writeln!(stdout, "{}", sweep::render_table(&grid, &shown))?;
-                if shown.len() < points.len() {
-                    writeln!(
-                        stdout,
-                        "(the first {} of {} points; sweep.csv has them all)",
+                Vec::new()
+            };
+            let mut table = Table.serialize(&SweepResult {
+                grid: &grid,
+                rows: &shown,
+            })?;
+            if shown.len() < points.len() {
+                table.extend(
+                    format!(
+                        "(the first {} of {} points; sweep.csv has them all)\n",
                         shown.len(),
                         points.len()
-                    )?;
-                }
-                writeln!(stdout, "results: {}", folder.display())?;
+                    )
+                    .into_bytes(),
+                );
             }
-            Ok(())
+            print_result(args.output.json, &document, &table, &folder, &[])
         }
         Some(shard) => {
             let rows = sweep::run_points(
@@ -807,25 +798,21 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                 },
             };
             let folder = results::write_atomically(dest, &files)?;
-            let mut stdout = std::io::stdout().lock();
-            if args.output.json {
-                stdout.write_all(text.as_bytes())?;
-            } else {
-                writeln!(
-                    stdout,
-                    "shard {}/{}: {} of {} points",
-                    shard.index,
-                    shard.count,
-                    file.rows.len(),
-                    file.points
-                )?;
-                writeln!(
-                    stdout,
-                    "results: {}",
-                    folder.join(shard.file_name()).display()
-                )?;
-            }
-            Ok(())
+            let table = format!(
+                "shard {}/{}: {} of {} points\n",
+                shard.index,
+                shard.count,
+                file.rows.len(),
+                file.points
+            );
+            let at = folder.join(shard.file_name());
+            print_result(
+                args.output.json,
+                text.as_bytes(),
+                table.as_bytes(),
+                &at,
+                &[],
+            )
         }
     }
 }

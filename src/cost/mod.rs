@@ -33,7 +33,7 @@ pub use reports::{
     Estimate, EstimateInput, all_estimates, estimate_for_scenario, estimate_scenario,
     find_estimate, not_llm_message,
 };
-pub use run_cost::add_costs;
+pub use run_cost::{RunCost, run_costs};
 pub use tco::{
     SELF_BUILT_FRACTION_OF_CLOUD, TCO_PRESETS, TcoBreakdown, TcoInputs, TcoPreset,
     default_tco_preset, self_built_from_cloud_usd, tco_preset,

@@ -6,122 +6,138 @@
 //! request's cost is that spend divided by the requests completed per second (cache hits
 //! included, as the formula's `(1 - hit rate)` counts them).
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{
-    BridgeFactors, FormulaInputs, PerTokenInputs, SELF_BUILT_FRACTION_OF_CLOUD, bridge,
+    BridgeFactors, BridgeTerm, FormulaInputs, PerTokenInputs, SELF_BUILT_FRACTION_OF_CLOUD, bridge,
     equivalent_idle_rate, formula_cost_cents,
 };
-use crate::scenario::{Scenario, ServerKind};
+use crate::metrics::replication::{IdleComparison, MetricMeans};
+use crate::scenario::{DistSpec, RequestSpec, Scenario, ServerKind};
+use crate::timing::Model;
 
 const S_PER_HOUR: f64 = 3600.0;
 
-fn num(v: &Value, path: &str) -> Option<f64> {
-    path.split('.').try_fold(v, |v, k| v.get(k))?.as_f64()
+/// The `cost` of a run summary.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RunCost {
+    /// Renting the fleet.
+    pub cloud: CloudCost,
+    /// Owning the fleet (TCO).
+    pub self_built: SelfBuiltCost,
+    /// The R1 formula with its assumed rates (LLM fleets).
+    pub formula: Option<FormulaCost>,
+    /// The formula-to-simulated bridge (LLM fleets that completed requests).
+    pub bridge: Option<BridgeCost>,
 }
 
-/// Adds `cost` and `idle_rate.{assumed,equivalent}` to a summary of means.
-pub fn add_costs(scenario: &Scenario, summary: &mut Value) {
+/// The cloud price and what the simulated fleet costs at it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CloudCost {
+    /// `cost.cloud_preset`.
+    pub preset: String,
+    /// Price per server-hour, USD.
+    pub usd_per_server_hour: f64,
+    /// Price per GPU-hour, USD (LLM fleets).
+    pub usd_per_gpu_hour: Option<f64>,
+    /// GPUs per server (LLM fleets).
+    pub gpus_per_server: Option<u32>,
+    /// The preset's provider, when the price is the preset's.
+    pub provider: Option<&'static str>,
+    /// The preset's instance type.
+    pub instance: Option<&'static str>,
+    /// When and where the preset's price was read.
+    pub as_of: Option<&'static str>,
+    /// Where the preset's price comes from.
+    pub source: Option<&'static str>,
+    /// Per completed request, USD (none when nothing completed).
+    pub per_request_usd: Option<f64>,
+    /// Per 1,000 tokens of a mean request, USD (LLM fleets).
+    pub per_1k_tokens_usd: Option<f64>,
+    /// The fleet for a day, USD.
+    pub per_day_usd: f64,
+}
+
+/// The self-built (TCO) price and what the simulated fleet costs at it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SelfBuiltCost {
+    /// `cost.tco_preset`.
+    pub tco_preset: String,
+    /// The preset's system.
+    pub system: Option<&'static str>,
+    /// TCO per server-hour, USD.
+    pub usd_per_server_hour: f64,
+    /// Per completed request, USD.
+    pub per_request_usd: Option<f64>,
+    /// Per 1,000 tokens of a mean request, USD (LLM fleets).
+    pub per_1k_tokens_usd: Option<f64>,
+    /// The fleet for a day, USD.
+    pub per_day_usd: f64,
+    /// The reports' shortcut: cloud cost x [`SELF_BUILT_FRACTION_OF_CLOUD`].
+    pub reports_shortcut_per_request_usd: Option<f64>,
+}
+
+/// The R1 formula's estimate with the assumed rates beside it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct FormulaCost {
+    /// Per request, USD.
+    pub per_request_usd: f64,
+    /// Per 1,000 tokens, USD.
+    pub per_1k_tokens_usd: f64,
+    /// Mean prompt plus output tokens of a request.
+    pub task_tokens: f64,
+    /// Busy-server cost per 1,000 tokens, cents.
+    pub busy_cents_per_1k_tokens: f64,
+    /// `cost.assumed_idle_rate`.
+    pub assumed_idle_rate: f64,
+    /// `cost.assumed_cache_hit_rate`.
+    pub assumed_cache_hit_rate: f64,
+    /// `cost.assumed_mfu`.
+    pub assumed_mfu: f64,
+    /// The model's compression.
+    pub compression: f64,
+}
+
+/// The bridge from the formula's cost to the simulated one, term by term.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BridgeCost {
+    /// The formula's cost per request, USD.
+    pub formula_usd: f64,
+    /// The simulated cloud cost per request, USD.
+    pub simulated_usd: f64,
+    /// Each factor's contribution, USD.
+    pub terms: Vec<BridgeTerm>,
+    /// The factors compared.
+    pub factors: BridgeFactors,
+}
+
+/// The costs of a run from its means, and the idle rates the formula assumes and would need
+/// (`idle_rate.{assumed,equivalent}`).
+pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComparison) {
     let c = &scenario.cost;
     // Servers paid for: the time-averaged fleet when it autoscales.
-    let n = num(summary, "llm.mean_servers").unwrap_or(f64::from(scenario.servers.count));
-    let throughput = num(summary, "throughput_per_s").unwrap_or(0.0);
-    let idle = num(summary, "idle_rate.achieved").unwrap_or(0.0);
-    let hit = num(summary, "cache_hit_rate").unwrap_or(0.0);
+    let n = means
+        .llm
+        .as_ref()
+        .map(|l| l.mean_servers)
+        .filter(|x| x.is_finite())
+        .unwrap_or(f64::from(scenario.servers.count));
+    let throughput = means.throughput_per_s;
     let tco = c.tco().tco_usd_per_server_hour();
-    let per_request = |usd_per_hour: f64| {
-        if throughput > 0.0 {
-            Some(n * usd_per_hour / S_PER_HOUR / throughput)
-        } else {
-            None
-        }
-    };
+    let per_request =
+        |usd_per_hour: f64| (throughput > 0.0).then(|| n * usd_per_hour / S_PER_HOUR / throughput);
     let cloud_req = per_request(c.cloud_usd_per_server_hour);
     let self_req = per_request(tco);
-
-    // Tokens and the formula exist for LLM fleets only.
-    let mut task_tokens = None;
-    let mut formula = Value::Null;
-    let mut equivalent = Value::Null;
-    let mut bridge_terms = Value::Null;
-    if let (ServerKind::Llm(spec), Some(model), Some(req)) =
-        (&scenario.servers.kind, &scenario.model, &scenario.request)
-    {
-        let mean = |d: &crate::scenario::DistSpec| d.build().map(|d| d.mean()).unwrap_or(0.0);
-        let (tin, tout) = (mean(&req.input_tokens), mean(&req.output_tokens));
-        let t = tin + tout;
-        task_tokens = Some(t);
-        let per_token = PerTokenInputs {
-            params: model.params,
-            flops_per_token_factor: 2.0,
-            mfu: c.assumed_mfu,
-            gpus: f64::from(spec.gpus_per_server),
-            peak_flops_per_gpu: spec.gpu.peak_flops,
-            server_usd_per_hour: c.cloud_usd_per_server_hour,
-            idle_rate: 0.0,
-        };
-        let inputs = FormulaInputs {
-            task_tokens: t,
-            cost_per_1k_tokens_cents: per_token.per_1k_tokens_cents_busy(),
-            cache_hit_rate: c.assumed_cache_hit_rate,
-            idle_rate: c.assumed_idle_rate,
-            compression: model.compression,
-        };
-        let formula_usd = formula_cost_cents(&inputs) / 100.0;
-        formula = json!({
-            "per_request_usd": formula_usd,
-            "per_1k_tokens_usd": formula_usd / (t / 1000.0),
-            "task_tokens": t,
-            "busy_cents_per_1k_tokens": inputs.cost_per_1k_tokens_cents,
-            "assumed_idle_rate": c.assumed_idle_rate,
-            "assumed_cache_hit_rate": c.assumed_cache_hit_rate,
-            "assumed_mfu": c.assumed_mfu,
-            "compression": model.compression,
-        });
-        if let Some(sim_usd) = cloud_req {
-            equivalent = json!(equivalent_idle_rate(sim_usd, &inputs));
-            // Server-seconds per token of one request alone (batch 1), with the model as
-            // simulated and with it uncompressed, to separate compression from batching.
-            let batch1 = |compression: f64| -> Option<f64> {
-                let mut m = model.clone();
-                m.compression = compression;
-                let d = spec.deployment(&m).ok()?;
-                let ti = tin.round().max(1.0) as u64;
-                let steps = (tout.round() - 1.0).max(0.0) as u64;
-                let decode = d.decode_step_time_s(1, ti + steps / 2) * steps as f64;
-                let replica_s = d.prefill_time_s(ti) + decode;
-                Some(replica_s / f64::from(d.replicas_per_server()) / t)
-            };
-            let tokens_per_s = num(summary, "llm.prefill_tokens_per_s").unwrap_or(0.0)
-                + num(summary, "llm.output_tokens_per_s").unwrap_or(0.0);
-            if let (Some(b1_sim), Some(b1_full)) = (batch1(model.compression), batch1(1.0))
-                && tokens_per_s > 0.0
-            {
-                let achieved = (1.0 - idle) * n / tokens_per_s;
-                let c_sim = b1_sim / b1_full;
-                let factors = BridgeFactors {
-                    assumed_idle_rate: c.assumed_idle_rate,
-                    achieved_idle_rate: idle,
-                    formula_busy_s_per_token: per_token.busy_server_s_per_token(),
-                    sim_busy_s_per_token_batch1: b1_full,
-                    sim_busy_s_per_token_achieved: achieved / c_sim,
-                    assumed_cache_hit_rate: c.assumed_cache_hit_rate,
-                    achieved_cache_hit_rate: hit,
-                    assumed_compression: model.compression,
-                    simulated_compression: c_sim,
-                };
-                bridge_terms = json!({
-                    "formula_usd": formula_usd,
-                    "simulated_usd": sim_usd,
-                    "terms": bridge(formula_usd, sim_usd, &factors),
-                    "factors": factors,
-                });
-            }
-        }
-    }
+    let llm = match (&scenario.servers.kind, &scenario.model, &scenario.request) {
+        (ServerKind::Llm(_), Some(model), Some(req)) => Some(formula_and_bridge(
+            scenario, model, req, means, n, cloud_req,
+        )),
+        _ => None,
+    };
+    let task_tokens = llm.as_ref().map(|l| l.formula.task_tokens);
     let per_1k = |usd: Option<f64>| match (usd, task_tokens) {
-        (Some(u), Some(t)) if t > 0.0 => json!(u / (t / 1000.0)),
-        _ => Value::Null,
+        (Some(u), Some(t)) if t > 0.0 => Some(u / (t / 1000.0)),
+        _ => None,
     };
     let gpus = match &scenario.servers.kind {
         ServerKind::Llm(spec) => Some(spec.gpus_per_server),
@@ -132,37 +148,147 @@ pub fn add_costs(scenario: &Scenario, summary: &mut Value) {
         let preset_price = gpus.map_or(p.usd_per_hour, |g| p.usd_per_gpu_hour() * f64::from(g));
         (preset_price - c.cloud_usd_per_server_hour).abs() <= 1e-9 * preset_price
     });
-    let cost = json!({
-        "cloud": {
-            "preset": c.cloud_preset,
-            "usd_per_server_hour": c.cloud_usd_per_server_hour,
-            "usd_per_gpu_hour": gpus.map(|g| c.cloud_usd_per_server_hour / f64::from(g)),
-            "gpus_per_server": gpus,
-            "provider": preset.map(|p| p.provider),
-            "instance": preset.map(|p| p.instance),
-            "as_of": preset.map(|p| p.as_of),
-            "source": preset.map(|p| p.source),
-            "per_request_usd": cloud_req,
-            "per_1k_tokens_usd": per_1k(cloud_req),
-            "per_day_usd": n * c.cloud_usd_per_server_hour * 24.0,
-        },
-        "self_built": {
-            "tco_preset": c.tco_preset,
-            "system": super::tco_preset(&c.tco_preset).map(|p| p.system),
-            "usd_per_server_hour": tco,
-            "per_request_usd": self_req,
-            "per_1k_tokens_usd": per_1k(self_req),
-            "per_day_usd": n * tco * 24.0,
-            "reports_shortcut_per_request_usd": cloud_req.map(|u| u * SELF_BUILT_FRACTION_OF_CLOUD),
-        },
-        "formula": formula,
-        "bridge": bridge_terms,
-    });
-    if let Some(obj) = summary.as_object_mut() {
-        if let Some(Value::Object(idle_obj)) = obj.get_mut("idle_rate") {
-            idle_obj.insert("assumed".into(), json!(c.assumed_idle_rate));
-            idle_obj.insert("equivalent".into(), equivalent);
+    let cloud = CloudCost {
+        preset: c.cloud_preset.clone(),
+        usd_per_server_hour: c.cloud_usd_per_server_hour,
+        usd_per_gpu_hour: gpus.map(|g| c.cloud_usd_per_server_hour / f64::from(g)),
+        gpus_per_server: gpus,
+        provider: preset.map(|p| p.provider),
+        instance: preset.map(|p| p.instance),
+        as_of: preset.map(|p| p.as_of),
+        source: preset.map(|p| p.source),
+        per_request_usd: cloud_req,
+        per_1k_tokens_usd: per_1k(cloud_req),
+        per_day_usd: n * c.cloud_usd_per_server_hour * 24.0,
+    };
+    let self_built = SelfBuiltCost {
+        tco_preset: c.tco_preset.clone(),
+        system: super::tco_preset(&c.tco_preset).map(|p| p.system),
+        usd_per_server_hour: tco,
+        per_request_usd: self_req,
+        per_1k_tokens_usd: per_1k(self_req),
+        per_day_usd: n * tco * 24.0,
+        reports_shortcut_per_request_usd: cloud_req.map(|u| u * SELF_BUILT_FRACTION_OF_CLOUD),
+    };
+    let idle = IdleComparison {
+        assumed: c.assumed_idle_rate,
+        equivalent: llm.as_ref().and_then(|l| l.equivalent_idle_rate),
+    };
+    let (formula, bridge) = match llm {
+        Some(l) => (Some(l.formula), l.bridge),
+        None => (None, None),
+    };
+    let cost = RunCost {
+        cloud,
+        self_built,
+        formula,
+        bridge,
+    };
+    (cost, idle)
+}
+
+/// The LLM-only parts of the cost: the formula, the equivalent idle rate and the bridge.
+struct LlmCost {
+    formula: FormulaCost,
+    equivalent_idle_rate: Option<f64>,
+    bridge: Option<BridgeCost>,
+}
+
+/// The formula's estimate for `scenario`, and, when the fleet completed requests (the cloud
+/// cost per request `cloud_req` exists), the equivalent idle rate and the bridge to it.
+fn formula_and_bridge(
+    scenario: &Scenario,
+    model: &Model,
+    req: &RequestSpec,
+    means: &MetricMeans,
+    n: f64,
+    cloud_req: Option<f64>,
+) -> LlmCost {
+    let c = &scenario.cost;
+    let ServerKind::Llm(spec) = &scenario.servers.kind else {
+        unreachable!("formula_and_bridge is called for LLM fleets only")
+    };
+    let mean = |d: &DistSpec| d.build().map(|d| d.mean()).unwrap_or(0.0);
+    let (tin, tout) = (mean(&req.input_tokens), mean(&req.output_tokens));
+    let t = tin + tout;
+    let per_token = PerTokenInputs {
+        params: model.params,
+        flops_per_token_factor: 2.0,
+        mfu: c.assumed_mfu,
+        gpus: f64::from(spec.gpus_per_server),
+        peak_flops_per_gpu: spec.gpu.peak_flops,
+        server_usd_per_hour: c.cloud_usd_per_server_hour,
+        idle_rate: 0.0,
+    };
+    let inputs = FormulaInputs {
+        task_tokens: t,
+        cost_per_1k_tokens_cents: per_token.per_1k_tokens_cents_busy(),
+        cache_hit_rate: c.assumed_cache_hit_rate,
+        idle_rate: c.assumed_idle_rate,
+        compression: model.compression,
+    };
+    let formula_usd = formula_cost_cents(&inputs) / 100.0;
+    let formula = FormulaCost {
+        per_request_usd: formula_usd,
+        per_1k_tokens_usd: formula_usd / (t / 1000.0),
+        task_tokens: t,
+        busy_cents_per_1k_tokens: inputs.cost_per_1k_tokens_cents,
+        assumed_idle_rate: c.assumed_idle_rate,
+        assumed_cache_hit_rate: c.assumed_cache_hit_rate,
+        assumed_mfu: c.assumed_mfu,
+        compression: model.compression,
+    };
+    let Some(sim_usd) = cloud_req else {
+        return LlmCost {
+            formula,
+            equivalent_idle_rate: None,
+            bridge: None,
+        };
+    };
+    // Server-seconds per token of one request alone (batch 1), with the model as simulated
+    // and with it uncompressed, to separate compression from batching.
+    let batch1 = |compression: f64| -> Option<f64> {
+        let mut m = model.clone();
+        m.compression = compression;
+        let d = spec.deployment(&m).ok()?;
+        let ti = tin.round().max(1.0) as u64;
+        let steps = (tout.round() - 1.0).max(0.0) as u64;
+        let decode = d.decode_step_time_s(1, ti + steps / 2) * steps as f64;
+        let replica_s = d.prefill_time_s(ti) + decode;
+        Some(replica_s / f64::from(d.replicas_per_server()) / t)
+    };
+    let tokens_per_s = means
+        .llm
+        .as_ref()
+        .map_or(0.0, |l| l.prefill_tokens_per_s + l.output_tokens_per_s);
+    let idle = means.idle_rate.rates.achieved;
+    let bridge_cost = match (batch1(model.compression), batch1(1.0)) {
+        (Some(b1_sim), Some(b1_full)) if tokens_per_s > 0.0 => {
+            let achieved = (1.0 - idle) * n / tokens_per_s;
+            let c_sim = b1_sim / b1_full;
+            let factors = BridgeFactors {
+                assumed_idle_rate: c.assumed_idle_rate,
+                achieved_idle_rate: idle,
+                formula_busy_s_per_token: per_token.busy_server_s_per_token(),
+                sim_busy_s_per_token_batch1: b1_full,
+                sim_busy_s_per_token_achieved: achieved / c_sim,
+                assumed_cache_hit_rate: c.assumed_cache_hit_rate,
+                achieved_cache_hit_rate: means.cache_hit_rate,
+                assumed_compression: model.compression,
+                simulated_compression: c_sim,
+            };
+            Some(BridgeCost {
+                formula_usd,
+                simulated_usd: sim_usd,
+                terms: bridge(formula_usd, sim_usd, &factors),
+                factors,
+            })
         }
-        obj.insert("cost".into(), cost);
+        _ => None,
+    };
+    LlmCost {
+        formula,
+        equivalent_idle_rate: Some(equivalent_idle_rate(sim_usd, &inputs)),
+        bridge: bridge_cost,
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod plan;
 pub mod run;
+pub mod summary;
 pub mod sweep;

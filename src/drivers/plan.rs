@@ -29,10 +29,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::drivers::run::{run_replications, summarize};
+use crate::drivers::summary::{RunSummary, slo_kind};
 use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
+use crate::metrics::replication::LatencyStat;
 use crate::scenario::{Scenario, ServerKind, SloTarget};
 
 /// Replications each count starts with when the scenario does not set `run.replications`.
@@ -115,6 +116,9 @@ pub enum PlanError {
 pub struct TargetValue {
     /// The scenario key, e.g. `slo.ttft_p99_s`.
     pub key: String,
+    /// The statistic bounded (the key says it too).
+    #[serde(skip)]
+    pub stat: LatencyStat,
     /// The bound, seconds.
     pub max_s: f64,
     /// Mean over replications, seconds (null if not measured, e.g. an unstable count).
@@ -136,7 +140,7 @@ pub struct TargetValue {
 impl TargetValue {
     /// The drift beyond which the statistic has not settled (the diagnostics' thresholds).
     fn drift_limit(&self) -> f64 {
-        if self.key.ends_with("_mean_s") {
+        if self.stat == LatencyStat::Mean {
             crate::metrics::steady::DRIFT_WARN_MEAN
         } else {
             crate::metrics::steady::DRIFT_WARN_P99
@@ -297,7 +301,7 @@ pub struct PlanOutcome {
     /// Every count tried, sorted by count.
     pub curve: Vec<CurvePoint>,
     /// The chosen count's full `summary.json`.
-    pub summary: Value,
+    pub summary: Option<RunSummary>,
 }
 
 /// Plans with the default upper bound ([`DEFAULT_MAX_SERVERS`]).
@@ -368,11 +372,7 @@ pub fn plan_bounded(
     }
 
     let chosen = search.eval(pass).clone();
-    let summary = search
-        .cache
-        .get(&pass)
-        .and_then(|e| e.summary.clone())
-        .unwrap_or(Value::Null);
+    let summary = search.cache.get(&pass).and_then(|e| e.summary.clone());
     let longer = (scenario.traffic.duration_s * 4.0).max(600.0);
     let mut flips = Vec::new();
     // The answer is at risk when a target's statistic was still getting worse.
@@ -496,7 +496,7 @@ fn timing_band(
 /// One evaluated count: its verdict and its summary (none when it was not run).
 struct Entry {
     point: CurvePoint,
-    summary: Option<Value>,
+    summary: Option<RunSummary>,
 }
 
 /// The search state: the scenario and every count evaluated so far.
@@ -528,7 +528,7 @@ impl<'a> Search<'a> {
                         n,
                         0,
                         &self.scenario.slo,
-                        &Value::Null,
+                        None,
                         Some(format!("unstable: offered load ρ = {rho:.3} ≥ 1")),
                     ),
                     summary: None,
@@ -554,15 +554,15 @@ impl<'a> Search<'a> {
         loop {
             s.run.replications = reps;
             let summary = summarize(s, &outcomes);
-            let unstable = (summary["stable"] == Value::Bool(false)).then(|| {
-                let detail = summary["overload"]
-                    .as_array()
+            let unstable = (!summary.stable).then(|| {
+                let detail = summary
+                    .overload
+                    .as_ref()
                     .and_then(|a| a.first())
-                    .and_then(Value::as_str)
-                    .unwrap_or("queue grew without bound");
+                    .map_or("queue grew without bound", String::as_str);
                 format!("unstable: {detail}")
             });
-            let point = judge(s.servers.count, reps, &s.slo, &summary, unstable);
+            let point = judge(s.servers.count, reps, &s.slo, Some(&summary), unstable);
             if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
                 return Entry {
                     point,
@@ -644,45 +644,34 @@ impl<'a> Search<'a> {
     }
 }
 
-/// The summary value at a dotted path.
-fn at(v: &Value, path: &str) -> Option<f64> {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_f64)
-}
-
-/// Judges one count's summary against the targets.
+/// Judges one count's summary (none when the count was not run) against the targets.
 fn judge(
     n: u32,
     replications: u32,
     slo: &[SloTarget],
-    summary: &Value,
+    summary: Option<&RunSummary>,
     unstable: Option<String>,
 ) -> CurvePoint {
     let stable = unstable.is_none();
-    let second_half = &summary["diagnostics"]["second_half"];
     let targets: Vec<TargetValue> = slo
         .iter()
         .map(|t| {
-            let path = t.summary_path();
-            let mean_s = at(summary, &path);
-            let ci95_s = at(&summary["ci95"], &path);
-            let upper_s = mean_s.zip(ci95_s).map(|(m, h)| m + h);
+            let r = summary.map(|s| s.reading(t)).unwrap_or_default();
+            let upper_s = r.mean_s.zip(r.ci95_s).map(|(m, h)| m + h);
             TargetValue {
                 key: t.key(),
+                stat: slo_kind(t).1,
                 max_s: t.max_s,
-                mean_s,
-                ci95_s,
+                mean_s: r.mean_s,
+                ci95_s: r.ci95_s,
                 upper_s,
                 pass: stable && upper_s.is_some_and(|u| u <= t.max_s),
-                second_half_s: at(second_half, &path),
-                drift: at(
-                    &summary["diagnostics"]["drift"][t.metric.as_str()],
-                    if t.stat == "mean" { "mean" } else { "p99" },
-                ),
+                second_half_s: r.second_half_s,
+                drift: r.drift,
             }
         })
         .collect();
+    let finite = |x: Option<f64>| x.filter(|x| x.is_finite());
     CurvePoint {
         servers: n,
         replications,
@@ -690,17 +679,16 @@ fn judge(
         stable,
         unstable_reason: unstable,
         targets,
-        achieved_idle_rate: at(summary, "idle_rate.achieved"),
-        equivalent_idle_rate: at(summary, "idle_rate.equivalent"),
-        cost_per_request_usd: at(summary, "cost.cloud.per_request_usd"),
-        formula_cost_per_request_usd: at(summary, "cost.formula.per_request_usd"),
-        warnings: summary["diagnostics"]["warnings"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|w| w.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        achieved_idle_rate: finite(summary.map(|s| s.means.idle_rate.rates.achieved)),
+        equivalent_idle_rate: finite(
+            summary
+                .and_then(|s| s.means.idle_rate.formula.as_ref())
+                .and_then(|f| f.equivalent),
+        ),
+        cost_per_request_usd: finite(summary.and_then(|s| s.cost.cloud.per_request_usd)),
+        formula_cost_per_request_usd: finite(
+            summary.and_then(|s| s.cost.formula.as_ref().map(|f| f.per_request_usd)),
+        ),
+        warnings: summary.map(|s| s.warnings().to_vec()).unwrap_or_default(),
     }
 }

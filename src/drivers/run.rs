@@ -4,12 +4,12 @@
 //! afterwards, so the summary is byte-identical whatever the number of threads.
 
 use rayon::prelude::*;
-use serde_json::{Map, Value, json};
 
+use crate::drivers::summary::RunSummary;
 use crate::fleet::{
     ReplicationMetrics, ReplicationOutcome, RunControl, offered_load, run_replication_with,
 };
-use crate::metrics::ci::aggregate;
+use crate::metrics::ci::Replicated;
 use crate::scenario::Scenario;
 
 /// The result of `fleetsim run`.
@@ -18,7 +18,7 @@ pub struct RunOutput {
     /// The validated scenario that ran.
     pub scenario: Scenario,
     /// `summary.json`: means over replications plus `ci95` half-widths.
-    pub summary: Value,
+    pub summary: RunSummary,
     /// Each replication's metrics, in replication order (`summary.csv` rows).
     pub replications: Vec<ReplicationMetrics>,
 }
@@ -74,63 +74,51 @@ pub fn run_replications(
 /// `summary.json` of `outcomes` (replications 0, 1, ... of `scenario`, in order): means over
 /// replications, costs, `ci95` half-widths, then the steady-state `diagnostics`
 /// ([`crate::metrics::steady`]). `replications` is the number of outcomes.
-pub fn summarize(scenario: &Scenario, outcomes: &[ReplicationOutcome]) -> Value {
-    let docs: Vec<Value> = outcomes
-        .iter()
-        .map(|o| serde_json::to_value(&o.metrics).unwrap_or(Value::Null))
-        .collect();
-    let (means, cis) = aggregate(&docs);
+pub fn summarize(scenario: &Scenario, outcomes: &[ReplicationOutcome]) -> RunSummary {
+    let metrics: Vec<&ReplicationMetrics> = outcomes.iter().map(|o| &o.metrics).collect();
+    let (mut means, ci95) = ReplicationMetrics::mean_ci(&metrics);
     let overload: Vec<String> = outcomes
         .iter()
         .enumerate()
-        .filter_map(|(i, o)| {
-            let r = &o.metrics.requests;
-            let why = o.overload.clone().or_else(|| {
-                // Nothing measured finished: the latencies are empty, not zero, and no
-                // target can be met (for example a prompt that never fits the KV cache).
-                (r.arrived > 0 && r.completed == 0).then(|| {
-                    format!(
-                        "none of the {} requests that arrived in the measured window completed",
-                        r.arrived
-                    )
-                })
-            });
-            why.map(|m| format!("replication {i}: {m}"))
-        })
+        .filter_map(|(i, o)| overload_reason(o).map(|m| format!("replication {i}: {m}")))
         .collect();
     let load = offered_load(scenario);
-    let stable = overload.is_empty() && load.is_none_or(|l| l < 1.0);
+    let (cost, idle) = crate::cost::run_costs(scenario, &means);
+    means.idle_rate.formula = Some(idle);
+    let recs: Vec<&crate::metrics::steady::SteadyRecorder> =
+        outcomes.iter().map(|o| &o.steady).collect();
+    let ended: Vec<f64> = outcomes.iter().map(|o| o.metrics.ended_at_s).collect();
+    RunSummary {
+        scenario: scenario.name.clone(),
+        seed: scenario.run.seed,
+        fleetsim_version: env!("CARGO_PKG_VERSION").into(),
+        servers: scenario.servers.count,
+        replications: outcomes.len(),
+        stable: overload.is_empty() && load.is_none_or(|l| l < 1.0),
+        offered_load: load,
+        overload: (!overload.is_empty()).then_some(overload),
+        means,
+        cost,
+        ci95,
+        diagnostics: crate::metrics::steady::diagnostics(
+            &recs,
+            &ended,
+            scenario.traffic.duration_s,
+        ),
+    }
+}
 
-    let mut summary = Map::new();
-    summary.insert("scenario".into(), json!(scenario.name));
-    summary.insert("seed".into(), json!(scenario.run.seed));
-    summary.insert("fleetsim_version".into(), json!(env!("CARGO_PKG_VERSION")));
-    summary.insert("servers".into(), json!(scenario.servers.count));
-    summary.insert("replications".into(), json!(outcomes.len()));
-    summary.insert("stable".into(), json!(stable));
-    summary.insert("offered_load".into(), json!(load));
-    summary.insert(
-        "overload".into(),
-        if overload.is_empty() {
-            Value::Null
-        } else {
-            json!(overload)
-        },
-    );
-    if let Value::Object(m) = means {
-        summary.extend(m);
-    }
-    let mut summary = Value::Object(summary);
-    crate::cost::add_costs(scenario, &mut summary);
-    if let Value::Object(m) = &mut summary {
-        m.insert("ci95".into(), cis);
-        let recs: Vec<&crate::metrics::steady::SteadyRecorder> =
-            outcomes.iter().map(|o| &o.steady).collect();
-        let ended: Vec<f64> = outcomes.iter().map(|o| o.metrics.ended_at_s).collect();
-        m.insert(
-            "diagnostics".into(),
-            crate::metrics::steady::diagnostics(&recs, &ended, scenario.traffic.duration_s),
-        );
-    }
-    summary
+/// Why one replication's figures cannot be trusted: it stopped early, or nothing it measured
+/// finished (its latencies are then empty, not zero, and no target can be met; for example a
+/// prompt that never fits the KV cache).
+fn overload_reason(o: &ReplicationOutcome) -> Option<String> {
+    let r = &o.metrics.requests;
+    o.overload.clone().or_else(|| {
+        (r.arrived > 0 && r.completed == 0).then(|| {
+            format!(
+                "none of the {} requests that arrived in the measured window completed",
+                r.arrived
+            )
+        })
+    })
 }

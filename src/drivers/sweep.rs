@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::drivers::run::run;
+use crate::report::sweep::{plain, row};
 use crate::scenario::{self, Overrides, Scenario};
 
 /// The most values one `--vary` range may produce; a guard against typos like `0..1e9:1`.
@@ -264,15 +265,6 @@ pub fn toml_literal(v: &Value) -> String {
     }
 }
 
-/// A value as a short text for messages and tables (strings without quotes).
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// What a sweep runs: everything that must match for shards to be merged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
@@ -477,57 +469,6 @@ impl Shard {
     }
 }
 
-/// Summary leaves copied into each row, in column order; a column appears when any row has
-/// the key (LLM-only keys such as TTFT are absent on queue servers).
-pub const ROW_LEAVES: &[&str] = &[
-    "stable",
-    "offered_load",
-    "servers",
-    "latency_s.e2e.mean",
-    "latency_s.e2e.p50",
-    "latency_s.e2e.p99",
-    "latency_s.queue_wait.mean",
-    "latency_s.queue_wait.p50",
-    "latency_s.queue_wait.p99",
-    "latency_s.ttft.mean",
-    "latency_s.ttft.p50",
-    "latency_s.ttft.p99",
-    "latency_s.tpot.mean",
-    "latency_s.tpot.p50",
-    "latency_s.tpot.p99",
-    "idle_rate.achieved",
-    "idle_rate.equivalent",
-    "utilization",
-    "throughput_per_s",
-    "cost.cloud.per_request_usd",
-];
-
-fn leaf<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, k| v.get(k))
-}
-
-/// One row: `point` (grid index), the varied keys' values, the selected summary leaves, then
-/// `ci95.<leaf>` for those the summary has a half-width for. Keys absent in this summary are
-/// left out here and become empty cells when rendered.
-pub fn row(grid: &Grid, index: usize, summary: &Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("point".into(), json!(index));
-    for (k, v) in grid.point(index) {
-        m.insert(k, v);
-    }
-    for path in ROW_LEAVES {
-        if let Some(v) = leaf(summary, path) {
-            m.insert((*path).to_string(), v.clone());
-        }
-    }
-    for path in ROW_LEAVES {
-        if let Some(v) = leaf(&summary["ci95"], path) {
-            m.insert(format!("ci95.{path}"), v.clone());
-        }
-    }
-    m
-}
-
 /// Loads the scenario of each of `points` (all validated before any runs), then runs them in
 /// parallel on `threads` threads (default: all cores), returning rows in the order given.
 ///
@@ -631,156 +572,6 @@ pub fn run_points_streaming(
         }
     }
     Ok(())
-}
-
-/// Streams rows into `sweep.csv` and `sweep.json` with the bytes [`render`] gives: rows
-/// go to a scratch file as they come (the columns are known only at the end), then both
-/// files are written from it line by line.
-pub struct SweepWriter {
-    dir: std::path::PathBuf,
-    scratch: std::io::BufWriter<std::fs::File>,
-    /// Which candidate columns (ROW_LEAVES, then their `ci95.`) some row has.
-    present: Vec<bool>,
-    first: Vec<Map<String, Value>>,
-}
-
-/// Name of the scratch file inside the staging folder (removed before it is renamed).
-const SCRATCH: &str = ".rows.jsonl";
-
-fn candidates() -> impl Iterator<Item = String> {
-    ROW_LEAVES
-        .iter()
-        .map(|p| p.to_string())
-        .chain(ROW_LEAVES.iter().map(|p| format!("ci95.{p}")))
-}
-
-impl SweepWriter {
-    /// A writer into the folder `dir`.
-    pub fn new(dir: &Path) -> std::io::Result<Self> {
-        let f = std::fs::File::create(dir.join(SCRATCH))?;
-        Ok(SweepWriter {
-            dir: dir.to_path_buf(),
-            scratch: std::io::BufWriter::new(f),
-            present: vec![false; 2 * ROW_LEAVES.len()],
-            first: Vec::new(),
-        })
-    }
-
-    /// Adds the next row (grid order).
-    pub fn push(&mut self, row: Map<String, Value>) -> anyhow::Result<()> {
-        use std::io::Write;
-        for (p, c) in self.present.iter_mut().zip(candidates()) {
-            *p |= row.contains_key(&c);
-        }
-        serde_json::to_writer(&mut self.scratch, &row)?;
-        self.scratch.write_all(b"\n")?;
-        if self.first.len() < REPORT_MAX_POINTS {
-            self.first.push(row);
-        }
-        Ok(())
-    }
-
-    /// Writes `sweep.csv` and `sweep.json`, removes the scratch file, and returns the first
-    /// [`REPORT_MAX_POINTS`] rows (for the report and the printed table).
-    pub fn finish(self, grid: &Grid) -> anyhow::Result<Vec<Map<String, Value>>> {
-        use std::io::{BufRead, Write};
-        let SweepWriter {
-            dir,
-            scratch,
-            present,
-            first,
-        } = self;
-        scratch
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
-        let mut cols: Vec<String> = vec!["point".into()];
-        cols.extend(grid.axes.iter().map(|a| a.key.clone()));
-        for (c, p) in candidates().zip(present) {
-            if p && !cols.contains(&c) {
-                cols.push(c);
-            }
-        }
-        let csv_file = std::fs::File::create(dir.join("sweep.csv"))?;
-        let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(csv_file));
-        csv.write_record(&cols)?;
-        let json_file = std::fs::File::create(dir.join("sweep.json"))?;
-        let mut json = std::io::BufWriter::new(json_file);
-        let reader = std::io::BufReader::new(std::fs::File::open(dir.join(SCRATCH))?);
-        let mut n = 0usize;
-        for line in reader.lines() {
-            let r: Map<String, Value> = serde_json::from_str(&line?)?;
-            let aligned: Map<String, Value> = cols
-                .iter()
-                .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
-                .collect();
-            csv.write_record(cols.iter().map(|c| plain(&aligned[c.as_str()])))?;
-            // serde_json's pretty array: "[", each element indented two spaces, ",".
-            json.write_all(if n == 0 { b"[\n" } else { b",\n" })?;
-            let pretty = serde_json::to_string_pretty(&Value::Object(aligned))?;
-            for (k, l) in pretty.lines().enumerate() {
-                if k > 0 {
-                    json.write_all(b"\n")?;
-                }
-                json.write_all(b"  ")?;
-                json.write_all(l.as_bytes())?;
-            }
-            n += 1;
-        }
-        json.write_all(if n == 0 { b"[]\n" } else { b"\n]\n" })?;
-        json.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        csv.into_inner()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
-        std::fs::remove_file(dir.join(SCRATCH))?;
-        Ok(first)
-    }
-}
-
-/// The rendered sweep table: `sweep.csv` and `sweep.json` bytes.
-pub struct Rendered {
-    /// One header line, one line per point.
-    pub csv: String,
-    /// A pretty-printed array of row objects in grid order, with a trailing newline.
-    pub json: String,
-}
-
-/// Renders rows (all points, in grid order) into CSV and JSON with the same columns: `point`,
-/// the varied keys, then every [`ROW_LEAVES`] key and `ci95.` key that any row has; missing
-/// cells are empty (CSV) or `null` (JSON).
-pub fn render(grid: &Grid, rows: &[Map<String, Value>]) -> anyhow::Result<Rendered> {
-    let mut cols: Vec<String> = vec!["point".into()];
-    cols.extend(grid.axes.iter().map(|a| a.key.clone()));
-    let candidates = ROW_LEAVES
-        .iter()
-        .map(|p| p.to_string())
-        .chain(ROW_LEAVES.iter().map(|p| format!("ci95.{p}")));
-    for c in candidates {
-        if rows.iter().any(|r| r.contains_key(&c)) && !cols.contains(&c) {
-            cols.push(c);
-        }
-    }
-    let aligned: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            Value::Object(
-                cols.iter()
-                    .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
-                    .collect(),
-            )
-        })
-        .collect();
-    let mut json = serde_json::to_string_pretty(&Value::Array(aligned.clone()))?;
-    json.push('\n');
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&cols)?;
-    for r in &aligned {
-        w.write_record(cols.iter().map(|c| plain(&r[c.as_str()])))?;
-    }
-    let csv = String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
-    Ok(Rendered { csv, json })
 }
 
 /// A shard file: the grid it belongs to, which shard it is, and its rows.
@@ -928,40 +719,6 @@ pub fn merge(
         )));
     }
     Ok((first.grid.clone(), rows.into_iter().flatten().collect()))
-}
-
-/// A short terminal table of the rows: point, varied keys and headline figures.
-pub fn render_table(grid: &Grid, rows: &[Map<String, Value>]) -> String {
-    use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-    let shown = [
-        ("stable", "stable"),
-        ("latency_s.e2e.mean", "e2e mean s"),
-        ("latency_s.e2e.p99", "e2e p99 s"),
-        ("idle_rate.achieved", "idle"),
-        ("utilization", "util"),
-        ("cost.cloud.per_request_usd", "cloud $/req"),
-    ];
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    let mut header = vec!["point".to_string()];
-    header.extend(grid.axes.iter().map(|a| a.key.clone()));
-    header.extend(shown.iter().map(|(_, h)| h.to_string()));
-    t.set_header(header);
-    for r in rows {
-        let mut cells = vec![plain(r.get("point").unwrap_or(&Value::Null))];
-        cells.extend(
-            grid.axes
-                .iter()
-                .map(|a| plain(r.get(&a.key).unwrap_or(&Value::Null))),
-        );
-        cells.extend(shown.iter().map(|(k, _)| match r.get(*k) {
-            Some(Value::Number(x)) => format!("{:.4}", x.as_f64().unwrap_or(f64::NAN)),
-            Some(v) => plain(v),
-            None => "-".into(),
-        }));
-        t.add_row(cells);
-    }
-    t.to_string()
 }
 
 #[cfg(test)]

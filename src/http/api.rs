@@ -583,11 +583,7 @@ pub async fn plan(
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         crate::drivers::plan::plan(&s, None)
-            .map(|outcome| {
-                serde_json::to_value(&outcome)
-                    .map(|v| summary_json(&v))
-                    .unwrap_or_default()
-            })
+            .map(|outcome| summary_json(&outcome))
             .map_err(|e| format!("{}: {e}", label.display()))
     });
     match tokio::time::timeout_at(deadline, task).await {

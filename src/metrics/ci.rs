@@ -1,7 +1,9 @@
 //! Confidence intervals over independent replications (Student t), never from autocorrelated
-//! samples within one run.
+//! samples within one run, and the [`Replicated`] trait that averages a replication's typed
+//! metrics into their means and 95% half-widths.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Mean and 95% half-width of `xs` (half-width `None` with fewer than 2 values).
@@ -26,71 +28,149 @@ pub fn t_975(df: usize) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Averages JSON documents of identical shape leaf by leaf.
+/// A figure measured once per replication that averages over replications, field by field.
 ///
-/// Returns (means, half-widths): numbers become their mean over the documents; the half-width
-/// document mirrors the same structure with 95% half-widths (null with one document). Non-number
-/// leaves are taken from the first document and left out of the half-widths.
-pub fn aggregate(docs: &[Value]) -> (Value, Value) {
-    match docs.first() {
-        None => (Value::Null, Value::Null),
-        Some(Value::Object(first)) => {
-            let mut means = Map::new();
-            let mut cis = Map::new();
-            for key in first.keys() {
-                let children: Vec<Value> = docs
-                    .iter()
-                    .map(|d| d.get(key).cloned().unwrap_or(Value::Null))
-                    .collect();
-                let (m, c) = aggregate(&children);
-                means.insert(key.clone(), m);
-                if !c.is_null() || children[0].is_number() {
-                    cis.insert(key.clone(), c);
-                }
-            }
-            (Value::Object(means), Value::Object(cis))
-        }
-        Some(Value::Number(_)) => {
-            let xs: Vec<f64> = docs.iter().filter_map(Value::as_f64).collect();
-            let (m, ci) = mean_ci95(&xs);
-            (num(m), ci.map(num).unwrap_or(Value::Null))
-        }
-        Some(other) => (other.clone(), Value::Null),
+/// `Mean` has the figure's shape with every number a mean (counts become fractional);
+/// `HalfWidth` has the same shape with the 95% half-widths (`None` with one replication).
+/// Optional parts and map entries are averaged over the replications that have them, and
+/// exist when the first replication has them.
+pub trait Replicated {
+    /// The means over replications.
+    type Mean;
+    /// The 95% half-widths over replications.
+    type HalfWidth;
+    /// Means and half-widths of `reps` (replications in order).
+    fn mean_ci(reps: &[&Self]) -> (Self::Mean, Self::HalfWidth);
+}
+
+impl Replicated for f64 {
+    type Mean = f64;
+    type HalfWidth = Option<f64>;
+    fn mean_ci(reps: &[&f64]) -> (f64, Option<f64>) {
+        let xs: Vec<f64> = reps.iter().map(|x| **x).collect();
+        mean_ci95(&xs)
     }
 }
 
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
+impl Replicated for u64 {
+    type Mean = f64;
+    type HalfWidth = Option<f64>;
+    fn mean_ci(reps: &[&u64]) -> (f64, Option<f64>) {
+        let xs: Vec<f64> = reps.iter().map(|x| **x as f64).collect();
+        mean_ci95(&xs)
+    }
 }
 
-/// Flattens a JSON object into (dotted key, leaf) pairs in document order, for CSV rows.
-pub fn flatten(doc: &Value) -> Vec<(String, Value)> {
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, child) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, child, out);
-                }
-            }
-            leaf => out.push((prefix.to_string(), leaf.clone())),
+impl<T: Replicated> Replicated for Option<T> {
+    type Mean = Option<T::Mean>;
+    type HalfWidth = Option<T::HalfWidth>;
+    fn mean_ci(reps: &[&Option<T>]) -> (Self::Mean, Self::HalfWidth) {
+        if !matches!(reps.first(), Some(Some(_))) {
+            return (None, None);
         }
+        let present: Vec<&T> = reps.iter().filter_map(|r| r.as_ref()).collect();
+        let (m, h) = T::mean_ci(&present);
+        (Some(m), Some(h))
     }
-    let mut out = Vec::new();
-    walk("", doc, &mut out);
-    out
 }
+
+impl<T: Replicated> Replicated for BTreeMap<String, T> {
+    type Mean = BTreeMap<String, T::Mean>;
+    type HalfWidth = BTreeMap<String, T::HalfWidth>;
+    fn mean_ci(reps: &[&Self]) -> (Self::Mean, Self::HalfWidth) {
+        let mut means = BTreeMap::new();
+        let mut half_widths = BTreeMap::new();
+        for key in reps.first().map(|m| m.keys()).into_iter().flatten() {
+            let present: Vec<&T> = reps.iter().filter_map(|r| r.get(key)).collect();
+            let (m, h) = T::mean_ci(&present);
+            means.insert(key.clone(), m);
+            half_widths.insert(key.clone(), h);
+        }
+        (means, half_widths)
+    }
+}
+
+/// Implements [`Replicated`] for a struct whose fields all do, field by field.
+///
+/// `floats Type => HalfWidths { a, b }`: every field is `f64`; the means are `Type` itself
+/// and `HalfWidths` (defined here) holds `Option<f64>` per field.
+/// `nested Type => Means, HalfWidths { a: A, b: B }`: both structs are defined here, with
+/// `A::Mean`, `A::HalfWidth` fields (field attributes such as `serde(skip_serializing_if)`
+/// are copied to both). Either way a field left out of the list fails to compile.
+macro_rules! replicated {
+    (floats $name:ident => $hw:ident { $($field:ident),* $(,)? }) => {
+        #[doc = concat!("95% half-widths of [`", stringify!($name), "`] over replications \
+                         (null with one replication).")]
+        #[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+        pub struct $hw {
+            $(
+                #[doc = concat!("Half-width of `", stringify!($field), "`.")]
+                pub $field: Option<f64>,
+            )*
+        }
+        impl $crate::metrics::ci::Replicated for $name {
+            type Mean = $name;
+            type HalfWidth = $hw;
+            fn mean_ci(reps: &[&Self]) -> ($name, $hw) {
+                let _every_field_listed = |s: &$name| {
+                    let $name { $($field: _),* } = s;
+                };
+                let (mut mean, mut hw) = ($name::default(), $hw::default());
+                $(
+                    let xs: Vec<f64> = reps.iter().map(|r| r.$field).collect();
+                    (mean.$field, hw.$field) = $crate::metrics::ci::mean_ci95(&xs);
+                )*
+                (mean, hw)
+            }
+        }
+    };
+    (nested $name:ident => $mean:ident, $hw:ident {
+        $( $(#[$fattr:meta])* $field:ident : $ty:ty ),* $(,)?
+    }) => {
+        #[doc = concat!("Means of [`", stringify!($name), "`] over replications.")]
+        #[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+        pub struct $mean {
+            $(
+                #[doc = concat!("Mean of `", stringify!($field), "`.")]
+                $(#[$fattr])*
+                pub $field: <$ty as $crate::metrics::ci::Replicated>::Mean,
+            )*
+        }
+        #[doc = concat!("95% half-widths of [`", stringify!($name), "`] over replications \
+                         (null with one replication).")]
+        #[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+        pub struct $hw {
+            $(
+                #[doc = concat!("Half-width of `", stringify!($field), "`.")]
+                $(#[$fattr])*
+                pub $field: <$ty as $crate::metrics::ci::Replicated>::HalfWidth,
+            )*
+        }
+        impl $crate::metrics::ci::Replicated for $name {
+            type Mean = $mean;
+            type HalfWidth = $hw;
+            fn mean_ci(reps: &[&Self]) -> ($mean, $hw) {
+                let _every_field_listed = |s: &$name| {
+                    let $name { $($field: _),* } = s;
+                };
+                $(
+                    let fields: Vec<&$ty> = reps.iter().map(|r| &r.$field).collect();
+                    let $field = <$ty as $crate::metrics::ci::Replicated>::mean_ci(&fields);
+                )*
+                (
+                    $mean { $($field: $field.0),* },
+                    $hw { $($field: $field.1),* },
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use replicated;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn t_quantiles_match_tables() {
@@ -99,15 +179,18 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_mirrors_structure() {
-        let docs = [
-            json!({"a": {"b": 1.0}, "s": "x"}),
-            json!({"a": {"b": 3.0}, "s": "x"}),
-        ];
-        let (m, c) = aggregate(&docs);
-        assert_eq!(m, json!({"a": {"b": 2.0}, "s": "x"}));
-        let hw = c["a"]["b"].as_f64().unwrap();
-        assert!((hw - 12.706 * 1.0).abs() < 1e-2, "{hw}");
-        assert!(c.get("s").is_none());
+    fn options_and_maps_average_over_the_replications_that_have_them() {
+        let (m, h) = <Option<f64>>::mean_ci(&[&Some(1.0), &None, &Some(3.0)]);
+        assert_eq!(m, Some(2.0));
+        let hw = h.flatten().unwrap();
+        assert!((hw - 12.706).abs() < 1e-2, "{hw}");
+        assert_eq!(<Option<f64>>::mean_ci(&[&None, &Some(3.0)]), (None, None));
+        let a = BTreeMap::from([("x".to_string(), 2u64)]);
+        let b = BTreeMap::from([("x".to_string(), 5u64), ("y".to_string(), 1)]);
+        let (m, h) = <BTreeMap<String, u64>>::mean_ci(&[&a, &b]);
+        assert_eq!(m, BTreeMap::from([("x".to_string(), 3.5)]));
+        assert!(h["x"].is_some());
+        let (m, h) = f64::mean_ci(&[&4.0]);
+        assert_eq!((m, h), (4.0, None));
     }
 }

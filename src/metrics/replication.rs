@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::LatencySummary;
+use super::ci::{Replicated, mean_ci95, replicated};
 use super::steady::SteadyRecorder;
 
 /// Counts of measured requests (those arriving after the warm-up).
@@ -167,4 +168,338 @@ pub struct DayProfile {
     pub busy_replicas: std::collections::BTreeMap<String, f64>,
     /// Servers paid for, on average.
     pub servers_paid: std::collections::BTreeMap<String, f64>,
+}
+
+replicated!(nested RequestCounts => RequestMeans, RequestHalfWidths {
+    arrived: u64,
+    completed: u64,
+    cache_hits: u64,
+    in_flight: u64,
+});
+
+replicated!(floats LatencySummary => LatencyHalfWidths {
+    mean, p50, p90, p95, p99, p999, max,
+});
+
+replicated!(nested Latencies => LatencyMeans, LatenciesHalfWidths {
+    e2e: LatencySummary,
+    queue_wait: LatencySummary,
+    service: LatencySummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttft: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tpot: Option<LatencySummary>,
+});
+
+/// The idle rates averaged over replications, with the R1 formula's view beside them.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct IdleRateMeans {
+    /// The measured idle rates, averaged.
+    #[serde(flatten)]
+    pub rates: IdleRates,
+    /// The formula's assumed and equivalent idle rates; set by the cost step
+    /// ([`crate::cost::run_cost`]) once the means are known.
+    #[serde(flatten)]
+    pub formula: Option<IdleComparison>,
+}
+
+/// The idle rate the R1 formula assumes, and the one that makes it give the simulated cost.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct IdleComparison {
+    /// `cost.assumed_idle_rate`.
+    pub assumed: f64,
+    /// The idle rate at which the formula gives the simulated cloud cost (LLM fleets).
+    pub equivalent: Option<f64>,
+}
+
+/// 95% half-widths of [`IdleRates`] over replications (null with one replication).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct IdleHalfWidths {
+    /// Half-width of `achieved`.
+    pub achieved: Option<f64>,
+    /// Half-width of `per_server_min`.
+    pub per_server_min: Option<f64>,
+    /// Half-width of `per_server_mean`.
+    pub per_server_mean: Option<f64>,
+    /// Half-width of `per_server_max`.
+    pub per_server_max: Option<f64>,
+}
+
+impl Replicated for IdleRates {
+    type Mean = IdleRateMeans;
+    type HalfWidth = IdleHalfWidths;
+    fn mean_ci(reps: &[&Self]) -> (IdleRateMeans, IdleHalfWidths) {
+        // The struct literals below list every field: a new one fails to compile here.
+        let field =
+            |f: fn(&IdleRates) -> f64| mean_ci95(&reps.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let (a, b, c, d) = (
+            field(|r| r.achieved),
+            field(|r| r.per_server_min),
+            field(|r| r.per_server_mean),
+            field(|r| r.per_server_max),
+        );
+        let rates = IdleRates {
+            achieved: a.0,
+            per_server_min: b.0,
+            per_server_mean: c.0,
+            per_server_max: d.0,
+        };
+        let hw = IdleHalfWidths {
+            achieved: a.1,
+            per_server_min: b.1,
+            per_server_mean: c.1,
+            per_server_max: d.1,
+        };
+        (
+            IdleRateMeans {
+                rates,
+                formula: None,
+            },
+            hw,
+        )
+    }
+}
+
+replicated!(floats LlmMetrics => LlmHalfWidths {
+    replicas, kv_capacity_tokens, mean_batch, mbu, mfu, kv_occupancy, preemptions,
+    output_tokens_per_s, prefill_tokens_per_s, steps_per_busy_s, mean_servers, min_servers,
+    max_servers, prefix_hit_fraction,
+});
+
+replicated!(floats RoundMetrics => RoundHalfWidths {
+    completed, e2e_mean_s, ttft_mean_s,
+});
+
+replicated!(nested SessionMetrics => SessionMeans, SessionHalfWidths {
+    rounds: f64,
+    completed: f64,
+    e2e_s: LatencySummary,
+    per_round: std::collections::BTreeMap<String, RoundMetrics>,
+});
+
+replicated!(nested DayProfile => DayMeans, DayHalfWidths {
+    arrivals_per_s: std::collections::BTreeMap<String, f64>,
+    busy_replicas: std::collections::BTreeMap<String, f64>,
+    servers_paid: std::collections::BTreeMap<String, f64>,
+});
+
+replicated!(nested ReplicationMetrics => MetricMeans, MetricHalfWidths {
+    requests: RequestCounts,
+    latency_s: Latencies,
+    wait_probability: f64,
+    idle_rate: IdleRates,
+    utilization: f64,
+    throughput_per_s: f64,
+    mean_in_system: f64,
+    cache_hit_rate: f64,
+    ended_at_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm: Option<LlmMetrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<SessionMetrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day: Option<DayProfile>,
+});
+
+/// A latency metric of a run, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencyMetric {
+    /// Arrival to completion.
+    E2e,
+    /// Arrival to start of service.
+    QueueWait,
+    /// Start of service to completion.
+    Service,
+    /// Arrival to first token (LLM servers).
+    Ttft,
+    /// Time per output token after the first (LLM servers).
+    Tpot,
+}
+
+impl LatencyMetric {
+    /// Every metric, in report order.
+    pub const ALL: [LatencyMetric; 5] = [
+        LatencyMetric::E2e,
+        LatencyMetric::QueueWait,
+        LatencyMetric::Service,
+        LatencyMetric::Ttft,
+        LatencyMetric::Tpot,
+    ];
+
+    /// Its name in summaries, e.g. `queue_wait`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyMetric::E2e => "e2e",
+            LatencyMetric::QueueWait => "queue_wait",
+            LatencyMetric::Service => "service",
+            LatencyMetric::Ttft => "ttft",
+            LatencyMetric::Tpot => "tpot",
+        }
+    }
+}
+
+impl From<super::steady::Metric> for LatencyMetric {
+    fn from(m: super::steady::Metric) -> Self {
+        use super::steady::Metric;
+        match m {
+            Metric::E2e => LatencyMetric::E2e,
+            Metric::QueueWait => LatencyMetric::QueueWait,
+            Metric::Ttft => LatencyMetric::Ttft,
+            Metric::Tpot => LatencyMetric::Tpot,
+        }
+    }
+}
+
+/// A statistic of a latency summary, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencyStat {
+    /// The mean.
+    Mean,
+    /// The median.
+    P50,
+    /// The 90th percentile.
+    P90,
+    /// The 95th percentile.
+    P95,
+    /// The 99th percentile.
+    P99,
+    /// The 99.9th percentile.
+    P999,
+    /// The largest value.
+    Max,
+}
+
+impl LatencyStat {
+    /// Every statistic, in report order.
+    pub const ALL: [LatencyStat; 7] = [
+        LatencyStat::Mean,
+        LatencyStat::P50,
+        LatencyStat::P90,
+        LatencyStat::P95,
+        LatencyStat::P99,
+        LatencyStat::P999,
+        LatencyStat::Max,
+    ];
+
+    /// Its name in summaries and `[slo]` keys, e.g. `p999`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyStat::Mean => "mean",
+            LatencyStat::P50 => "p50",
+            LatencyStat::P90 => "p90",
+            LatencyStat::P95 => "p95",
+            LatencyStat::P99 => "p99",
+            LatencyStat::P999 => "p999",
+            LatencyStat::Max => "max",
+        }
+    }
+
+    /// The statistic called `name`.
+    pub fn from_name(name: &str) -> Option<LatencyStat> {
+        LatencyStat::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The percentile it is (none for the mean and the maximum).
+    pub fn percentile(self) -> Option<f64> {
+        match self {
+            LatencyStat::P50 => Some(50.0),
+            LatencyStat::P90 => Some(90.0),
+            LatencyStat::P95 => Some(95.0),
+            LatencyStat::P99 => Some(99.0),
+            LatencyStat::P999 => Some(99.9),
+            LatencyStat::Mean | LatencyStat::Max => None,
+        }
+    }
+
+    /// Its value in `s`.
+    pub fn of(self, s: &LatencySummary) -> f64 {
+        match self {
+            LatencyStat::Mean => s.mean,
+            LatencyStat::P50 => s.p50,
+            LatencyStat::P90 => s.p90,
+            LatencyStat::P95 => s.p95,
+            LatencyStat::P99 => s.p99,
+            LatencyStat::P999 => s.p999,
+            LatencyStat::Max => s.max,
+        }
+    }
+
+    /// Its half-width in `h`.
+    pub fn half_width(self, h: &LatencyHalfWidths) -> Option<f64> {
+        match self {
+            LatencyStat::Mean => h.mean,
+            LatencyStat::P50 => h.p50,
+            LatencyStat::P90 => h.p90,
+            LatencyStat::P95 => h.p95,
+            LatencyStat::P99 => h.p99,
+            LatencyStat::P999 => h.p999,
+            LatencyStat::Max => h.max,
+        }
+    }
+}
+
+impl LatencyMeans {
+    /// The means of metric `m` (none when the fleet does not measure it).
+    pub fn get(&self, m: LatencyMetric) -> Option<&LatencySummary> {
+        match m {
+            LatencyMetric::E2e => Some(&self.e2e),
+            LatencyMetric::QueueWait => Some(&self.queue_wait),
+            LatencyMetric::Service => Some(&self.service),
+            LatencyMetric::Ttft => self.ttft.as_ref(),
+            LatencyMetric::Tpot => self.tpot.as_ref(),
+        }
+    }
+}
+
+impl LatenciesHalfWidths {
+    /// The half-widths of metric `m` (none when the fleet does not measure it).
+    pub fn get(&self, m: LatencyMetric) -> Option<&LatencyHalfWidths> {
+        match m {
+            LatencyMetric::E2e => Some(&self.e2e),
+            LatencyMetric::QueueWait => Some(&self.queue_wait),
+            LatencyMetric::Service => Some(&self.service),
+            LatencyMetric::Ttft => self.ttft.as_ref(),
+            LatencyMetric::Tpot => self.tpot.as_ref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replications_average_field_by_field() {
+        let mut a = ReplicationMetrics::default();
+        a.requests.arrived = 3;
+        a.utilization = 0.5;
+        a.latency_s.ttft = Some(LatencySummary {
+            mean: 1.0,
+            ..LatencySummary::default()
+        });
+        let mut b = a.clone();
+        b.requests.arrived = 4;
+        b.utilization = 0.7;
+        b.latency_s.ttft = Some(LatencySummary {
+            mean: 3.0,
+            ..LatencySummary::default()
+        });
+        let (m, h) = ReplicationMetrics::mean_ci(&[&a, &b]);
+        assert_eq!(m.requests.arrived, 3.5);
+        assert!((m.utilization - 0.6).abs() < 1e-12);
+        assert_eq!(
+            m.latency_s.get(LatencyMetric::Ttft).map(|s| s.mean),
+            Some(2.0)
+        );
+        let hw = h.latency_s.get(LatencyMetric::Ttft).and_then(|h| h.mean);
+        assert!((hw.unwrap() - 12.706).abs() < 1e-2, "{hw:?}");
+        assert_eq!(h.requests.cache_hits, Some(0.0));
+        assert!(m.llm.is_none() && h.llm.is_none() && m.idle_rate.formula.is_none());
+        // Counts become fractional means; parts a fleet lacks are left out of the JSON.
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["requests"]["arrived"], 3.5);
+        assert!(v.get("llm").is_none() && v["idle_rate"].get("assumed").is_none());
+        let (_, one) = ReplicationMetrics::mean_ci(&[&a]);
+        assert_eq!(one.utilization, None, "no half-width from one replication");
+    }
 }

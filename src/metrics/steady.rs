@@ -20,7 +20,7 @@
 //!
 //! Warnings are plain sentences for a planner; the thresholds are the constants below.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use super::latency::{LatencyRecorder, LatencySummary};
 use crate::engine::{SimDuration, SimTime};
@@ -133,10 +133,105 @@ fn rel(a: f64, b: f64) -> Option<f64> {
     (a > 0.0).then(|| b / a - 1.0)
 }
 
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
+impl Metric {
+    /// Every metric, in report order.
+    pub const ALL: [Metric; N_METRICS] =
+        [Metric::E2e, Metric::QueueWait, Metric::Ttft, Metric::Tpot];
+
+    /// The metric's name in summaries and `[slo]` keys, e.g. `queue_wait`.
+    pub fn name(self) -> &'static str {
+        NAMES[self as usize]
+    }
+
+    /// The metric called `name` in summaries and `[slo]` keys.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// One value per followed latency metric, in report order; a metric with no measured
+/// requests has none (and is left out of the JSON).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PerMetric<T> {
+    /// Arrival to completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<T>,
+    /// Arrival to start of service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_wait: Option<T>,
+    /// Arrival to first token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<T>,
+    /// Time per output token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<T>,
+}
+
+impl<T> Default for PerMetric<T> {
+    fn default() -> Self {
+        PerMetric {
+            e2e: None,
+            queue_wait: None,
+            ttft: None,
+            tpot: None,
+        }
+    }
+}
+
+impl<T> PerMetric<T> {
+    /// The value of metric `m`.
+    pub fn get(&self, m: Metric) -> Option<&T> {
+        match m {
+            Metric::E2e => self.e2e.as_ref(),
+            Metric::QueueWait => self.queue_wait.as_ref(),
+            Metric::Ttft => self.ttft.as_ref(),
+            Metric::Tpot => self.tpot.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, m: Metric) -> &mut Option<T> {
+        match m {
+            Metric::E2e => &mut self.e2e,
+            Metric::QueueWait => &mut self.queue_wait,
+            Metric::Ttft => &mut self.ttft,
+            Metric::Tpot => &mut self.tpot,
+        }
+    }
+}
+
+/// Relative change of a metric from the first to the second half of the measured window.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Drift {
+    /// Of the mean (none when a half is empty or the first is zero).
+    pub mean: Option<f64>,
+    /// Of the p99.
+    pub p99: Option<f64>,
+}
+
+/// The second half of the measured window, pooled over replications.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SecondHalf {
+    /// Latency summaries, seconds.
+    pub latency_s: PerMetric<LatencySummary>,
+}
+
+/// The `diagnostics` of a run summary: warm-up, drift, effective samples and warnings.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Diagnostics {
+    /// The scenario's warm-up, seconds.
+    pub warmup_s: f64,
+    /// The warm-up MSER-5 suggests, seconds.
+    pub warmup_suggested_s: f64,
+    /// Width of one window of the time series, seconds.
+    pub window_s: f64,
+    /// First half to second half, per metric.
+    pub drift: PerMetric<Drift>,
+    /// Independent samples of each metric's mean (batch means), over all replications.
+    pub effective_samples: PerMetric<f64>,
+    /// The second half's latencies.
+    pub second_half: SecondHalf,
+    /// Plain sentences for a planner.
+    pub warnings: Vec<String>,
 }
 
 /// MSER over `xs` (window means, in time order): the truncation `d` in `0..=n/2` minimising
@@ -169,13 +264,14 @@ pub fn mser_truncation(xs: &[f64]) -> usize {
 
 /// The `diagnostics` object of a run from its replications' recorders and the seconds each
 /// ended at (earlier than the duration when it stopped as overloaded).
-pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64) -> Value {
-    let Some(first) = recs.first() else {
-        return Value::Null;
-    };
+pub fn diagnostics(
+    recs: &[&SteadyRecorder],
+    ended_at_s: &[f64],
+    duration_s: f64,
+) -> Option<Diagnostics> {
+    let first = recs.first()?;
     let warmup_s = first.warmup.as_secs_f64();
     let window_s = first.window_s();
-    let mut warnings: Vec<String> = Vec::new();
 
     // Pooled halves.
     let pooled = |m: usize, h: usize| {
@@ -185,30 +281,27 @@ pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64
         }
         r
     };
-    let mut drift = Map::new();
-    let mut second = Map::new();
-    let mut effective = Map::new();
+    let mut d = Diagnostics {
+        warmup_s,
+        window_s,
+        ..Diagnostics::default()
+    };
     let mut warmup_windows = 0usize;
-    for m in 0..N_METRICS {
+    for metric in Metric::ALL {
+        let m = metric as usize;
         let (a, b) = (pooled(m, 0), pooled(m, 1));
         if a.count() + b.count() == 0 {
             continue;
         }
         let (sa, sb): (LatencySummary, LatencySummary) = (a.summary(), b.summary());
-        second.insert(
-            NAMES[m].into(),
-            serde_json::to_value(&sb).unwrap_or(Value::Null),
-        );
+        *d.second_half.latency_s.slot(metric) = Some(sb.clone());
         let both = a.count() > 0 && b.count() > 0;
         let d_mean = rel(sa.mean, sb.mean).filter(|_| both);
         let d_p99 = rel(sa.p99, sb.p99).filter(|_| both);
-        drift.insert(
-            NAMES[m].into(),
-            json!({
-                "mean": d_mean.map(num).unwrap_or(Value::Null),
-                "p99": d_p99.map(num).unwrap_or(Value::Null),
-            }),
-        );
+        *d.drift.slot(metric) = Some(Drift {
+            mean: d_mean,
+            p99: d_p99,
+        });
         let enough_p99 = a.count() >= MIN_P99_SAMPLES && b.count() >= MIN_P99_SAMPLES;
         let flagged: Vec<String> = [
             (
@@ -227,19 +320,19 @@ pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64
             ),
         ]
         .into_iter()
-        .filter_map(|(stat, d, limit, abs, judged)| {
-            let d = d?;
-            (judged && d.abs() > limit && abs > MIN_ABS_CHANGE_S).then(|| {
+        .filter_map(|(stat, change, limit, abs, judged)| {
+            let change = change?;
+            (judged && change.abs() > limit && abs > MIN_ABS_CHANGE_S).then(|| {
                 format!(
                     "{stat} {} {:.0}%",
-                    if d > 0.0 { "rose" } else { "fell" },
-                    100.0 * d.abs()
+                    if change > 0.0 { "rose" } else { "fell" },
+                    100.0 * change.abs()
                 )
             })
         })
         .collect();
         if !flagged.is_empty() {
-            warnings.push(format!(
+            d.warnings.push(format!(
                 "{} {} from the first to the second half of the run: it has not reached \
                      steady state; run longer (e.g. --duration-s {:.0}) or check the warm-up",
                 LABELS[m],
@@ -272,37 +365,30 @@ pub fn diagnostics(recs: &[&SteadyRecorder], ended_at_s: &[f64], duration_s: f64
             }
         }
         if any {
-            effective.insert(NAMES[m].into(), num(total.round()));
+            *d.effective_samples.slot(metric) = Some(total.round());
         }
     }
 
     let warmup_suggested_s = warmup_windows as f64 * window_s;
+    d.warmup_suggested_s = warmup_suggested_s;
     if warmup_suggested_s > warmup_s + 2.0 * window_s {
-        warnings.push(format!(
+        d.warnings.push(format!(
             "latencies settle only after about {warmup_suggested_s:.0} s (MSER-5), later than \
              the warm-up of {warmup_s:.0} s: set traffic.warmup_s to at least that and \
              lengthen the run"
         ));
     }
-    if let Some(n) = effective.get("e2e").and_then(Value::as_f64)
+    if let Some(&n) = d.effective_samples.e2e.as_ref()
         && n < MIN_EFFECTIVE_SAMPLES
     {
-        warnings.push(format!(
+        d.warnings.push(format!(
             "the run holds only about {n:.0} independent samples of e2e latency (batch \
              means over all replications): its percentiles are rough; run longer or add \
              replications"
         ));
     }
 
-    json!({
-        "warmup_s": num(warmup_s),
-        "warmup_suggested_s": num(warmup_suggested_s),
-        "window_s": num(window_s),
-        "drift": Value::Object(drift),
-        "effective_samples": Value::Object(effective),
-        "second_half": { "latency_s": Value::Object(second) },
-        "warnings": warnings,
-    })
+    Some(d)
 }
 
 /// The batch-means estimate of independent samples of metric `m`'s mean in one replication
@@ -391,18 +477,15 @@ mod tests {
             r.halves[0][0].summary().max < 1.001,
             "only the 1 s values are left"
         );
-        let v = diagnostics(&[&r], &[1000.0], 1000.0);
-        let d = v["drift"]["e2e"]["mean"].as_f64().unwrap();
+        let v = diagnostics(&[&r], &[1000.0], 1000.0).unwrap();
+        let d = v.drift.e2e.as_ref().and_then(|d| d.mean).unwrap();
         assert!((d - 0.5).abs() < 0.01, "{d}");
         // The step at 550 s is the warm-up MSER finds; 9 batches' worth of samples at most.
-        assert_eq!(v["warmup_suggested_s"].as_f64(), Some(550.0));
-        assert!(v["effective_samples"]["e2e"].as_f64().unwrap() < 100.0);
-        let w = v["warnings"].as_array().unwrap();
+        assert_eq!(v.warmup_suggested_s, 550.0);
+        assert!(v.effective_samples.e2e.unwrap() < 100.0);
+        let w = &v.warnings;
         assert!(
-            w.iter().any(|s| s
-                .as_str()
-                .unwrap()
-                .starts_with("e2e latency mean rose 50% and p99 rose 50% from the first")),
+            w.iter().any(|s| s.starts_with("e2e latency mean rose 50% and p99 rose 50% from the first")),
             "{w:?}"
         );
     }

@@ -1,170 +1,112 @@
 //! What `report.html` shows for a `run` and for a `plan`: the numbers as tables, and the
 //! plots drawn from the same numbers beside them.
 
-use serde_json::Value;
-
+use super::figures::{self as fig, Figure, fixed};
 use super::html::{Plot, ReportData, Series, SeriesStyle, Table, XAxis};
+use super::table::signed;
 use crate::drivers::plan::PlanOutcome;
-
-/// Latency statistics shown, with their percentile (x of the percentile plot).
-const PERCENTILES: [(&str, f64); 5] = [
-    ("p50", 50.0),
-    ("p90", 90.0),
-    ("p95", 95.0),
-    ("p99", 99.0),
-    ("p999", 99.9),
-];
-/// Latency metrics, in the terminal table's order.
-const METRICS: [&str; 5] = ["e2e", "queue_wait", "service", "ttft", "tpot"];
-
-fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, k| v.get(k))
-}
-
-fn num(v: &Value, path: &str) -> Option<f64> {
-    get(v, path).and_then(Value::as_f64)
-}
+use crate::drivers::summary::RunSummary;
+use crate::metrics::replication::{LatencyMetric, LatencyStat};
 
 fn fmt(x: Option<f64>, digits: usize) -> String {
-    x.map(|x| format!("{x:.digits$}"))
-        .unwrap_or_else(|| "n/a".into())
-}
-
-/// `mean ± half-width` for the summary value at `path`.
-fn mean_ci(summary: &Value, path: &str, digits: usize) -> String {
-    match (num(summary, path), num(&summary["ci95"], path)) {
-        (Some(m), Some(h)) => format!("{m:.digits$} ± {h:.digits$}"),
-        (Some(m), None) => format!("{m:.digits$}"),
-        _ => "-".into(),
-    }
+    fixed(x, digits)
 }
 
 fn series(name: &str, points: Vec<(f64, f64)>, style: SeriesStyle, dashed: bool) -> Series {
     Series::new(name, points, style, dashed)
 }
 
-fn subtitle(summary: &Value) -> String {
-    let s = |k: &str| match &summary[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        v => v.to_string(),
-    };
+fn subtitle(summary: &RunSummary) -> String {
     format!(
         "scenario {} · seed {} · {} servers · {} replications · stable {} · means ± 95% \
          half-widths over replications",
-        s("scenario"),
-        s("seed"),
-        s("servers"),
-        s("replications"),
-        s("stable")
+        summary.scenario, summary.seed, summary.servers, summary.replications, summary.stable
     )
 }
 
+/// The fleet figures of the report, in order (shown when the summary has them).
+const FLEET: [Figure; 17] = [
+    fig::ARRIVED,
+    fig::COMPLETED,
+    fig::CACHE_HITS,
+    fig::THROUGHPUT,
+    fig::UTILIZATION,
+    fig::WAIT_PROBABILITY,
+    fig::MEAN_IN_SYSTEM,
+    fig::IDLE_MIN,
+    fig::IDLE_MAX,
+    fig::LLM[0],
+    fig::LLM[1],
+    fig::LLM[2],
+    fig::LLM[3],
+    fig::LLM[4],
+    fig::LLM[5],
+    fig::LLM[6],
+    fig::CACHE_HIT_RATE,
+];
+
+/// The idle-rate and cost figures of the report, in order.
+const COST: [Figure; 9] = [
+    fig::IDLE_ASSUMED,
+    fig::IDLE_TIME,
+    fig::IDLE_EQUIVALENT,
+    fig::CLOUD_PER_REQUEST,
+    fig::CLOUD_PER_1K,
+    fig::CLOUD_PER_DAY,
+    fig::SELF_BUILT_PER_REQUEST,
+    fig::SELF_BUILT_SHORTCUT,
+    fig::FORMULA_PER_REQUEST,
+];
+
 /// The summary tables of one run: latency, fleet, idle rate and cost, cost bridge.
-fn summary_tables(summary: &Value, prefix: &str) -> Vec<Table> {
+fn summary_tables(summary: &RunSummary, prefix: &str) -> Vec<Table> {
     let mut tables = Vec::new();
-    let mut headers = vec!["latency (s)".to_string(), "mean".to_string()];
-    headers.extend(PERCENTILES.iter().map(|(s, _)| s.to_string()));
-    headers.push("max".into());
-    let rows = METRICS
-        .iter()
-        .filter(|m| get(summary, &format!("latency_s.{m}")).is_some())
-        .map(|m| {
-            let mut row = vec![m.to_string()];
-            let stats = std::iter::once("mean")
-                .chain(PERCENTILES.iter().map(|(s, _)| *s))
-                .chain(std::iter::once("max"));
-            row.extend(stats.map(|s| mean_ci(summary, &format!("latency_s.{m}.{s}"), 4)));
-            row
-        })
-        .collect();
+    let mut headers = vec!["latency (s)".to_string()];
+    headers.extend(LatencyStat::ALL.iter().map(|s| s.name().to_string()));
+    let rows =
+        LatencyMetric::ALL
+            .into_iter()
+            .filter(|&m| summary.latency(m).is_some())
+            .map(|m| {
+                let mut row = vec![m.name().to_string()];
+                row.extend(LatencyStat::ALL.into_iter().map(|s| {
+                    fig::latency(summary, m, s).map_or_else(|| "-".into(), |r| r.mean_ci(4))
+                }));
+                row
+            })
+            .collect();
     tables.push(Table {
         title: format!("{prefix}Latency"),
         headers,
         rows,
     });
-
-    let fleet: [(&str, &str, usize); 17] = [
-        ("arrived (measured)", "requests.arrived", 1),
-        ("completed", "requests.completed", 1),
-        ("cache hits", "requests.cache_hits", 1),
-        ("throughput (req/s)", "throughput_per_s", 3),
-        ("utilization", "utilization", 4),
-        ("P(wait > 0)", "wait_probability", 4),
-        ("mean in system", "mean_in_system", 3),
-        (
-            "idle rate, least idle server",
-            "idle_rate.per_server_min",
-            4,
-        ),
-        ("idle rate, most idle server", "idle_rate.per_server_max", 4),
-        ("mean batch (sequences/step)", "llm.mean_batch", 2),
-        ("bandwidth use (MBU)", "llm.mbu", 3),
-        ("compute use (MFU)", "llm.mfu", 3),
-        ("KV occupancy", "llm.kv_occupancy", 3),
-        ("preemptions", "llm.preemptions", 1),
-        ("output tokens/s", "llm.output_tokens_per_s", 1),
-        ("prompt tokens/s", "llm.prefill_tokens_per_s", 1),
-        ("cache hit rate", "cache_hit_rate", 4),
-    ];
     tables.push(Table {
         title: format!("{prefix}Fleet"),
         headers: vec!["figure".into(), "value".into()],
-        rows: fleet
+        rows: FLEET
             .iter()
-            .filter(|(_, p, _)| num(summary, p).is_some())
-            .map(|(l, p, d)| vec![l.to_string(), mean_ci(summary, p, *d)])
+            .filter(|f| (f.read)(summary).is_some_and(|r| r.mean.is_some()))
+            .map(|f| vec![f.label.to_string(), f.mean_ci(summary)])
             .collect(),
     });
-
-    let cost: [(&str, &str, usize); 9] = [
-        ("idle rate assumed (formula)", "idle_rate.assumed", 3),
-        ("idle rate achieved (time idle)", "idle_rate.achieved", 4),
-        (
-            "idle rate equivalent (same cost in the formula)",
-            "idle_rate.equivalent",
-            3,
-        ),
-        ("cloud $/request", "cost.cloud.per_request_usd", 6),
-        ("cloud $/1k tokens", "cost.cloud.per_1k_tokens_usd", 6),
-        ("cloud $/day", "cost.cloud.per_day_usd", 0),
-        ("self-built $/request", "cost.self_built.per_request_usd", 6),
-        (
-            "self-built $/request, reports' shortcut (cloud x 0.3)",
-            "cost.self_built.reports_shortcut_per_request_usd",
-            6,
-        ),
-        (
-            "R1 formula $/request (assumed rates)",
-            "cost.formula.per_request_usd",
-            6,
-        ),
-    ];
     tables.push(Table {
         title: format!("{prefix}Idle rate and cost"),
         headers: vec!["figure".into(), "value".into()],
-        rows: cost
+        rows: COST
             .iter()
-            .map(|(l, p, d)| vec![l.to_string(), fmt(num(summary, p), *d)])
+            .map(|f| vec![f.label.to_string(), f.value(summary)])
             .collect(),
     });
-    if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array) {
+    if let Some(b) = &summary.cost.bridge {
+        let finite = |x: f64| Some(x).filter(|x| x.is_finite());
         let mut rows = vec![vec![
             "R1 formula".to_string(),
-            fmt(num(summary, "cost.bridge.formula_usd"), 6),
+            fmt(finite(b.formula_usd), 6),
         ]];
-        rows.extend(terms.iter().map(|t| {
-            vec![
-                t["term"].as_str().unwrap_or("").to_string(),
-                t["usd"]
-                    .as_f64()
-                    .map(|x| format!("{x:+.6}"))
-                    .unwrap_or_default(),
-            ]
-        }));
+        rows.extend(b.terms.iter().map(|t| vec![t.term.clone(), signed(t.usd)]));
         rows.push(vec![
             "simulated".to_string(),
-            fmt(num(summary, "cost.bridge.simulated_usd"), 6),
+            fmt(finite(b.simulated_usd), 6),
         ]);
         tables.push(Table {
             title: format!("{prefix}Cost bridge: formula to simulated, $/request"),
@@ -176,17 +118,18 @@ fn summary_tables(summary: &Value, prefix: &str) -> Vec<Table> {
 }
 
 /// The plots of one run: latency percentiles per metric, and the cost bridge as a staircase.
-fn summary_plots(summary: &Value) -> Vec<Plot> {
+fn summary_plots(summary: &RunSummary) -> Vec<Plot> {
     let mut plots = Vec::new();
-    let lat: Vec<Series> = METRICS
-        .iter()
-        .filter(|m| get(summary, &format!("latency_s.{m}")).is_some())
-        .map(|m| {
-            let pts = PERCENTILES
-                .iter()
-                .filter_map(|(s, x)| num(summary, &format!("latency_s.{m}.{s}")).map(|y| (*x, y)))
+    let lat: Vec<Series> = LatencyMetric::ALL
+        .into_iter()
+        .filter_map(|m| {
+            let means = summary.latency(m)?;
+            let pts = LatencyStat::ALL
+                .into_iter()
+                .filter_map(|s| Some((s.percentile()?, s.of(means))))
+                .filter(|(_, y)| y.is_finite())
                 .collect();
-            series(m, pts, SeriesStyle::Line, false)
+            Some(series(m.name(), pts, SeriesStyle::Line, false))
         })
         .collect();
     if !lat.is_empty() {
@@ -199,68 +142,68 @@ fn summary_plots(summary: &Value) -> Vec<Plot> {
             x_axis: XAxis::Nines,
         });
     }
-    if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array)
-        && let Some(formula) = num(summary, "cost.bridge.formula_usd")
-    {
-        // Cumulative: start at the formula, add each term; the last step is the simulation.
-        let mut total = formula;
-        let mut pts = vec![(0.0, total)];
-        for (i, t) in terms.iter().enumerate() {
-            total += t["usd"].as_f64().unwrap_or(0.0);
-            pts.push(((i + 1) as f64, total));
-        }
-        let end = pts.len() as f64;
-        pts.push((end, total));
-        let mut s = vec![series(
-            "cumulative $/request (x = 0: formula, then each term in the table's order)",
-            pts,
-            SeriesStyle::Step,
-            false,
-        )];
-        if let Some(sim) = num(summary, "cost.bridge.simulated_usd") {
-            s.push(series(
-                "simulated",
-                vec![(0.0, sim), (end, sim)],
-                SeriesStyle::Line,
-                true,
-            ));
-        }
-        // Tick names: one word per term (the table beside the plot has the full names).
-        let mut names = vec!["formula".to_string()];
-        names.extend(terms.iter().map(|t| {
-            let term = t["term"].as_str().unwrap_or("");
-            [
-                "idle",
-                "decode",
-                "batch",
-                "cache",
-                "compression",
-                "residual",
-            ]
-            .into_iter()
-            .find(|w| term.contains(w))
-            .map(str::to_string)
-            .unwrap_or_else(|| term.split_whitespace().next().unwrap_or("").to_string())
-        }));
-        plots.push(Plot {
-            title: "Cost bridge: R1 formula to simulated".into(),
-            x_label: "bridge term (each step adds the term named at its start)".into(),
-            y_label: "USD per request".into(),
-            series: s,
-            log_y: false,
-            x_axis: XAxis::Names(names),
-        });
-    }
+    plots.extend(bridge_plot(summary));
     plots
 }
 
+/// The cost bridge as a staircase from the formula to the simulation.
+fn bridge_plot(summary: &RunSummary) -> Option<Plot> {
+    let b = summary.cost.bridge.as_ref()?;
+    let formula = Some(b.formula_usd).filter(|x| x.is_finite())?;
+    // Cumulative: start at the formula, add each term; the last step is the simulation.
+    let mut total = formula;
+    let mut pts = vec![(0.0, total)];
+    for (i, t) in b.terms.iter().enumerate() {
+        total += Some(t.usd).filter(|x| x.is_finite()).unwrap_or(0.0);
+        pts.push(((i + 1) as f64, total));
+    }
+    let end = pts.len() as f64;
+    pts.push((end, total));
+    let mut s = vec![series(
+        "cumulative $/request (x = 0: formula, then each term in the table's order)",
+        pts,
+        SeriesStyle::Step,
+        false,
+    )];
+    if b.simulated_usd.is_finite() {
+        s.push(series(
+            "simulated",
+            vec![(0.0, b.simulated_usd), (end, b.simulated_usd)],
+            SeriesStyle::Line,
+            true,
+        ));
+    }
+    // Tick names: one word per term (the table beside the plot has the full names).
+    let mut names = vec!["formula".to_string()];
+    names.extend(b.terms.iter().map(|t| {
+        let term = t.term.as_str();
+        [
+            "idle",
+            "decode",
+            "batch",
+            "cache",
+            "compression",
+            "residual",
+        ]
+        .into_iter()
+        .find(|w| term.contains(w))
+        .map(str::to_string)
+        .unwrap_or_else(|| term.split_whitespace().next().unwrap_or("").to_string())
+    }));
+    Some(Plot {
+        title: "Cost bridge: R1 formula to simulated".into(),
+        x_label: "bridge term (each step adds the term named at its start)".into(),
+        y_label: "USD per request".into(),
+        series: s,
+        log_y: false,
+        x_axis: XAxis::Names(names),
+    })
+}
+
 /// `report.html` content for a `run`.
-pub fn run_report(summary: &Value) -> ReportData {
+pub fn run_report(summary: &RunSummary) -> ReportData {
     ReportData {
-        title: format!(
-            "fleetsim run: {}",
-            summary["scenario"].as_str().unwrap_or("?")
-        ),
+        title: format!("fleetsim run: {}", summary.scenario),
         subtitle: subtitle(summary),
         tables: {
             let mut tables = summary_tables(summary, "");
@@ -276,12 +219,8 @@ pub fn run_report(summary: &Value) -> ReportData {
 }
 
 /// The steady-state warnings (`diagnostics.warnings`), when there are any.
-fn warnings_table(summary: &Value) -> Option<Table> {
-    let rows: Vec<Vec<String>> = summary["diagnostics"]["warnings"]
-        .as_array()?
-        .iter()
-        .filter_map(|w| w.as_str().map(|w| vec![w.to_string()]))
-        .collect();
+fn warnings_table(summary: &RunSummary) -> Option<Table> {
+    let rows: Vec<Vec<String>> = summary.warnings().iter().map(|w| vec![w.clone()]).collect();
     (!rows.is_empty()).then(|| Table {
         title: "Steady state: warnings".into(),
         headers: vec!["warning".into()],
@@ -290,12 +229,15 @@ fn warnings_table(summary: &Value) -> Option<Table> {
 }
 
 /// For diurnal runs: arrivals, busy replicas and servers paid for, by hour of day.
-fn day_plot(summary: &Value) -> Option<Plot> {
-    let day = summary.get("day")?;
-    let series = |key: &str, name: &str, dashed: bool| Series {
+fn day_plot(summary: &RunSummary) -> Option<Plot> {
+    let day = summary.means.day.as_ref()?;
+    let series = |by_hour: &std::collections::BTreeMap<String, f64>, name: &str, dashed| Series {
         name: name.into(),
         points: (0..24)
-            .filter_map(|h| Some((h as f64, day.get(key)?.get(format!("h{h:02}"))?.as_f64()?)))
+            .filter_map(|h| {
+                let y = *by_hour.get(&format!("h{h:02}"))?;
+                y.is_finite().then_some((h as f64, y))
+            })
             .collect(),
         style: SeriesStyle::Step,
         dashed,
@@ -305,9 +247,9 @@ fn day_plot(summary: &Value) -> Option<Plot> {
         x_label: "hour of day".into(),
         y_label: "per second / count".into(),
         series: vec![
-            series("arrivals_per_s", "arrivals per second", false),
-            series("busy_replicas", "busy replicas", false),
-            series("servers_paid", "servers paid for", true),
+            series(&day.arrivals_per_s, "arrivals per second", false),
+            series(&day.busy_replicas, "busy replicas", false),
+            series(&day.servers_paid, "servers paid for", true),
         ],
         log_y: false,
         x_axis: XAxis::Integer,
@@ -542,11 +484,13 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
             ));
         }
     }
-    tables.extend(summary_tables(
-        &plan.summary,
-        &format!("At {} servers: ", plan.servers),
-    ));
-    plots.extend(summary_plots(&plan.summary));
+    if let Some(summary) = &plan.summary {
+        tables.extend(summary_tables(
+            summary,
+            &format!("At {} servers: ", plan.servers),
+        ));
+        plots.extend(summary_plots(summary));
+    }
     ReportData {
         title: format!("fleetsim plan: {}", plan.scenario),
         subtitle: format!(
@@ -555,184 +499,5 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         ),
         tables,
         plots,
-    }
-}
-
-/// Whether the series' positive values span more than two decades: one unstable point (a
-/// queue that grew for the whole run) would then flatten every other point on a linear axis,
-/// so the plot uses a log axis instead.
-fn spans_decades(series: &[Series]) -> bool {
-    let ys = || {
-        series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .filter(|y| y.is_finite() && *y > 0.0)
-    };
-    let lo = ys().fold(f64::INFINITY, f64::min);
-    let hi = ys().fold(f64::NEG_INFINITY, f64::max);
-    lo.is_finite() && hi / lo > 100.0
-}
-
-/// The report of a sweep: the table of points, and against the first varied key (when it is
-/// numeric) latency, idle rates and cost per request, one line per combination of the other
-/// keys.
-pub fn sweep_report(
-    grid: &crate::drivers::sweep::Grid,
-    rows: &[serde_json::Map<String, Value>],
-) -> ReportData {
-    let keys: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
-    let cols: Vec<&str> = crate::drivers::sweep::ROW_LEAVES
-        .iter()
-        .copied()
-        .filter(|c| rows.iter().any(|r| r.contains_key(*c)))
-        .collect();
-    let cell = |v: Option<&Value>| match v {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(|x| {
-                format!("{x:.6}")
-                    .trim_end_matches('0')
-                    .trim_end_matches('.')
-                    .to_string()
-            })
-            .unwrap_or_default(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    };
-    let table = Table {
-        title: "Points (means over replications)".into(),
-        headers: keys
-            .iter()
-            .map(String::as_str)
-            .chain(cols.iter().copied())
-            .map(str::to_string)
-            .collect(),
-        rows: rows
-            .iter()
-            .map(|r| {
-                keys.iter()
-                    .map(|k| cell(r.get(k)))
-                    .chain(cols.iter().map(|c| cell(r.get(*c))))
-                    .collect()
-            })
-            .collect(),
-    };
-    let mut plots = Vec::new();
-    if let Some(x_key) = keys.first()
-        && rows
-            .iter()
-            .all(|r| r.get(x_key).is_some_and(Value::is_number))
-    {
-        // One series per combination of the other keys, in grid order.
-        let mut groups: Vec<(String, Vec<&serde_json::Map<String, Value>>)> = Vec::new();
-        for r in rows {
-            let label = keys[1..]
-                .iter()
-                .map(|k| format!("{k}={}", cell(r.get(k))))
-                .collect::<Vec<_>>()
-                .join(", ");
-            match groups.iter_mut().find(|(l, _)| *l == label) {
-                Some((_, g)) => g.push(r),
-                None => groups.push((label, vec![r])),
-            }
-        }
-        let series_for = |metric: &str, suffix: &str| -> Vec<Series> {
-            groups
-                .iter()
-                .map(|(label, g)| Series {
-                    name: [label.as_str(), suffix]
-                        .iter()
-                        .filter(|s| !s.is_empty())
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    points: g
-                        .iter()
-                        .filter_map(|r| Some((r.get(x_key)?.as_f64()?, r.get(metric)?.as_f64()?)))
-                        .collect(),
-                    style: SeriesStyle::Line,
-                    dashed: false,
-                })
-                .filter(|s| !s.points.is_empty())
-                .collect()
-        };
-        let latency = ["latency_s.ttft.p99", "latency_s.e2e.p99"]
-            .into_iter()
-            .find(|m| rows.iter().any(|r| r.contains_key(*m)))
-            .unwrap_or("latency_s.e2e.p99");
-        let lat = series_for(latency, "");
-        let log_y = spans_decades(&lat);
-        plots.push(Plot {
-            title: format!("{latency} against {x_key}"),
-            x_label: x_key.clone(),
-            y_label: if log_y { "seconds (log)" } else { "seconds" }.into(),
-            series: lat,
-            log_y,
-            x_axis: XAxis::Linear,
-        });
-        let mut idle = series_for("idle_rate.achieved", "achieved");
-        idle.extend(series_for("idle_rate.equivalent", "equivalent"));
-        let xs: Vec<f64> = rows.iter().filter_map(|r| r.get(x_key)?.as_f64()).collect();
-        let (lo, hi) = xs
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                (a.min(x), b.max(x))
-            });
-        if lo.is_finite() {
-            idle.push(Series {
-                name: "assumed (R1)".into(),
-                points: vec![(lo, 0.2), (hi, 0.2)],
-                style: SeriesStyle::Line,
-                dashed: true,
-            });
-        }
-        plots.push(Plot {
-            title: format!("Idle rate against {x_key}"),
-            x_label: x_key.clone(),
-            y_label: "fraction".into(),
-            series: idle,
-            log_y: false,
-            x_axis: XAxis::Linear,
-        });
-        plots.push(Plot {
-            title: format!("Cloud cost per request against {x_key}"),
-            x_label: x_key.clone(),
-            y_label: "USD".into(),
-            series: series_for("cost.cloud.per_request_usd", ""),
-            log_y: false,
-            x_axis: XAxis::Linear,
-        });
-    }
-    ReportData {
-        title: format!("fleetsim sweep: {}", grid.scenario),
-        subtitle: format!(
-            "{} points · varied: {} · fleetsim {}",
-            rows.len(),
-            keys.join(", "),
-            env!("CARGO_PKG_VERSION")
-        ),
-        tables: vec![table],
-        plots,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_runaway_point_switches_to_a_log_axis() {
-        let s = |ys: &[f64]| {
-            vec![series(
-                "x",
-                ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
-                SeriesStyle::Line,
-                false,
-            )]
-        };
-        assert!(!spans_decades(&s(&[0.5, 0.8, 1.2])));
-        assert!(spans_decades(&s(&[0.5, 0.8, 300.0])));
-        assert!(!spans_decades(&s(&[0.0, f64::NAN])));
     }
 }

@@ -7,9 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
 use serde_json::Value;
-
-use crate::metrics::ci::flatten;
 
 /// One file of a results folder: its name and its bytes.
 pub struct ResultFile {
@@ -29,16 +28,43 @@ impl ResultFile {
     }
 }
 
-/// `summary.json` bytes: pretty-printed, keys in contract order, trailing newline.
-pub fn summary_json(summary: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(summary).unwrap_or_else(|_| "null".into());
+/// `summary.json` (or `plan.json`) bytes: pretty-printed, keys in contract order (the
+/// fields' order), trailing newline.
+pub fn summary_json<T: Serialize + ?Sized>(doc: &T) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "null".into());
     s.push('\n');
     s
 }
 
-/// CSV with one row per document (e.g. per replication), columns from the flattened keys of
-/// the first document, prefixed with an index column named `index_name`.
-pub fn rows_csv(index_name: &str, docs: &[Value]) -> Result<String> {
+/// Flattens a JSON object into (dotted key, leaf) pairs in document order, for CSV rows.
+fn flatten(doc: &Value) -> Vec<(String, Value)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, child, out);
+                }
+            }
+            leaf => out.push((prefix.to_string(), leaf.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", doc, &mut out);
+    out
+}
+
+/// CSV with one row per record (e.g. per replication), columns from the dotted paths of the
+/// first record's JSON leaves, prefixed with an index column named `index_name`.
+pub fn rows_csv<T: Serialize>(index_name: &str, records: &[T]) -> Result<String> {
+    let docs = records
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()?;
     let mut w = csv::Writer::from_writer(Vec::new());
     if let Some(first) = docs.first() {
         let cols: Vec<String> = flatten(first).into_iter().map(|(k, _)| k).collect();

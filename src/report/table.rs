@@ -1,223 +1,188 @@
-//! The summary table printed in the terminal.
+//! The terminal tables: a run's summary and a plan.
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::Value;
 
-fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, k| v.get(k))
-}
+use super::figures::{self as fig, Figure, fixed};
+use crate::drivers::summary::RunSummary;
+use crate::metrics::replication::{LatencyMetric, LatencyStat};
 
-/// Formats `mean ± half-width` for the summary's value at `path`, scaled by `scale`.
-fn cell(summary: &Value, path: &str, scale: f64, digits: usize) -> String {
-    let Some(m) = get(summary, path).and_then(Value::as_f64) else {
-        return "-".into();
-    };
-    let ci = get(&summary["ci95"], path).and_then(Value::as_f64);
-    match ci {
-        Some(h) => format!("{:.digits$} ± {:.digits$}", m * scale, h * scale),
-        None => format!("{:.digits$}", m * scale),
-    }
-}
-
-/// Renders the run summary as a readable table (means ± 95% half-widths over replications).
-pub fn render(summary: &Value) -> String {
-    let mut out = String::new();
-    let s = |k: &str| summary.get(k).map(|v| v.to_string()).unwrap_or_default();
-    out.push_str(&format!(
-        "scenario {}  seed {}  servers {}  replications {}  stable {}  offered load {}\n",
-        s("scenario"),
-        s("seed"),
-        s("servers"),
-        s("replications"),
-        s("stable"),
-        summary["offered_load"]
-            .as_f64()
-            .map(|l| format!("{l:.3}"))
-            .unwrap_or_else(|| "n/a".into())
-    ));
-    // An autoscaled fleet is paid for by the server-hour: show what it paid, not its start.
-    if let (Some(mean), Some(lo), Some(hi)) = (
-        get(summary, "llm.mean_servers").and_then(Value::as_f64),
-        get(summary, "llm.min_servers").and_then(Value::as_f64),
-        get(summary, "llm.max_servers").and_then(Value::as_f64),
-    ) && (lo != hi || summary["servers"].as_f64() != Some(mean))
-    {
-        out.push_str(&format!(
-            "autoscaled: servers paid for mean {mean:.2}, min {lo}, max {hi}{} (the count \
-             above is the starting fleet); costs use the mean\n",
-            if summary["replications"].as_u64().unwrap_or(1) > 1 {
-                " (min and max averaged over replications)"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(list) = summary["overload"].as_array() {
-        for m in list {
-            out.push_str(&format!("OVERLOADED: {}\n", m.as_str().unwrap_or("")));
-        }
-    }
-
+fn table(header: Vec<String>) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(["latency (s)", "mean", "p50", "p90", "p99", "p99.9", "max"]);
-    for metric in ["e2e", "queue_wait", "service", "ttft", "tpot"] {
-        if get(summary, &format!("latency_s.{metric}")).is_none() {
+    t.set_header(header);
+    t
+}
+
+/// The fleet figures of the terminal table, in order (always shown).
+const FLEET: [Figure; 11] = [
+    fig::ARRIVED,
+    fig::COMPLETED,
+    fig::CACHE_HITS,
+    fig::IN_FLIGHT,
+    fig::THROUGHPUT,
+    fig::UTILIZATION,
+    fig::IDLE_ACHIEVED,
+    fig::IDLE_MIN,
+    fig::IDLE_MAX,
+    fig::WAIT_PROBABILITY,
+    Figure {
+        label: "mean in system (Little's L)",
+        ..fig::MEAN_IN_SYSTEM
+    },
+];
+
+/// Renders the run summary as a readable table (means ± 95% half-widths over replications).
+pub fn render(summary: &RunSummary) -> String {
+    let mut out = header(summary);
+    let mut t = table(
+        ["latency (s)", "mean", "p50", "p90", "p99", "p99.9", "max"]
+            .map(String::from)
+            .to_vec(),
+    );
+    let stats = [
+        LatencyStat::Mean,
+        LatencyStat::P50,
+        LatencyStat::P90,
+        LatencyStat::P99,
+        LatencyStat::P999,
+        LatencyStat::Max,
+    ];
+    for metric in LatencyMetric::ALL {
+        if summary.latency(metric).is_none() {
             continue;
         }
-        let mut row = vec![metric.to_string()];
-        for stat in ["mean", "p50", "p90", "p99", "p999", "max"] {
-            row.push(cell(summary, &format!("latency_s.{metric}.{stat}"), 1.0, 4));
-        }
+        let mut row = vec![metric.name().to_string()];
+        row.extend(stats.iter().map(|&stat| {
+            fig::latency(summary, metric, stat).map_or_else(|| "-".into(), |r| r.mean_ci(4))
+        }));
         t.add_row(row);
     }
     out.push_str(&t.to_string());
     out.push('\n');
 
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(["fleet", "value"]);
-    let rows: [(&str, &str, f64, usize); 11] = [
-        ("arrived (measured)", "requests.arrived", 1.0, 1),
-        ("completed", "requests.completed", 1.0, 1),
-        ("cache hits", "requests.cache_hits", 1.0, 1),
-        ("in flight at end", "requests.in_flight", 1.0, 1),
-        ("throughput (req/s)", "throughput_per_s", 1.0, 3),
-        ("utilization", "utilization", 1.0, 4),
-        ("idle rate, achieved", "idle_rate.achieved", 1.0, 4),
-        (
-            "idle rate, least idle server",
-            "idle_rate.per_server_min",
-            1.0,
-            4,
-        ),
-        (
-            "idle rate, most idle server",
-            "idle_rate.per_server_max",
-            1.0,
-            4,
-        ),
-        ("P(wait > 0)", "wait_probability", 1.0, 4),
-        ("mean in system (Little's L)", "mean_in_system", 1.0, 3),
-    ];
-    for (label, path, scale, digits) in rows {
-        t.add_row([label.to_string(), cell(summary, path, scale, digits)]);
+    let mut t = table(vec!["fleet".into(), "value".into()]);
+    for f in &FLEET {
+        t.add_row([f.label.to_string(), f.mean_ci(summary)]);
     }
-    let llm_rows: [(&str, &str, f64, usize); 7] = [
-        ("mean batch (sequences/step)", "llm.mean_batch", 1.0, 2),
-        ("bandwidth use (MBU)", "llm.mbu", 1.0, 3),
-        ("compute use (MFU)", "llm.mfu", 1.0, 3),
-        ("KV occupancy", "llm.kv_occupancy", 1.0, 3),
-        ("preemptions", "llm.preemptions", 1.0, 1),
-        ("output tokens/s", "llm.output_tokens_per_s", 1.0, 1),
-        ("prompt tokens/s", "llm.prefill_tokens_per_s", 1.0, 1),
-    ];
-    for (label, path, scale, digits) in llm_rows {
-        if get(summary, path).is_some() {
-            t.add_row([label.to_string(), cell(summary, path, scale, digits)]);
-        }
+    for f in fig::LLM.iter().filter(|f| (f.read)(summary).is_some()) {
+        t.add_row([f.label.to_string(), f.mean_ci(summary)]);
     }
     out.push_str(&t.to_string());
     out.push('\n');
+    out.push_str(&cost_table(summary).to_string());
+    out.push('\n');
+    out
+}
 
-    // The idle-rate question and the cost, when the summary has them.
-    if get(summary, "cost").is_some() {
-        let f = |path: &str, digits: usize| {
-            get(summary, path)
-                .and_then(Value::as_f64)
-                .map(|x| format!("{x:.digits$}"))
-                .unwrap_or_else(|| "n/a".into())
-        };
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
-        t.set_header(["idle rate and cost", "value"]);
-        t.add_row([
-            "idle rate assumed (formula)".to_string(),
-            f("idle_rate.assumed", 3),
-        ]);
-        t.add_row([
-            "idle rate achieved (time idle)".to_string(),
-            f("idle_rate.achieved", 4),
-        ]);
-        t.add_row([
-            "idle rate equivalent (same cost in the formula)".to_string(),
-            f("idle_rate.equivalent", 3),
-        ]);
-        if let Some(note) = get(summary, "idle_rate.equivalent")
-            .and_then(Value::as_f64)
-            .and_then(equivalent_idle_note)
-        {
-            t.add_row(["  what that means".to_string(), note]);
+/// The first lines: what ran, the autoscaled fleet's size, and any overload.
+fn header(summary: &RunSummary) -> String {
+    let name = serde_json::to_string(&summary.scenario).unwrap_or_default();
+    let mut out = format!(
+        "scenario {name}  seed {}  servers {}  replications {}  stable {}  offered load {}\n",
+        summary.seed,
+        summary.servers,
+        summary.replications,
+        summary.stable,
+        summary
+            .offered_load
+            .filter(|l| l.is_finite())
+            .map(|l| format!("{l:.3}"))
+            .unwrap_or_else(|| "n/a".into())
+    );
+    // An autoscaled fleet is paid for by the server-hour: show what it paid, not its start.
+    if let Some(llm) = &summary.means.llm {
+        let (mean, lo, hi) = (llm.mean_servers, llm.min_servers, llm.max_servers);
+        if lo != hi || f64::from(summary.servers) != mean {
+            out.push_str(&format!(
+                "autoscaled: servers paid for mean {mean:.2}, min {lo}, max {hi}{} (the count \
+                 above is the starting fleet); costs use the mean\n",
+                if summary.replications > 1 {
+                    " (min and max averaged over replications)"
+                } else {
+                    ""
+                }
+            ));
         }
-        t.add_row([
-            format!(
-                "cloud $/request ({} at ${}/server-h)",
-                get(summary, "cost.cloud.preset")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                f("cost.cloud.usd_per_server_hour", 2)
-            ),
-            f("cost.cloud.per_request_usd", 6),
-        ]);
-        t.add_row([
-            "cloud $/1k tokens".to_string(),
-            f("cost.cloud.per_1k_tokens_usd", 6),
-        ]);
-        t.add_row(["cloud $/day".to_string(), f("cost.cloud.per_day_usd", 0)]);
-        if let Some(provider) = get(summary, "cost.cloud.provider").and_then(Value::as_str) {
-            let gpus = get(summary, "cost.cloud.gpus_per_server").and_then(Value::as_u64);
-            t.add_row([
-                "  cloud price basis".to_string(),
-                match gpus {
-                    Some(g) => format!(
-                        "{provider}: ${}/GPU-h x {g} GPU{}",
-                        f("cost.cloud.usd_per_gpu_hour", 4),
-                        if g == 1 { "" } else { "s" }
-                    ),
-                    None => format!("{provider}, per server"),
-                },
-            ]);
-            t.add_row([
-                "  cloud price as of".to_string(),
-                get(summary, "cost.cloud.as_of")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            ]);
-        }
-        t.add_row([
-            format!(
-                "self-built $/request (TCO {} ${}/server-h)",
-                get(summary, "cost.self_built.tco_preset")
-                    .and_then(Value::as_str)
-                    .unwrap_or("custom"),
-                f("cost.self_built.usd_per_server_hour", 2)
-            ),
-            f("cost.self_built.per_request_usd", 6),
-        ]);
-        t.add_row([
-            "self-built $/request, reports' shortcut (cloud x 0.3)".to_string(),
-            f("cost.self_built.reports_shortcut_per_request_usd", 6),
-        ]);
-        t.add_row([
-            "R1 formula $/request (assumed rates)".to_string(),
-            f("cost.formula.per_request_usd", 6),
-        ]);
-        if let Some(terms) = get(summary, "cost.bridge.terms").and_then(Value::as_array) {
-            for term in terms {
-                t.add_row([
-                    format!("  bridge: {}", term["term"].as_str().unwrap_or("")),
-                    term["usd"]
-                        .as_f64()
-                        .map(|x| format!("{x:+.6}"))
-                        .unwrap_or_default(),
-                ]);
-            }
-        }
-        out.push_str(&t.to_string());
-        out.push('\n');
+    }
+    for m in summary.overload.iter().flatten() {
+        out.push_str(&format!("OVERLOADED: {m}\n"));
     }
     out
+}
+
+/// A bridge term: `+0.000123` (empty when not a number).
+pub fn signed(usd: f64) -> String {
+    Some(usd)
+        .filter(|x| x.is_finite())
+        .map(|x| format!("{x:+.6}"))
+        .unwrap_or_default()
+}
+
+/// The idle-rate question and the cost.
+fn cost_table(summary: &RunSummary) -> Table {
+    let cloud = &summary.cost.cloud;
+    let mut t = table(vec!["idle rate and cost".into(), "value".into()]);
+    for f in [fig::IDLE_ASSUMED, fig::IDLE_TIME, fig::IDLE_EQUIVALENT] {
+        t.add_row([f.label.to_string(), f.value(summary)]);
+    }
+    let equivalent = summary.means.idle_rate.formula.as_ref();
+    if let Some(note) = equivalent
+        .and_then(|f| f.equivalent)
+        .filter(|x| x.is_finite())
+        .and_then(equivalent_idle_note)
+    {
+        t.add_row(["  what that means".to_string(), note]);
+    }
+    let price = |x: f64| fixed(Some(x).filter(|x| x.is_finite()), 2);
+    t.add_row([
+        format!(
+            "cloud $/request ({} at ${}/server-h)",
+            cloud.preset,
+            price(cloud.usd_per_server_hour)
+        ),
+        fig::CLOUD_PER_REQUEST.value(summary),
+    ]);
+    t.add_row([
+        fig::CLOUD_PER_1K.label.to_string(),
+        fig::CLOUD_PER_1K.value(summary),
+    ]);
+    t.add_row([
+        fig::CLOUD_PER_DAY.label.to_string(),
+        fig::CLOUD_PER_DAY.value(summary),
+    ]);
+    if let Some(provider) = cloud.provider {
+        t.add_row([
+            "  cloud price basis".to_string(),
+            match cloud.gpus_per_server {
+                Some(g) => format!(
+                    "{provider}: ${}/GPU-h x {g} GPU{}",
+                    fixed(cloud.usd_per_gpu_hour.filter(|x| x.is_finite()), 4),
+                    if g == 1 { "" } else { "s" }
+                ),
+                None => format!("{provider}, per server"),
+            },
+        ]);
+        t.add_row([
+            "  cloud price as of".to_string(),
+            cloud.as_of.unwrap_or("").to_string(),
+        ]);
+    }
+    let built = &summary.cost.self_built;
+    t.add_row([
+        format!(
+            "self-built $/request (TCO {} ${}/server-h)",
+            built.tco_preset,
+            price(built.usd_per_server_hour)
+        ),
+        fig::SELF_BUILT_PER_REQUEST.value(summary),
+    ]);
+    for f in [fig::SELF_BUILT_SHORTCUT, fig::FORMULA_PER_REQUEST] {
+        t.add_row([f.label.to_string(), f.value(summary)]);
+    }
+    for term in summary.cost.bridge.iter().flat_map(|b| &b.terms) {
+        t.add_row([format!("  bridge: {}", term.term), signed(term.usd)]);
+    }
+    t
 }
 
 /// What an equivalent idle rate below zero means, or `None` when it is zero or more.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use predicates::str::contains;
 
-use crate::support::{at, load, root};
+use crate::support::{load, root};
 
 fn fleetsim() -> Command {
     let mut c = Command::cargo_bin("fleetsim").unwrap();
@@ -177,7 +177,8 @@ fn a_plain_number_sets_a_fixed_token_count() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // Every prompt is 1,500 tokens: prompt tokens per second = 1500 x requests per second
     // (within the noise of requests in flight at the window's ends).
-    let per_req = at(&v, "llm.prefill_tokens_per_s") / at(&v, "throughput_per_s");
+    let per_req = v["llm"]["prefill_tokens_per_s"].as_f64().unwrap()
+        / v["throughput_per_s"].as_f64().unwrap();
     assert!((per_req - 1500.0).abs() / 1500.0 < 0.1, "{per_req}");
     // Without a terminal, no progress bar reaches stderr.
     assert!(

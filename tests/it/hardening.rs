@@ -376,9 +376,13 @@ fn nothing_completed_is_not_stable() {
         .replace("mean =", "value =");
     let s = fleetsim::scenario::parse(&text, Path::new("x.toml"), &Default::default()).unwrap();
     let out = fleetsim::drivers::run::run(&s, Some(1));
-    assert_eq!(out.summary["requests"]["completed"], 0.0, "{}", out.summary);
-    assert_eq!(out.summary["stable"], false, "{}", out.summary);
-    let why = out.summary["overload"][0].as_str().unwrap_or_default();
+    assert_eq!(
+        out.summary.means.requests.completed, 0.0,
+        "{:?}",
+        out.summary
+    );
+    assert!(!out.summary.stable, "{:?}", out.summary);
+    let why = out.summary.overload.as_ref().map_or("", |o| o[0].as_str());
     assert!(why.contains("completed"), "{why}");
 }
 
@@ -391,11 +395,11 @@ fn emergent_cache_overload_is_not_stable() {
            [cost]\nassumed_cache_hit_rate = 0.3\n";
     let s = fleetsim::scenario::parse(&text, Path::new("x.toml"), &Default::default()).unwrap();
     let out = fleetsim::drivers::run::run(&s, Some(1));
-    assert_eq!(out.summary["stable"], false, "{}", out.summary);
+    assert!(!out.summary.stable, "{:?}", out.summary);
     assert!(
-        out.summary["offered_load"].is_null(),
-        "no formula load for an emergent hit rate: {}",
-        out.summary["offered_load"]
+        out.summary.offered_load.is_none(),
+        "no formula load for an emergent hit rate: {:?}",
+        out.summary.offered_load
     );
     // A capacity holding every query without an assumed rate names the cache, not the cost.
     let text = text.replace("[cost]\nassumed_cache_hit_rate = 0.3\n", "");

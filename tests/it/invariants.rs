@@ -60,7 +60,17 @@ proptest! {
         let r = &m.requests;
         prop_assert_eq!(r.arrived, r.completed + r.in_flight, "conservation: {:?}", r);
         prop_assert!(r.cache_hits <= r.completed);
-        prop_assert!(m.latency_s.e2e.max >= 0.0 && m.latency_s.queue_wait.p50 >= 0.0);
+        // Percentiles are ordered, and a request's end-to-end time holds its wait and its
+        // service, so the slowest end-to-end is at least the slowest of either.
+        let (e, w, sv) = (&m.latency_s.e2e, &m.latency_s.queue_wait, &m.latency_s.service);
+        for l in [e, w, sv] {
+            prop_assert!(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, "{:?}", l);
+            prop_assert!(l.mean <= l.max, "{:?}", l);
+        }
+        prop_assert!(e.max >= w.max && e.max >= sv.max, "e2e {:?} wait {:?} service {:?}", e, w, sv);
+        if r.completed > r.cache_hits {
+            prop_assert!(e.max > 0.0 && sv.max > 0.0, "served requests took no time: {:?}", m.latency_s);
+        }
         prop_assert!((0.0..=1.0).contains(&m.idle_rate.achieved));
         prop_assert!(m.idle_rate.per_server_min <= m.idle_rate.per_server_max + 1e-12);
         prop_assert!(m.utilization <= 1.0 + 1e-9);
@@ -99,9 +109,9 @@ fn overload_is_detected_and_stops_early() {
     .replace("[run]\nseed = 7", "[run]\nseed = 7\nmax_queue = 500");
     let s = scenario::parse(&text, "x.toml".as_ref(), &Overrides::default()).unwrap();
     let out = fleetsim::drivers::run::run(&s, Some(1));
-    assert_eq!(out.summary["stable"], false);
-    assert!((out.summary["offered_load"].as_f64().unwrap() - 2.0).abs() < 1e-9);
-    let msg = out.summary["overload"][0].as_str().unwrap();
+    assert!(!out.summary.stable);
+    assert!((out.summary.offered_load.unwrap() - 2.0).abs() < 1e-9);
+    let msg = &out.summary.overload.as_ref().unwrap()[0];
     assert!(msg.contains("cannot keep up"), "{msg}");
     // ~500 queued at a net growth of ~10/s: it must stop long before the 500 s duration.
     assert!(out.replications[0].ended_at_s < 200.0);

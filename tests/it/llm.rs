@@ -4,13 +4,17 @@
 use std::path::Path;
 
 use fleetsim::drivers::run::run;
+use fleetsim::drivers::summary::RunSummary;
 use fleetsim::engine::SimTime;
 use fleetsim::fleet::replica::{BatchLimits, Batching, Replica, Seq};
 use fleetsim::scenario::{self, Overrides, Scenario};
 use fleetsim::timing::{Deployment, Efficiency, gpu_preset, model_preset};
 use proptest::prelude::*;
 
-use crate::support::{at, load};
+use fleetsim::metrics::replication::{LatencyMetric, LatencyStat};
+use fleetsim::report::figures::latency;
+
+use crate::support::load;
 
 fn llm_scenario(model: &str, tp: u32, input: u32, output: u32, rate: f64, extra: &str) -> Scenario {
     let text = format!(
@@ -34,12 +38,12 @@ fn citic_table_batch_one_gpt3() {
     let s = load("reports/citic-2023.toml", &[]);
     let out = run(&s, None);
     let sum = &out.summary;
-    let tpot = at(sum, "latency_s.tpot.mean");
+    let tpot = sum.means.latency_s.tpot.as_ref().unwrap().mean;
     assert!(
         (tpot - 0.064).abs() / 0.064 < 0.01,
         "TPOT {tpot} s vs 0.064"
     );
-    let answer_s = at(sum, "latency_s.service.mean");
+    let answer_s = sum.means.latency_s.service.mean;
     assert!(
         (answer_s - 12.8).abs() / 12.8 < 0.01,
         "answer {answer_s} s vs 12.8"
@@ -56,8 +60,8 @@ fn alone(model: &str, tp: u32, input: u32, output: u32) -> (f64, f64) {
     let s = llm_scenario(model, tp, input, output, 0.01, "");
     let sum = run(&s, None).summary;
     (
-        at(&sum, "latency_s.ttft.p50"),
-        at(&sum, "latency_s.tpot.mean"),
+        sum.means.latency_s.ttft.as_ref().unwrap().p50,
+        sum.means.latency_s.tpot.as_ref().unwrap().mean,
     )
 }
 
@@ -101,9 +105,9 @@ fn batch_64_decode_throughput_matches_lmdeploy() {
     // with max_batch 64.
     let s = llm_scenario("llama-2-70b", 4, 128, 2048, 1.0, "max_batch = 64\n");
     let sum = run(&s, None).summary;
-    let tpot = at(&sum, "latency_s.tpot.p50");
+    let tpot = sum.means.latency_s.tpot.as_ref().unwrap().p50;
     assert!((tpot / 0.043 - 1.0).abs() <= 0.20, "TPOT p50 {tpot}");
-    let tok_s = at(&sum, "llm.output_tokens_per_s");
+    let tok_s = sum.means.llm.as_ref().unwrap().output_tokens_per_s;
     assert!((tok_s / 1392.0 - 1.0).abs() <= 0.20, "{tok_s} tokens/s");
 }
 
@@ -173,9 +177,10 @@ proptest! {
         // busier run sees the same requests closer together.
         let lo = run(&llm_scenario("llama-2-7b", 1, 512, 128, rate, ""), None).summary;
         let hi = run(&llm_scenario("llama-2-7b", 1, 512, 128, rate * factor, ""), None).summary;
-        for key in ["latency_s.e2e.mean", "latency_s.tpot.mean"] {
-            prop_assert!(at(&hi, key) >= at(&lo, key) * 0.995,
-                "{key}: {} at rate {} < {} at rate {}", at(&hi, key), rate * factor, at(&lo, key), rate);
+        for metric in [LatencyMetric::E2e, LatencyMetric::Tpot] {
+            let mean = |s| latency(s, metric, LatencyStat::Mean).and_then(|r| r.mean).unwrap();
+            prop_assert!(mean(&hi) >= mean(&lo) * 0.995,
+                "{metric:?}: {} at rate {} < {} at rate {}", mean(&hi), rate * factor, mean(&lo), rate);
         }
     }
 
@@ -241,7 +246,7 @@ fn serving_stacks_in_scenarios() {
     )
     .unwrap();
     let (fast_sum, slow_sum) = (run(&s, Some(1)).summary, run(&slow, Some(1)).summary);
-    let tpot = |v: &serde_json::Value| v["latency_s"]["tpot"]["mean"].as_f64().unwrap();
+    let tpot = |v: &RunSummary| v.means.latency_s.tpot.as_ref().unwrap().mean;
     assert!(
         tpot(&slow_sum) > tpot(&fast_sum) + 0.015,
         "{} {}",
@@ -280,10 +285,6 @@ fn llama2_70b_on_two_a100s_runs_with_defaults() {
         .kv_capacity_tokens();
     assert!((10_000..20_000).contains(&kv), "{kv}");
     let summary = run(&s, Some(1)).summary;
-    assert_eq!(
-        summary["stable"],
-        serde_json::Value::Bool(true),
-        "{summary}"
-    );
-    assert!(at(&summary, "requests.completed") > 50.0);
+    assert!(summary.stable, "{summary:?}");
+    assert!(summary.means.requests.completed > 50.0);
 }

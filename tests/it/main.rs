@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod costs;
 mod determinism;
+mod export;
 mod fuzz;
 mod hardening;
 mod invariants;

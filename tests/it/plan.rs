@@ -5,14 +5,15 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use fleetsim::drivers::plan::{PlanOutcome, plan};
+use fleetsim::drivers::plan::{CurvePoint, PlanOutcome, plan};
 use fleetsim::drivers::run::run;
+use fleetsim::drivers::summary::RunSummary;
 use fleetsim::scenario::Scenario;
 use fleetsim::theory::mmc_mean_wait_s;
 use predicates::str::contains;
 use serde_json::Value;
 
-use crate::support::{at, load};
+use crate::support::load;
 
 /// The smallest stable c whose Erlang C mean wait is at most `target_s`.
 fn erlang_c_count(lambda: f64, mu: f64, target_s: f64) -> u32 {
@@ -57,19 +58,28 @@ fn mmc_plan_matches_erlang_c() {
         let below = p.below.as_ref().expect("a count below");
         assert_eq!(below.servers, theory - 1);
         assert!(!below.why.is_empty());
-        assert_eq!(p.summary["servers"], Value::from(theory));
+        assert_eq!(p.summary.as_ref().map(|s| s.servers), Some(theory));
     }
 }
 
-/// Every target's 95% upper bound at `n` servers, and whether all are met.
-fn meets_all(s: &Scenario, n: u32) -> bool {
+/// Runs `s` at the plan's point `pt` (its server count and replications) with master seed
+/// `seed`.
+fn rerun(s: &Scenario, pt: &CurvePoint, seed: u64) -> RunSummary {
     let mut s = s.clone();
-    s.servers.count = n;
-    let summary = run(&s, None).summary;
-    summary["stable"] == Value::Bool(true)
+    s.servers.count = pt.servers;
+    s.run.replications = pt.replications;
+    s.run.seed = seed;
+    run(&s, None).summary
+}
+
+/// Whether every target's 95% upper bound is met, and the run stable.
+fn meets_all(s: &Scenario, summary: &RunSummary) -> bool {
+    summary.stable
         && s.slo.iter().all(|t| {
-            let path = t.summary_path();
-            at(&summary, &path) + at(&summary["ci95"], &path) <= t.max_s
+            let r = summary.reading(t);
+            r.mean_s
+                .zip(r.ci95_s)
+                .is_some_and(|(m, h)| m + h <= t.max_s)
         })
 }
 
@@ -80,9 +90,44 @@ fn llm_plan_meets_targets_and_count_below_does_not() {
     let p = plan(&s, None).unwrap_or_else(|e| panic!("seed {}: {e}", s.run.seed));
     check_curve(&p);
     assert!(p.servers > 1);
-    // Checked by independent runs, not by reading the plan's own curve.
-    assert!(meets_all(&s, p.servers), "chosen {} must meet", p.servers);
-    assert!(!meets_all(&s, p.servers - 1), "{} must fail", p.servers - 1);
+    let at = |n: u32| {
+        p.curve
+            .iter()
+            .find(|c| c.servers == n)
+            .expect("count tried")
+    };
+    for (n, meets) in [(p.servers, true), (p.servers - 1, false)] {
+        let pt = at(n);
+        // The plan's verdict is a real run's: the same seed reproduces its figures.
+        let same = rerun(&s, pt, s.run.seed);
+        assert_eq!(meets_all(&s, &same), meets, "{n} servers");
+        for (t, v) in s.slo.iter().zip(&pt.targets) {
+            assert_eq!(same.reading(t).mean_s, v.mean_s, "{n} servers, {}", v.key);
+        }
+        // Independent runs (another seed) agree with it within the two 95% intervals.
+        let other = rerun(&s, pt, s.run.seed.wrapping_add(1_000_003));
+        assert_ne!(
+            other.means, same.means,
+            "a distinct seed gives distinct runs"
+        );
+        if !(same.stable && other.stable) {
+            continue;
+        }
+        for (t, v) in s.slo.iter().zip(&pt.targets) {
+            let r = other.reading(t);
+            let (m1, h1, m2, h2) = (
+                v.mean_s.unwrap(),
+                v.ci95_s.unwrap(),
+                r.mean_s.unwrap(),
+                r.ci95_s.unwrap(),
+            );
+            assert!(
+                (m1 - m2).abs() <= h1 + h2,
+                "{n} servers, {}: plan {m1} ± {h1}, independent run {m2} ± {h2}",
+                v.key
+            );
+        }
+    }
     let below = p.below.as_ref().expect("below");
     assert!(!below.failed.is_empty() || below.why.iter().any(|w| w.contains("unstable")));
     assert!(p.cost_per_request_usd.is_some_and(|c| c > 0.0));
@@ -286,7 +331,10 @@ fn plan_without_replications_chooses_them_and_matches_erlang_c() {
             c.servers
         );
     }
-    assert_eq!(p.summary["replications"], Value::from(p.replications));
+    assert_eq!(
+        p.summary.as_ref().map(|s| s.replications),
+        Some(p.replications as usize)
+    );
     // Queue servers get no timing band, and say why.
     assert!(p.timing_band.is_none());
     assert!(
@@ -340,8 +388,8 @@ fn llm_plan_reports_a_timing_band_around_its_answer() {
     base.servers.count = p.servers;
     let b = run(&base, None).summary;
     assert!(
-        crate::support::at(&a, "latency_s.tpot.mean")
-            > 1.3 * crate::support::at(&b, "latency_s.tpot.mean")
+        a.means.latency_s.tpot.as_ref().unwrap().mean
+            > 1.3 * b.means.latency_s.tpot.as_ref().unwrap().mean
     );
 }
 

@@ -4,12 +4,16 @@
 
 use fleetsim::theory::{erlang_c, mg1_mean_wait_s, mmc_mean_wait_s};
 
-use crate::support::{at, check_theory};
+use fleetsim::drivers::summary::RunSummary;
+use fleetsim::report::figures::{IDLE_ACHIEVED, WAIT_PROBABILITY};
 
-fn check_little(summary: &serde_json::Value) {
+use crate::support::{QUEUE_WAIT_MEAN, check_theory};
+
+fn check_little(summary: &RunSummary) {
     // Little's law L = λW, with λ the measured throughput and W the mean time in system.
-    let l = at(summary, "mean_in_system");
-    let lw = at(summary, "throughput_per_s") * at(summary, "latency_s.e2e.mean");
+    let m = &summary.means;
+    let l = m.mean_in_system;
+    let lw = m.throughput_per_s * m.latency_s.e2e.mean;
     assert!((l / lw - 1.0).abs() < 0.01, "Little: L = {l}, λW = {lw}");
 }
 
@@ -19,9 +23,9 @@ fn mm1_at_rho_05() {
         "validation/mm1-rho05.toml",
         &[],
         &[
-            ("latency_s.queue_wait.mean", mmc_mean_wait_s(1, 0.5, 1.0)),
-            ("wait_probability", 0.5),
-            ("idle_rate.achieved", 0.5),
+            (QUEUE_WAIT_MEAN, mmc_mean_wait_s(1, 0.5, 1.0)),
+            (WAIT_PROBABILITY, 0.5),
+            (IDLE_ACHIEVED, 0.5),
         ],
         0.02,
     );
@@ -34,8 +38,8 @@ fn mm1_at_rho_09() {
         "validation/mm1-rho09.toml",
         &[],
         &[
-            ("latency_s.queue_wait.mean", mmc_mean_wait_s(1, 0.9, 1.0)),
-            ("idle_rate.achieved", 0.1),
+            (QUEUE_WAIT_MEAN, mmc_mean_wait_s(1, 0.9, 1.0)),
+            (IDLE_ACHIEVED, 0.1),
         ],
         0.02,
     );
@@ -48,9 +52,9 @@ fn mmc_erlang_c_at_c8_rho_09() {
         "validation/mmc.toml",
         &[],
         &[
-            ("latency_s.queue_wait.mean", mmc_mean_wait_s(8, 7.2, 1.0)),
-            ("wait_probability", erlang_c(8, 7.2)),
-            ("idle_rate.achieved", 0.1),
+            (QUEUE_WAIT_MEAN, mmc_mean_wait_s(8, 7.2, 1.0)),
+            (WAIT_PROBABILITY, erlang_c(8, 7.2)),
+            (IDLE_ACHIEVED, 0.1),
         ],
         0.02,
     );
@@ -63,8 +67,8 @@ fn md1_pollaczek_khinchine_at_rho_08() {
         "validation/md1-rho08.toml",
         &[],
         &[
-            ("latency_s.queue_wait.mean", mg1_mean_wait_s(0.8, 1.0, 0.0)),
-            ("idle_rate.achieved", 0.2),
+            (QUEUE_WAIT_MEAN, mg1_mean_wait_s(0.8, 1.0, 0.0)),
+            (IDLE_ACHIEVED, 0.2),
         ],
         0.02,
     );
@@ -77,8 +81,8 @@ fn mg1_lognormal_cv2_pollaczek_khinchine() {
         "validation/mg1-lognormal.toml",
         &[],
         &[
-            ("latency_s.queue_wait.mean", mg1_mean_wait_s(0.7, 1.0, 2.0)),
-            ("idle_rate.achieved", 0.3),
+            (QUEUE_WAIT_MEAN, mg1_mean_wait_s(0.7, 1.0, 2.0)),
+            (IDLE_ACHIEVED, 0.3),
         ],
         0.02,
     );
@@ -91,7 +95,7 @@ fn mmc_with_multi_slot_servers_is_still_erlang_c() {
     check_theory(
         "validation/mmc.toml",
         &["servers.count=2", "servers.slots=4"],
-        &[("wait_probability", erlang_c(8, 7.2))],
+        &[(WAIT_PROBABILITY, erlang_c(8, 7.2))],
         0.02,
     );
 }

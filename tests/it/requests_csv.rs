@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::{at, root};
+use crate::support::root;
 
 fn run(args: &[&str], out: &std::path::Path) -> serde_json::Value {
     let o = Command::cargo_bin("fleetsim")
@@ -55,9 +55,10 @@ fn one_row_per_measured_request_whatever_the_threads() {
                 .collect()
         })
         .collect();
-    let reps = at(&v, "replications");
-    assert_eq!(rows.len() as f64, at(&v, "requests.completed") * reps);
-    let replicas = at(&v, "llm.replicas");
+    let num = |v: &serde_json::Value| v.as_f64().expect("a number");
+    let reps = num(&v["replications"]);
+    assert_eq!(rows.len() as f64, num(&v["requests"]["completed"]) * reps);
+    let replicas = num(&v["llm"]["replicas"]);
     for r in &rows {
         let (arrival, wait, ttft, e2e) = (r[1], r[2], r[3], r[5]);
         assert!((20.0..=120.0).contains(&arrival), "{r:?}");
@@ -66,7 +67,7 @@ fn one_row_per_measured_request_whatever_the_threads() {
     }
     // The rows' mean e2e is the summary's (hdrhistogram keeps 3 significant digits).
     let mean = rows.iter().map(|r| r[5]).sum::<f64>() / rows.len() as f64;
-    let summary = at(&v, "latency_s.e2e.mean");
+    let summary = num(&v["latency_s"]["e2e"]["mean"]);
     assert!((mean / summary - 1.0).abs() < 0.01, "{mean} vs {summary}");
 }
 
@@ -92,9 +93,10 @@ fn queue_servers_and_cache_hits_leave_llm_cells_empty() {
     );
     let text = std::fs::read_to_string(out.join("requests.csv")).unwrap();
     let rows: Vec<&str> = text.lines().skip(1).collect();
-    assert_eq!(rows.len() as f64, at(&v, "requests.completed") * 2.0);
+    let completed = v["requests"]["completed"].as_f64().expect("a number");
+    assert_eq!(rows.len() as f64, completed * 2.0);
     let hits = rows.iter().filter(|r| r.ends_with(",1")).count() as f64;
-    assert_eq!(hits, at(&v, "requests.cache_hits") * 2.0);
+    assert_eq!(hits, v["requests"]["cache_hits"].as_f64().unwrap() * 2.0);
     let hit = rows.iter().find(|r| r.ends_with(",1")).unwrap();
     assert_eq!(hit.split(',').filter(|c| c.is_empty()).count(), 6, "{hit}");
     let served = rows.iter().find(|r| r.ends_with(",0")).unwrap();

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use fleetsim::cache::lru::che_hit_rate;
 use fleetsim::drivers::run::run;
+use fleetsim::report::figures as fig;
 use fleetsim::scenario::{self, Overrides};
 
-use crate::support::{at, load};
+use crate::support::load;
 
 #[test]
 fn every_report_scenario_runs_stable_with_cost_idle_and_bridge() {
@@ -21,37 +22,48 @@ fn every_report_scenario_runs_stable_with_cost_idle_and_bridge() {
     ] {
         let s = load(file, &["run.replications=2"]);
         let sum = run(&s, None).summary;
-        assert_eq!(sum["stable"], true, "{file}: {}", sum["overload"]);
-        for key in [
-            "idle_rate.assumed",
-            "idle_rate.equivalent",
-            "idle_rate.achieved",
-            "cost.cloud.per_request_usd",
-            "cost.self_built.per_request_usd",
-            "cost.formula.per_request_usd",
+        assert!(sum.stable, "{file}: {:?}", sum.overload);
+        for f in [
+            fig::IDLE_ASSUMED,
+            fig::IDLE_EQUIVALENT,
+            fig::IDLE_ACHIEVED,
+            fig::CLOUD_PER_REQUEST,
+            fig::SELF_BUILT_PER_REQUEST,
+            fig::FORMULA_PER_REQUEST,
         ] {
-            let v = at(&sum, key);
-            assert!(v.is_finite(), "{file}: {key} = {v}");
+            let v = (f.read)(&sum).and_then(|r| r.mean);
+            assert!(
+                v.is_some(),
+                "{file}: {} = {v:?} is not a finite number",
+                f.key
+            );
         }
         // The bridge's terms add up to the simulated cost minus the formula's.
-        let bridge = &sum["cost"]["bridge"];
-        let total: f64 = bridge["terms"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{file}: no bridge"))
-            .iter()
-            .map(|t| t["usd"].as_f64().unwrap())
-            .sum();
-        let diff =
-            at(&sum, "cost.cloud.per_request_usd") - at(&sum, "cost.formula.per_request_usd");
+        let bridge = sum
+            .cost
+            .bridge
+            .as_ref()
+            .unwrap_or_else(|| panic!("{file}: no bridge"));
+        let total: f64 = bridge.terms.iter().map(|t| t.usd).sum();
+        let diff = sum.cost.cloud.per_request_usd.unwrap()
+            - sum.cost.formula.as_ref().unwrap().per_request_usd;
         assert!(
             (total - diff).abs() <= 1e-12 + 1e-9 * diff.abs(),
             "{file}: {total} vs {diff}"
         );
         // The equivalent idle rate put back into the formula gives the simulated cost.
-        let eq = at(&sum, "idle_rate.equivalent");
-        let assumed = at(&sum, "idle_rate.assumed");
-        let back = at(&sum, "cost.formula.per_request_usd") * (1.0 - assumed) / (1.0 - eq);
-        let sim = at(&sum, "cost.cloud.per_request_usd");
+        let eq = sum
+            .means
+            .idle_rate
+            .formula
+            .as_ref()
+            .unwrap()
+            .equivalent
+            .unwrap();
+        let assumed = sum.means.idle_rate.formula.as_ref().unwrap().assumed;
+        let back =
+            sum.cost.formula.as_ref().unwrap().per_request_usd * (1.0 - assumed) / (1.0 - eq);
+        let sim = sum.cost.cloud.per_request_usd.unwrap();
         assert!((back / sim - 1.0).abs() < 1e-9, "{file}: {back} vs {sim}");
     }
 }
@@ -65,7 +77,7 @@ fn lru_hit_rate(capacity: u64) -> f64 {
          [cache]\nkind = \"lru\"\nzipf_s = 0.8\ndistinct_queries = 100000\ncapacity = {capacity}\n"
     );
     let s = scenario::parse(&text, Path::new("lru.toml"), &Overrides::default()).unwrap();
-    at(&run(&s, None).summary, "cache_hit_rate")
+    run(&s, None).summary.means.cache_hit_rate
 }
 
 #[test]
@@ -115,15 +127,15 @@ fn a_third_round_carries_the_whole_conversation() {
 fn sessions_are_reported_per_round_and_per_session() {
     let s = load("customer-service.toml", &["run.replications=1"]);
     let sum = run(&s, None).summary;
-    assert_eq!(at(&sum, "sessions.rounds"), 5.0);
-    assert!(at(&sum, "sessions.completed") > 100.0);
+    assert_eq!(sum.means.sessions.as_ref().unwrap().rounds, 5.0);
+    assert!(sum.means.sessions.as_ref().unwrap().completed > 100.0);
     // Later rounds carry longer prompts, so their first token takes longer.
     assert!(
-        at(&sum, "sessions.per_round.round_5.ttft_mean_s")
-            > at(&sum, "sessions.per_round.round_1.ttft_mean_s")
+        sum.means.sessions.as_ref().unwrap().per_round["round_5"].ttft_mean_s
+            > sum.means.sessions.as_ref().unwrap().per_round["round_1"].ttft_mean_s
     );
     assert!(
-        at(&sum, "sessions.e2e_s.mean") > 4.0 * 30.0 * 0.5,
+        sum.means.sessions.as_ref().unwrap().e2e_s.mean > 4.0 * 30.0 * 0.5,
         "five rounds with think times"
     );
 }
@@ -133,11 +145,11 @@ fn autoscaling_stays_in_bounds_and_costs_less_than_a_fleet_fixed_for_the_peak() 
     let sets = ["traffic.duration_s=43200.0", "run.replications=1"];
     let fixed = run(&load("chat-diurnal-fixed.toml", &sets), None).summary;
     let auto = run(&load("chat-diurnal-autoscale.toml", &sets), None).summary;
-    let mean = at(&auto, "llm.mean_servers");
+    let mean = auto.means.llm.as_ref().unwrap().mean_servers;
     assert!((2.0..=10.0).contains(&mean), "mean servers {mean}");
-    assert!(mean < at(&fixed, "llm.mean_servers"));
-    assert!(at(&auto, "cost.cloud.per_request_usd") < at(&fixed, "cost.cloud.per_request_usd"));
-    assert_eq!(auto["stable"], true);
+    assert!(mean < fixed.means.llm.as_ref().unwrap().mean_servers);
+    assert!(auto.cost.cloud.per_request_usd.unwrap() < fixed.cost.cloud.per_request_usd.unwrap());
+    assert!(auto.stable);
 }
 
 #[test]
@@ -160,10 +172,13 @@ fn a_prefix_cache_reuses_system_prompts_and_conversations() {
         |t: String| scenario::parse(&t, Path::new("prefix.toml"), &Overrides::default()).unwrap();
     let with = run(&parse(text(true)), None).summary;
     let without = run(&parse(text(false)), None).summary;
-    let hit = at(&with, "llm.prefix_hit_fraction");
+    let hit = with.means.llm.as_ref().unwrap().prefix_hit_fraction;
     // Round 1 finds the 2,048-token system prompt (4 of its 5 blocks); later rounds find
     // the whole earlier conversation's full blocks.
     assert!(hit > 0.5 && hit < 1.0, "hit fraction {hit}");
-    assert_eq!(at(&without, "llm.prefix_hit_fraction"), 0.0);
-    assert!(at(&with, "latency_s.ttft.mean") < at(&without, "latency_s.ttft.mean"));
+    assert_eq!(without.means.llm.as_ref().unwrap().prefix_hit_fraction, 0.0);
+    assert!(
+        with.means.latency_s.ttft.as_ref().unwrap().mean
+            < without.means.latency_s.ttft.as_ref().unwrap().mean
+    );
 }

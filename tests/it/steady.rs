@@ -5,19 +5,24 @@
 use std::path::Path;
 
 use fleetsim::drivers::run::run;
+use fleetsim::drivers::summary::RunSummary;
+use fleetsim::metrics::steady::{Diagnostics, Drift};
 use fleetsim::scenario::{self, Overrides, Scenario};
 use fleetsim::theory::mmc_mean_wait_s;
-use serde_json::Value;
 
-use crate::support::{at, load};
+use crate::support::load;
 
-fn warnings(summary: &Value) -> Vec<String> {
-    summary["diagnostics"]["warnings"]
-        .as_array()
-        .expect("diagnostics.warnings is a list")
-        .iter()
-        .map(|w| w.as_str().expect("a sentence").to_string())
-        .collect()
+fn warnings(summary: &RunSummary) -> Vec<String> {
+    summary.warnings().to_vec()
+}
+
+fn diagnostics(summary: &RunSummary) -> &Diagnostics {
+    summary.diagnostics.as_ref().expect("a run has diagnostics")
+}
+
+/// A metric's drift, which the run must have.
+fn drift(d: Option<&Drift>) -> &Drift {
+    d.expect("drift of a measured metric")
 }
 
 fn inline(text: &str, sets: &[&str]) -> Scenario {
@@ -40,7 +45,7 @@ fn a_settled_mmc_at_rho_08_has_no_warnings() {
         ],
     );
     let summary = run(&s, None).summary;
-    let d = &summary["diagnostics"];
+    let d = diagnostics(&summary);
     assert_eq!(
         warnings(&summary),
         Vec::<String>::new(),
@@ -48,20 +53,23 @@ fn a_settled_mmc_at_rho_08_has_no_warnings() {
         s.run.seed
     );
     // The run itself agrees with Erlang C, so "no warning" is said of a correct run.
-    let wq = at(&summary, "latency_s.queue_wait.mean");
+    let wq = summary.means.latency_s.queue_wait.mean;
     let theory = mmc_mean_wait_s(8, 6.4, 1.0);
     assert!((wq / theory - 1.0).abs() < 0.05, "{wq} vs {theory}");
-    for m in ["e2e", "queue_wait"] {
-        for stat in ["mean", "p99"] {
-            let r = at(d, &format!("drift.{m}.{stat}"));
+    for (m, drift) in [
+        ("e2e", drift(d.drift.e2e.as_ref())),
+        ("queue_wait", drift(d.drift.queue_wait.as_ref())),
+    ] {
+        for (stat, r) in [("mean", drift.mean), ("p99", drift.p99)] {
+            let r = r.expect("a drift");
             assert!(r.abs() < 0.05, "drift {m}.{stat} = {r}");
         }
     }
-    assert!(at(d, "warmup_suggested_s") <= 1000.0 + 2.0 * at(d, "window_s"));
+    assert!(d.warmup_suggested_s <= 1000.0 + 2.0 * d.window_s);
     // Batch means: fewer independent samples than requests (waits are correlated), but
     // many thousands of them.
-    let n_eff = at(d, "effective_samples.e2e");
-    let n = at(&summary, "requests.completed") * 10.0;
+    let n_eff = d.effective_samples.e2e.expect("effective samples of e2e");
+    let n = summary.means.requests.completed * 10.0;
     assert!(n_eff > 10_000.0 && n_eff < n, "{n_eff} of {n}");
 }
 
@@ -85,8 +93,13 @@ fn a_short_mm1_at_rho_099_warns() {
         "seed {}: {w:?}",
         s.run.seed
     );
-    assert!(at(&summary, "diagnostics.drift.queue_wait.mean") > 0.2);
-    assert!(at(&summary, "diagnostics.warmup_suggested_s") > 0.0);
+    assert!(
+        drift(diagnostics(&summary).drift.queue_wait.as_ref())
+            .mean
+            .unwrap()
+            > 0.2
+    );
+    assert!(diagnostics(&summary).warmup_suggested_s > 0.0);
 }
 
 /// Issue 13's fixed-token scenario: Llama-3-70B on 6 H100 servers (two TP4 replicas each),
@@ -124,18 +137,35 @@ fn fixed_token_cohorts_drift_and_the_run_says_so() {
         "seed {}: {w:?}",
         s.run.seed
     );
-    assert!(at(&summary, "diagnostics.drift.ttft.p99") > 0.3);
+    assert!(
+        drift(diagnostics(&summary).drift.ttft.as_ref())
+            .p99
+            .unwrap()
+            > 0.3
+    );
     // report.html shows the warnings too.
     let html =
         fleetsim::report::html::render_report(&fleetsim::report::pages::run_report(&summary));
     assert!(html.contains("Steady state: warnings") && html.contains("TTFT mean rose"));
     // Not a queue that grows: the number in system is steady (≈ λ · e2e ≈ 645).
-    assert_eq!(summary["stable"], Value::Bool(true));
-    assert!(at(&summary, "diagnostics.drift.e2e.mean").abs() < 0.05);
+    assert!(summary.stable);
+    assert!(
+        drift(diagnostics(&summary).drift.e2e.as_ref())
+            .mean
+            .unwrap()
+            .abs()
+            < 0.05
+    );
     // Routing that ignores load does not synchronise: no drift.
     let rr = inline(FIXED, &["router.policy=\"round-robin\""]);
     let rr = run(&rr, None).summary;
-    assert!(at(&rr, "diagnostics.drift.ttft.p99").abs() < 0.1);
+    assert!(
+        drift(diagnostics(&rr).drift.ttft.as_ref())
+            .p99
+            .unwrap()
+            .abs()
+            < 0.1
+    );
     assert!(
         !warnings(&rr).iter().any(|w| w.starts_with("TTFT")),
         "{:?}",
@@ -158,20 +188,20 @@ fn drain_completes_every_measured_request() {
         sets.push("run.drain=true");
         let s = load(rel, &sets);
         let drained = run(&s, Some(2)).summary;
-        let arrived = at(&drained, "requests.arrived");
+        let arrived = drained.means.requests.arrived;
         assert!(arrived > 0.0);
-        assert_eq!(at(&drained, "requests.completed"), arrived, "{rel}");
-        assert_eq!(at(&drained, "requests.in_flight"), 0.0, "{rel}");
+        assert_eq!(drained.means.requests.completed, arrived, "{rel}");
+        assert_eq!(drained.means.requests.in_flight, 0.0, "{rel}");
         // The same arrivals, the same window: only the stragglers are added.
-        assert_eq!(at(&plain, "requests.arrived"), arrived, "{rel}");
-        assert!(at(&plain, "requests.in_flight") > 0.0, "{rel}");
+        assert_eq!(plain.means.requests.arrived, arrived, "{rel}");
+        assert!(plain.means.requests.in_flight > 0.0, "{rel}");
         // Utilisation still covers [warmup_s, duration_s] (LLM steps straddling the end now
         // complete, and count their share inside the window).
-        let (u0, u1) = (at(&plain, "utilization"), at(&drained, "utilization"));
+        let (u0, u1) = (plain.means.utilization, drained.means.utilization);
         assert!((u0 - u1).abs() < 1e-3, "{rel}: {u0} vs {u1}");
         // Drained requests were the ones still in service at the end: the tail grows.
         assert!(
-            at(&drained, "latency_s.e2e.max") >= at(&plain, "latency_s.e2e.max"),
+            drained.means.latency_s.e2e.max >= plain.means.latency_s.e2e.max,
             "{rel}"
         );
         // Deterministic whatever the threads.

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use fleetsim::drivers::run::{RunOutput, run};
+use fleetsim::drivers::summary::RunSummary;
+use fleetsim::metrics::replication::{LatencyMetric, LatencyStat};
+use fleetsim::report::figures::{Figure, Reading, latency};
 use fleetsim::scenario::{self, Overrides, Scenario};
-use serde_json::Value;
 
 /// The crate root.
 pub fn root() -> PathBuf {
@@ -25,12 +27,21 @@ pub fn run_default(s: &Scenario) -> RunOutput {
     run(s, None)
 }
 
-/// The summary value at a dotted path, as f64.
-pub fn at(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("no number at {path} in {v}"))
+/// The mean queue wait, as a figure for [`check_theory`].
+pub const QUEUE_WAIT_MEAN: Figure = Figure {
+    key: "latency_s.queue_wait.mean",
+    label: "mean queue wait",
+    digits: 4,
+    read: |s| latency(s, LatencyMetric::QueueWait, LatencyStat::Mean),
+};
+
+/// A figure's reading, which the summary must have (mean and half-width).
+fn reading(s: &RunSummary, f: &Figure) -> (f64, f64) {
+    let r: Reading = (f.read)(s).unwrap_or_else(|| panic!("the summary has no {}", f.key));
+    match (r.mean, r.ci95.flatten()) {
+        (Some(m), Some(h)) => (m, h),
+        _ => panic!("{}: no mean or no half-width in {r:?}", f.key),
+    }
 }
 
 /// Checks a scenario against theory values `(summary path, value)`.
@@ -42,28 +53,33 @@ pub fn at(v: &Value, path: &str) -> f64 {
 /// misses with the scenario's seed, the whole scenario is run once more with an independent
 /// seed and every interval must hold there. A true bias larger than a half-width fails both
 /// runs; a chance miss fails both with probability about 0.25% per check.
-pub fn check_theory(rel: &str, sets: &[&str], checks: &[(&str, f64)], rel_tol: f64) -> Value {
+pub fn check_theory(
+    rel: &str,
+    sets: &[&str],
+    checks: &[(Figure, f64)],
+    rel_tol: f64,
+) -> RunSummary {
     let s = load(rel, sets);
     assert!(s.run.replications >= 10, "{rel}: needs >= 10 replications");
     let first = run_default(&s).summary;
-    for (path, theory) in checks {
-        let mean = at(&first, path);
+    for (f, theory) in checks {
+        let (mean, _) = reading(&first, f);
+        let path = f.key;
         assert!(
             ((mean - theory) / theory).abs() <= rel_tol,
             "{rel} {path}: simulated {mean} is more than {:.1}% from theory {theory}",
             rel_tol * 100.0
         );
     }
-    let misses = |summary: &Value| -> Vec<String> {
+    let misses = |summary: &RunSummary| -> Vec<String> {
         checks
             .iter()
-            .filter_map(|(path, theory)| {
-                let mean = at(summary, path);
-                let hw = at(&summary["ci95"], path);
+            .filter_map(|(f, theory)| {
+                let (mean, hw) = reading(summary, f);
                 ((mean - theory).abs() > hw).then(|| {
                     format!(
-                        "{path}: theory {theory} outside {mean} ± {hw} (seed {})",
-                        summary["seed"]
+                        "{}: theory {theory} outside {mean} ± {hw} (seed {})",
+                        f.key, summary.seed
                     )
                 })
             })
