@@ -164,10 +164,6 @@ impl Seq {
     pub fn generated(&self) -> u32 {
         self.generated
     }
-
-    fn decoding(&self) -> bool {
-        self.prefilled >= self.prompt_len()
-    }
 }
 
 /// A finished request, for the metrics.
@@ -228,11 +224,114 @@ impl Run {
     }
 }
 
+/// What the scheduler's per-step passes read and write of a sequence in the batch, in 28
+/// bytes: the passes over the batch touch a few cache lines instead of whole [`Seq`]s, and a
+/// leaving sequence shifts only these. The rest of the sequence waits in
+/// [`Replica`]'s `parked` slab (its token counters there are stale until it leaves the batch).
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    input_tokens: u32,
+    output_tokens: u32,
+    prefilled: u32,
+    generated: u32,
+    pending_chunk: u32,
+    cached: u32,
+    /// The sequence's index in `Replica::parked`.
+    slot: u32,
+}
+
+impl Hot {
+    /// Tokens whose KV must be present before decoding continues.
+    #[inline]
+    fn prompt_len(&self) -> u32 {
+        self.input_tokens + self.generated
+    }
+
+    /// Whether the whole prompt's KV is computed (the sequence decodes).
+    #[inline]
+    fn decoding(&self) -> bool {
+        self.prefilled >= self.prompt_len()
+    }
+
+    /// `seq`'s counters, its full record kept at `slot`.
+    fn of(seq: &Seq, slot: u32) -> Hot {
+        Hot {
+            input_tokens: seq.input_tokens,
+            output_tokens: seq.output_tokens,
+            prefilled: seq.prefilled,
+            generated: seq.generated,
+            pending_chunk: seq.pending_chunk,
+            cached: seq.cached,
+            slot,
+        }
+    }
+
+    /// Copies the counters back into the full record.
+    fn write_back(&self, seq: &mut Seq) {
+        seq.prefilled = self.prefilled;
+        seq.generated = self.generated;
+        seq.pending_chunk = self.pending_chunk;
+        seq.cached = self.cached;
+    }
+}
+
+/// The full records of the batch's sequences, by slot; slots of sequences that left are
+/// reused, so records never move while their sequence runs.
+#[derive(Default)]
+struct Parked {
+    seqs: Vec<Option<Seq>>,
+    free: Vec<u32>,
+}
+
+impl Parked {
+    /// Stores `seq`; returns its slot.
+    fn put(&mut self, seq: Seq) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.seqs[slot as usize] = Some(seq);
+                slot
+            }
+            None => {
+                self.seqs.push(Some(seq));
+                (self.seqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The record of a sequence in the batch.
+    #[inline]
+    fn get_mut(&mut self, slot: u32) -> &mut Seq {
+        self.seqs[slot as usize]
+            .as_mut()
+            .expect("a batch sequence's slot holds its record")
+    }
+
+    /// Takes back the record of `hot`'s sequence, counters up to date, freeing its slot.
+    fn take(&mut self, hot: &Hot) -> Seq {
+        let mut seq = self.seqs[hot.slot as usize]
+            .take()
+            .expect("a batch sequence's slot holds its record");
+        self.free.push(hot.slot);
+        hot.write_back(&mut seq);
+        seq
+    }
+}
+
 /// One model replica: its queue, its batch, its KV memory.
 pub struct Replica {
     limits: BatchLimits,
     waiting: VecDeque<Seq>,
-    running: Vec<Seq>,
+    /// The batch in admission order (the order steps serve it in).
+    running: Vec<Hot>,
+    /// The batch's full records.
+    parked: Parked,
+    /// Sequences of the batch still prefilling (the others decode).
+    prefilling: usize,
+    /// Σ `cached` over the batch: with `kv_used_tokens` (Σ `prefilled - cached`), the batch's
+    /// total context without a pass over it.
+    cached_sum: u64,
+    /// The fewest output tokens any batch sequence has left, if known (`None`: recount).
+    min_left: Option<u32>,
     kv_used_tokens: u64,
     run: Option<Run>,
     /// Static batching: the current batch is closed to newcomers.
@@ -262,6 +361,10 @@ impl Replica {
             limits,
             waiting: VecDeque::new(),
             running: Vec::new(),
+            parked: Parked::default(),
+            prefilling: 0,
+            cached_sum: 0,
+            min_left: None,
             kv_used_tokens: 0,
             run: None,
             batch_closed: false,
@@ -301,9 +404,17 @@ impl Replica {
         self.kv_used_tokens
     }
 
-    /// Every request still here (for in-flight counts at the end of a run).
-    pub fn all_seqs(&self) -> impl Iterator<Item = &Seq> {
-        self.running.iter().chain(self.waiting.iter())
+    /// Every request still here, running then waiting (for in-flight counts at the end of a
+    /// run): copies, with their counters up to date.
+    pub fn all_seqs(&self) -> impl Iterator<Item = Seq> + '_ {
+        let running = self.running.iter().map(|h| {
+            let mut seq = self.parked.seqs[h.slot as usize]
+                .clone()
+                .expect("a batch sequence's slot holds its record");
+            h.write_back(&mut seq);
+            seq
+        });
+        running.chain(self.waiting.iter().cloned())
     }
 
     /// Queues a request.
@@ -365,28 +476,42 @@ impl Replica {
             return;
         };
         let costs = &*model.step_costs_cow();
+        // Every sequence of a decode run appends `k` tokens (none joined or left meanwhile).
+        let mut k = 0;
         if run.decode_only {
             self.account_decode(&run, costs);
-            let k = run.steps as u32;
-            for s in &mut self.running {
-                s.generated += k;
-                s.prefilled += k;
-            }
+            k = run.steps as u32;
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
             self.account_mixed(&run, costs);
             self.apply_mixed(now);
         }
         // Sequences that emitted their last token leave (in batch order, in one pass that
-        // keeps the others' order).
-        let (kv_used_tokens, cache) = (&mut self.kv_used_tokens, &mut self.cache);
-        for mut seq in self
-            .running
-            .extract_if(.., |s| s.generated >= s.output_tokens)
-        {
-            Self::release_from(kv_used_tokens, cache, &mut seq);
-            done.push(Finished { seq, at: now });
+        // keeps the others' order); the same pass applies a decode run's tokens.
+        let mut kept = 0;
+        let mut min_left = u32::MAX;
+        for i in 0..self.running.len() {
+            let mut h = self.running[i];
+            h.generated += k;
+            h.prefilled += k;
+            if h.generated >= h.output_tokens {
+                self.prefilling -= usize::from(!h.decoding());
+                let mut seq = self.parked.take(&h);
+                Self::release_from(
+                    &mut self.kv_used_tokens,
+                    &mut self.cached_sum,
+                    &mut self.cache,
+                    &mut seq,
+                );
+                done.push(Finished { seq, at: now });
+            } else {
+                min_left = min_left.min(h.output_tokens - h.generated);
+                self.running[kept] = h;
+                kept += 1;
+            }
         }
+        self.running.truncate(kept);
+        self.min_left = Some(min_left);
         if self.running.is_empty() {
             self.batch_closed = false;
         }
@@ -396,32 +521,36 @@ impl Replica {
     /// chunks land in KV, and a prompt that completes emits its first token.
     fn apply_mixed(&mut self, at: SimTime) {
         let stall_decodes = self.limits.prefill_stalls_decodes;
+        let mut min_left = u32::MAX;
         for s in &mut self.running {
             if s.decoding() {
-                if stall_decodes {
-                    continue;
+                if !stall_decodes {
+                    s.generated += 1;
+                    s.prefilled += 1;
+                    self.kv_used_tokens += 1;
                 }
-                s.generated += 1;
-                s.prefilled += 1;
-                self.kv_used_tokens += 1;
             } else {
                 let chunk = s.pending_chunk;
                 s.prefilled += chunk;
                 self.kv_used_tokens += u64::from(chunk);
                 s.pending_chunk = 0;
                 if s.decoding() {
-                    Self::publish_prefix(&mut self.cache, self.limits.prefix, s);
+                    let seq = self.parked.get_mut(s.slot);
+                    Self::publish_prefix(&mut self.cache, self.limits.prefix, seq, s.prompt_len());
+                    if seq.first_token.is_none() {
+                        seq.first_token = Some(at);
+                    }
                     // The pass that completes a prompt emits the next token; like every
                     // generated token, it holds a KV slot from now on.
                     s.generated += 1;
                     s.prefilled += 1;
                     self.kv_used_tokens += 1;
-                    if s.first_token.is_none() {
-                        s.first_token = Some(at);
-                    }
+                    self.prefilling -= 1;
                 }
             }
+            min_left = min_left.min(s.output_tokens.saturating_sub(s.generated));
         }
+        self.min_left = Some(min_left);
     }
 
     /// Whether the planned mixed step leaves a batch that only decodes, with nobody leaving
@@ -465,14 +594,14 @@ impl Replica {
         }
         let costs = &*model.step_costs_cow();
         // KV for the next step: every decoding sequence appends one token.
-        let mut decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        let mut decoding = self.decoding_len();
         if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
             while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
                 && self.running.len() > 1
             {
                 self.preempt_latest();
             }
-            decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+            decoding = self.decoding_len();
         }
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
@@ -493,6 +622,15 @@ impl Replica {
         let end = run.end_of(run.steps);
         self.run = Some(run);
         Some(end)
+    }
+
+    /// Decoding sequences in the batch.
+    fn decoding_len(&self) -> u64 {
+        debug_assert_eq!(
+            self.prefilling,
+            self.running.iter().filter(|s| !s.decoding()).count()
+        );
+        (self.running.len() - self.prefilling) as u64
     }
 
     fn admit(&mut self, now: SimTime) {
@@ -518,7 +656,14 @@ impl Replica {
                 s.admitted = Some(now);
             }
             self.attach_prefix(&mut s);
-            self.running.push(s);
+            let hot = Hot::of(&s, 0);
+            self.prefilling += usize::from(!hot.decoding());
+            self.cached_sum += u64::from(hot.cached);
+            if let Some(m) = &mut self.min_left {
+                *m = (*m).min(hot.output_tokens.saturating_sub(hot.generated));
+            }
+            let slot = self.parked.put(s);
+            self.running.push(Hot { slot, ..hot });
         }
         if self.limits.batching == Batching::Static && !self.running.is_empty() {
             self.batch_closed = true;
@@ -553,16 +698,23 @@ impl Replica {
 
     /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins.
     fn release(&mut self, s: &mut Seq) {
-        Self::release_from(&mut self.kv_used_tokens, &mut self.cache, s);
+        Self::release_from(
+            &mut self.kv_used_tokens,
+            &mut self.cached_sum,
+            &mut self.cache,
+            s,
+        );
     }
 
-    /// [`Replica::release`] on the replica's KV count and prefix cache, borrowed apart.
+    /// [`Replica::release`] on the replica's KV counts and prefix cache, borrowed apart.
     fn release_from(
         kv_used_tokens: &mut u64,
+        cached_sum: &mut u64,
         cache: &mut Option<crate::cache::prefix::PrefixCache>,
         s: &mut Seq,
     ) {
         *kv_used_tokens -= u64::from(s.prefilled - s.cached);
+        *cached_sum -= u64::from(s.cached);
         if let (Some(cache), Some(chain)) = (cache, &s.chain) {
             cache.unpin(&chain[..s.pinned]);
         }
@@ -571,20 +723,25 @@ impl Replica {
         s.chain = None;
     }
 
-    /// Puts a prompt's whole blocks into the prefix cache once its KV is computed.
+    /// Puts a prompt's whole blocks into the prefix cache once its KV is computed
+    /// (`prompt_len`: its prompt length now; `s`'s own counters may be stale).
     fn publish_prefix(
         cache: &mut Option<crate::cache::prefix::PrefixCache>,
         cfg: Option<PrefixConfig>,
         s: &Seq,
+        prompt_len: u32,
     ) {
         if let (Some(cache), Some(cfg), Some(chain)) = (cache, cfg, &s.chain) {
-            let full = (s.prompt_len() / cfg.block_tokens.max(1)) as usize;
+            let full = (prompt_len / cfg.block_tokens.max(1)) as usize;
             cache.insert_or_refresh(&chain[..full.min(chain.len())]);
         }
     }
 
     /// KV still to be written by admitted sequences' unfinished prompts.
     fn reserved_prefill(&self) -> u64 {
+        if self.prefilling == 0 {
+            return 0;
+        }
         self.running
             .iter()
             .map(|s| u64::from(s.prompt_len().saturating_sub(s.prefilled)))
@@ -592,7 +749,10 @@ impl Replica {
     }
 
     fn preempt_latest(&mut self) {
-        if let Some(mut s) = self.running.pop() {
+        if let Some(h) = self.running.pop() {
+            self.prefilling -= usize::from(!h.decoding());
+            self.min_left = None;
+            let mut s = self.parked.take(&h);
             self.release(&mut s);
             s.prefilled = 0;
             s.pending_chunk = 0;
@@ -611,12 +771,26 @@ impl Replica {
         // The batch's total context, and the run's end when the first sequence finishes;
         // it also ends when KV memory runs out or a waiting request can be admitted
         // (continuous batching admits at every boundary).
-        let mut ctx0 = 0u64;
-        let mut to_finish = u64::MAX;
-        for s in &self.running {
-            ctx0 += u64::from(s.prefilled);
-            to_finish = to_finish.min(u64::from(s.output_tokens - s.generated));
-        }
+        // Both kept up to date as the batch changes, so no pass over it is needed here.
+        let ctx0 = self.kv_used_tokens + self.cached_sum;
+        debug_assert_eq!(
+            ctx0,
+            self.running
+                .iter()
+                .map(|s| u64::from(s.prefilled))
+                .sum::<u64>()
+        );
+        let scan = || {
+            self.running
+                .iter()
+                .map(|s| s.output_tokens - s.generated)
+                .min()
+                .unwrap_or(u32::MAX)
+        };
+        let min_left = self.min_left.unwrap_or_else(scan);
+        debug_assert_eq!(min_left, scan());
+        self.min_left = Some(min_left);
+        let mut to_finish = u64::from(min_left);
         if self.running.is_empty() {
             to_finish = 1;
         }
