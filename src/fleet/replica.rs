@@ -224,10 +224,10 @@ impl Run {
     }
 }
 
-/// What the scheduler's per-step passes read and write of a sequence in the batch, in 28
-/// bytes: the passes over the batch touch a few cache lines instead of whole [`Seq`]s, and a
-/// leaving sequence shifts only these. The rest of the sequence waits in
-/// [`Replica`]'s `parked` slab (its token counters there are stale until it leaves the batch).
+/// What the scheduler reads and writes of a queued or running sequence, in 32 bytes: passes
+/// over the batch touch a few cache lines instead of whole [`Seq`]s, and a leaving sequence
+/// shifts only these. The full record stays put in [`Replica`]'s `parked` slab from arrival
+/// to departure (its token counters there are stale while the sequence runs).
 #[derive(Clone, Copy, Debug)]
 struct Hot {
     input_tokens: u32,
@@ -238,6 +238,10 @@ struct Hot {
     cached: u32,
     /// The sequence's index in `Replica::parked`.
     slot: u32,
+    /// Whether it was ever admitted (its record's `admitted` is set).
+    admitted: bool,
+    /// Whether its first token appeared (its record's `first_token` is set).
+    first_token: bool,
 }
 
 impl Hot {
@@ -263,6 +267,8 @@ impl Hot {
             pending_chunk: seq.pending_chunk,
             cached: seq.cached,
             slot,
+            admitted: seq.admitted.is_some(),
+            first_token: seq.first_token.is_some(),
         }
     }
 
@@ -275,8 +281,8 @@ impl Hot {
     }
 }
 
-/// The full records of the batch's sequences, by slot; slots of sequences that left are
-/// reused, so records never move while their sequence runs.
+/// The full records of a replica's sequences (queued or running), by slot; slots of
+/// sequences that left are reused, so records never move while their sequence is here.
 #[derive(Default)]
 struct Parked {
     seqs: Vec<Option<Seq>>,
@@ -298,19 +304,27 @@ impl Parked {
         }
     }
 
-    /// The record of a sequence in the batch.
+    /// The record of a sequence here.
+    #[inline]
+    fn get(&self, slot: u32) -> &Seq {
+        self.seqs[slot as usize]
+            .as_ref()
+            .expect("a sequence's slot holds its record")
+    }
+
+    /// The record of a sequence here, to update.
     #[inline]
     fn get_mut(&mut self, slot: u32) -> &mut Seq {
         self.seqs[slot as usize]
             .as_mut()
-            .expect("a batch sequence's slot holds its record")
+            .expect("a sequence's slot holds its record")
     }
 
     /// Takes back the record of `hot`'s sequence, counters up to date, freeing its slot.
     fn take(&mut self, hot: &Hot) -> Seq {
         let mut seq = self.seqs[hot.slot as usize]
             .take()
-            .expect("a batch sequence's slot holds its record");
+            .expect("a sequence's slot holds its record");
         self.free.push(hot.slot);
         hot.write_back(&mut seq);
         seq
@@ -320,10 +334,11 @@ impl Parked {
 /// One model replica: its queue, its batch, its KV memory.
 pub struct Replica {
     limits: BatchLimits,
-    waiting: VecDeque<Seq>,
+    /// The queue, oldest first (records in `parked`, up to date).
+    waiting: VecDeque<Hot>,
     /// The batch in admission order (the order steps serve it in).
     running: Vec<Hot>,
-    /// The batch's full records.
+    /// The full records of the queue and the batch.
     parked: Parked,
     /// Sequences of the batch still prefilling (the others decode).
     prefilling: usize,
@@ -407,19 +422,18 @@ impl Replica {
     /// Every request still here, running then waiting (for in-flight counts at the end of a
     /// run): copies, with their counters up to date.
     pub fn all_seqs(&self) -> impl Iterator<Item = Seq> + '_ {
-        let running = self.running.iter().map(|h| {
-            let mut seq = self.parked.seqs[h.slot as usize]
-                .clone()
-                .expect("a batch sequence's slot holds its record");
+        self.running.iter().chain(self.waiting.iter()).map(|h| {
+            let mut seq = self.parked.get(h.slot).clone();
             h.write_back(&mut seq);
             seq
-        });
-        running.chain(self.waiting.iter().cloned())
+        })
     }
 
     /// Queues a request.
     pub fn enqueue(&mut self, seq: Seq) {
-        self.waiting.push_back(seq);
+        let hot = Hot::of(&seq, 0);
+        let slot = self.parked.put(seq);
+        self.waiting.push_back(Hot { slot, ..hot });
     }
 
     /// An arrival was queued while a run is in progress. If the newcomer could join at a step
@@ -486,27 +500,46 @@ impl Replica {
             self.account_mixed(&run, costs);
             self.apply_mixed(now);
         }
+        let none_leave = |&left: &u32| run.decode_only && k < left && !self.running.is_empty();
+        if let Some(left) = self.min_left.filter(none_leave) {
+            // Nobody finishes (the run was cut short).
+            for h in &mut self.running {
+                h.generated += k;
+                h.prefilled += k;
+            }
+            self.min_left = Some(left - k);
+            return;
+        }
         // Sequences that emitted their last token leave (in batch order, in one pass that
-        // keeps the others' order); the same pass applies a decode run's tokens.
+        // keeps the others' order); the same pass applies a decode run's tokens. Each record
+        // is read whole before anything is written to it (no store-to-load stalls).
         let mut kept = 0;
         let mut min_left = u32::MAX;
         for i in 0..self.running.len() {
             let mut h = self.running[i];
-            h.generated += k;
-            h.prefilled += k;
-            if h.generated >= h.output_tokens {
+            let generated = h.generated + k;
+            if generated >= h.output_tokens {
+                h.generated = generated;
+                h.prefilled += k;
                 self.prefilling -= usize::from(!h.decoding());
                 let mut seq = self.parked.take(&h);
                 Self::release_from(
                     &mut self.kv_used_tokens,
                     &mut self.cached_sum,
                     &mut self.cache,
+                    &mut h,
                     &mut seq,
                 );
+                h.write_back(&mut seq);
                 done.push(Finished { seq, at: now });
             } else {
-                min_left = min_left.min(h.output_tokens - h.generated);
-                self.running[kept] = h;
+                min_left = min_left.min(h.output_tokens - generated);
+                let dst = &mut self.running[kept];
+                if kept != i {
+                    *dst = h;
+                }
+                dst.generated = generated;
+                dst.prefilled = h.prefilled + k;
                 kept += 1;
             }
         }
@@ -535,10 +568,18 @@ impl Replica {
                 self.kv_used_tokens += u64::from(chunk);
                 s.pending_chunk = 0;
                 if s.decoding() {
-                    let seq = self.parked.get_mut(s.slot);
-                    Self::publish_prefix(&mut self.cache, self.limits.prefix, seq, s.prompt_len());
-                    if seq.first_token.is_none() {
-                        seq.first_token = Some(at);
+                    if self.cache.is_some() {
+                        let seq = self.parked.get(s.slot);
+                        Self::publish_prefix(
+                            &mut self.cache,
+                            self.limits.prefix,
+                            seq,
+                            s.prompt_len(),
+                        );
+                    }
+                    if !s.first_token {
+                        s.first_token = true;
+                        self.parked.get_mut(s.slot).first_token = Some(at);
                     }
                     // The pass that completes a prompt emits the next token; like every
                     // generated token, it holds a KV slot from now on.
@@ -637,12 +678,12 @@ impl Replica {
         if self.limits.batching == Batching::Static && self.batch_closed {
             return;
         }
-        while let Some(head) = self.waiting.front() {
+        while let Some(&head) = self.waiting.front() {
             if self.running.len() >= self.limits.max_batch as usize {
                 break;
             }
             // Room for the prompt (less what the prefix cache holds) and the first token.
-            let hit = self.cached_prefix(head);
+            let hit = self.cached_prefix(&head);
             let need = u64::from(head.prompt_len() - hit) + 1;
             // A prompt larger than the whole KV memory is admitted alone (and overshoots)
             // rather than blocking the queue for ever.
@@ -651,19 +692,18 @@ impl Replica {
             if !fits && !self.running.is_empty() {
                 break;
             }
-            let mut s = self.waiting.pop_front().expect("head exists");
-            if s.admitted.is_none() {
-                s.admitted = Some(now);
+            let mut hot = self.waiting.pop_front().expect("head exists");
+            if !hot.admitted {
+                hot.admitted = true;
+                self.parked.get_mut(hot.slot).admitted = Some(now);
             }
-            self.attach_prefix(&mut s);
-            let hot = Hot::of(&s, 0);
+            self.attach_prefix(&mut hot);
             self.prefilling += usize::from(!hot.decoding());
             self.cached_sum += u64::from(hot.cached);
             if let Some(m) = &mut self.min_left {
                 *m = (*m).min(hot.output_tokens.saturating_sub(hot.generated));
             }
-            let slot = self.parked.put(s);
-            self.running.push(Hot { slot, ..hot });
+            self.running.push(hot);
         }
         if self.limits.batching == Batching::Static && !self.running.is_empty() {
             self.batch_closed = true;
@@ -672,55 +712,48 @@ impl Replica {
 
     /// Prompt tokens of `s` the prefix cache holds now (at most the prompt less one token:
     /// the last token is always computed, as it produces the next one).
-    fn cached_prefix(&self, s: &Seq) -> u32 {
+    fn cached_prefix(&self, s: &Hot) -> u32 {
         let (Some(cache), Some(cfg)) = (&self.cache, &self.limits.prefix) else {
             return 0;
         };
-        let chain = chain_of(s, cfg);
+        let chain = chain_of(self.parked.get(s.slot), cfg);
         let blocks = cache.lookup(&chain) as u64;
         (blocks * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1)) as u32
     }
 
     /// Pins `s`'s cached prefix and starts its prefill after it.
-    fn attach_prefix(&mut self, s: &mut Seq) {
+    fn attach_prefix(&mut self, s: &mut Hot) {
         let (Some(cache), Some(cfg)) = (&mut self.cache, &self.limits.prefix) else {
             return;
         };
-        let chain = chain_of(s, cfg);
+        let seq = self.parked.get_mut(s.slot);
+        let chain = chain_of(seq, cfg);
         let blocks = cache.pin(&chain);
         let hit = (blocks as u64 * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1));
-        s.pinned = blocks;
+        seq.pinned = blocks;
         s.cached = hit as u32;
         s.prefilled = s.cached;
-        s.first_cached.get_or_insert(s.cached);
-        s.chain = Some(chain);
+        seq.first_cached.get_or_insert(s.cached);
+        seq.chain = Some(chain);
     }
 
-    /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins.
-    fn release(&mut self, s: &mut Seq) {
-        Self::release_from(
-            &mut self.kv_used_tokens,
-            &mut self.cached_sum,
-            &mut self.cache,
-            s,
-        );
-    }
-
-    /// [`Replica::release`] on the replica's KV counts and prefix cache, borrowed apart.
+    /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins: `s` and
+    /// its record `seq`.
     fn release_from(
         kv_used_tokens: &mut u64,
         cached_sum: &mut u64,
         cache: &mut Option<crate::cache::prefix::PrefixCache>,
-        s: &mut Seq,
+        s: &mut Hot,
+        seq: &mut Seq,
     ) {
         *kv_used_tokens -= u64::from(s.prefilled - s.cached);
         *cached_sum -= u64::from(s.cached);
-        if let (Some(cache), Some(chain)) = (cache, &s.chain) {
-            cache.unpin(&chain[..s.pinned]);
+        if let (Some(cache), Some(chain)) = (cache, &seq.chain) {
+            cache.unpin(&chain[..seq.pinned]);
         }
-        s.pinned = 0;
+        seq.pinned = 0;
         s.cached = 0;
-        s.chain = None;
+        seq.chain = None;
     }
 
     /// Puts a prompt's whole blocks into the prefix cache once its KV is computed
@@ -749,15 +782,23 @@ impl Replica {
     }
 
     fn preempt_latest(&mut self) {
-        if let Some(h) = self.running.pop() {
+        if let Some(mut h) = self.running.pop() {
             self.prefilling -= usize::from(!h.decoding());
             self.min_left = None;
-            let mut s = self.parked.take(&h);
-            self.release(&mut s);
-            s.prefilled = 0;
-            s.pending_chunk = 0;
+            let seq = self.parked.get_mut(h.slot);
+            Self::release_from(
+                &mut self.kv_used_tokens,
+                &mut self.cached_sum,
+                &mut self.cache,
+                &mut h,
+                seq,
+            );
+            h.prefilled = 0;
+            h.pending_chunk = 0;
+            // Queued records are kept up to date.
+            h.write_back(seq);
             self.preemptions += 1;
-            self.waiting.push_front(s);
+            self.waiting.push_front(h);
         }
     }
 
