@@ -155,10 +155,6 @@ impl Seq {
     pub fn generated(&self) -> u32 {
         self.generated
     }
-
-    fn decoding(&self) -> bool {
-        self.prefilled >= self.prompt_len()
-    }
 }
 
 /// A finished request, for the metrics.
@@ -219,11 +215,129 @@ impl Run {
     }
 }
 
+/// What the scheduler reads and writes of a queued or running sequence, in 32 bytes: passes
+/// over the batch touch a few cache lines instead of whole [`Seq`]s, and a leaving sequence
+/// shifts only these. The full record stays put in [`Replica`]'s `parked` slab from arrival
+/// to departure (its token counters there are stale while the sequence runs).
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    input_tokens: u32,
+    output_tokens: u32,
+    prefilled: u32,
+    generated: u32,
+    pending_chunk: u32,
+    cached: u32,
+    /// The sequence's index in `Replica::parked`.
+    slot: u32,
+    /// Whether it was ever admitted (its record's `admitted` is set).
+    admitted: bool,
+    /// Whether its first token appeared (its record's `first_token` is set).
+    first_token: bool,
+}
+
+impl Hot {
+    /// Tokens whose KV must be present before decoding continues.
+    #[inline]
+    fn prompt_len(&self) -> u32 {
+        self.input_tokens + self.generated
+    }
+
+    /// Whether the whole prompt's KV is computed (the sequence decodes).
+    #[inline]
+    fn decoding(&self) -> bool {
+        self.prefilled >= self.prompt_len()
+    }
+
+    /// `seq`'s counters, its full record kept at `slot`.
+    fn of(seq: &Seq, slot: u32) -> Hot {
+        Hot {
+            input_tokens: seq.input_tokens,
+            output_tokens: seq.output_tokens,
+            prefilled: seq.prefilled,
+            generated: seq.generated,
+            pending_chunk: seq.pending_chunk,
+            cached: seq.cached,
+            slot,
+            admitted: seq.admitted.is_some(),
+            first_token: seq.first_token.is_some(),
+        }
+    }
+
+    /// Copies the counters back into the full record.
+    fn write_back(&self, seq: &mut Seq) {
+        seq.prefilled = self.prefilled;
+        seq.generated = self.generated;
+        seq.pending_chunk = self.pending_chunk;
+        seq.cached = self.cached;
+    }
+}
+
+/// The full records of a replica's sequences (queued or running), by slot; slots of
+/// sequences that left are reused, so records never move while their sequence is here.
+#[derive(Default)]
+struct Parked {
+    seqs: Vec<Option<Seq>>,
+    free: Vec<u32>,
+}
+
+impl Parked {
+    /// Stores `seq`; returns its slot.
+    fn put(&mut self, seq: Seq) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.seqs[slot as usize] = Some(seq);
+                slot
+            }
+            None => {
+                self.seqs.push(Some(seq));
+                (self.seqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The record of a sequence here.
+    #[inline]
+    fn get(&self, slot: u32) -> &Seq {
+        self.seqs[slot as usize]
+            .as_ref()
+            .expect("a sequence's slot holds its record")
+    }
+
+    /// The record of a sequence here, to update.
+    #[inline]
+    fn get_mut(&mut self, slot: u32) -> &mut Seq {
+        self.seqs[slot as usize]
+            .as_mut()
+            .expect("a sequence's slot holds its record")
+    }
+
+    /// Takes back the record of `hot`'s sequence, counters up to date, freeing its slot.
+    fn take(&mut self, hot: &Hot) -> Seq {
+        let mut seq = self.seqs[hot.slot as usize]
+            .take()
+            .expect("a sequence's slot holds its record");
+        self.free.push(hot.slot);
+        hot.write_back(&mut seq);
+        seq
+    }
+}
+
 /// One model replica: its queue, its batch, its KV memory.
 pub struct Replica {
     limits: BatchLimits,
-    waiting: VecDeque<Seq>,
-    running: Vec<Seq>,
+    /// The queue, oldest first (records in `parked`, up to date).
+    waiting: VecDeque<Hot>,
+    /// The batch in admission order (the order steps serve it in).
+    running: Vec<Hot>,
+    /// The full records of the queue and the batch.
+    parked: Parked,
+    /// Sequences of the batch still prefilling (the others decode).
+    prefilling: usize,
+    /// Σ `cached` over the batch: with `kv_used_tokens` (Σ `prefilled - cached`), the batch's
+    /// total context without a pass over it.
+    cached_sum: u64,
+    /// The fewest output tokens any batch sequence has left, if known (`None`: recount).
+    min_left: Option<u32>,
     kv_used_tokens: u64,
     run: Option<Run>,
     /// Static batching: the current batch is closed to newcomers.
@@ -253,6 +367,10 @@ impl Replica {
             limits,
             waiting: VecDeque::new(),
             running: Vec::new(),
+            parked: Parked::default(),
+            prefilling: 0,
+            cached_sum: 0,
+            min_left: None,
             kv_used_tokens: 0,
             run: None,
             batch_closed: false,
@@ -292,14 +410,21 @@ impl Replica {
         self.kv_used_tokens
     }
 
-    /// Every request still here (for in-flight counts at the end of a run).
-    pub fn all_seqs(&self) -> impl Iterator<Item = &Seq> {
-        self.running.iter().chain(self.waiting.iter())
+    /// Every request still here, running then waiting (for in-flight counts at the end of a
+    /// run): copies, with their counters up to date.
+    pub fn all_seqs(&self) -> impl Iterator<Item = Seq> + '_ {
+        self.running.iter().chain(self.waiting.iter()).map(|h| {
+            let mut seq = self.parked.get(h.slot).clone();
+            h.write_back(&mut seq);
+            seq
+        })
     }
 
     /// Queues a request.
     pub fn enqueue(&mut self, seq: Seq) {
-        self.waiting.push_back(seq);
+        let hot = Hot::of(&seq, 0);
+        let slot = self.parked.put(seq);
+        self.waiting.push_back(Hot { slot, ..hot });
     }
 
     /// An arrival was queued while a run is in progress. If the newcomer could join at a step
@@ -356,28 +481,61 @@ impl Replica {
             return;
         };
         let costs = &*model.step_costs_cow();
+        // Every sequence of a decode run appends `k` tokens (none joined or left meanwhile).
+        let mut k = 0;
         if run.decode_only {
             self.account_decode(&run, costs);
-            let k = run.steps as u32;
-            for s in &mut self.running {
-                s.generated += k;
-                s.prefilled += k;
-            }
+            k = run.steps as u32;
             self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
         } else {
             self.account_mixed(&run, costs);
             self.apply_mixed(now);
         }
-        // Sequences that emitted their last token leave (in batch order, in one pass that
-        // keeps the others' order).
-        let (kv_used_tokens, cache) = (&mut self.kv_used_tokens, &mut self.cache);
-        for mut seq in self
-            .running
-            .extract_if(.., |s| s.generated >= s.output_tokens)
-        {
-            Self::release_from(kv_used_tokens, cache, &mut seq);
-            done.push(Finished { seq, at: now });
+        let none_leave = |&left: &u32| run.decode_only && k < left && !self.running.is_empty();
+        if let Some(left) = self.min_left.filter(none_leave) {
+            // Nobody finishes (the run was cut short).
+            for h in &mut self.running {
+                h.generated += k;
+                h.prefilled += k;
+            }
+            self.min_left = Some(left - k);
+            return;
         }
+        // Sequences that emitted their last token leave (in batch order, in one pass that
+        // keeps the others' order); the same pass applies a decode run's tokens. Each record
+        // is read whole before anything is written to it (no store-to-load stalls).
+        let mut kept = 0;
+        let mut min_left = u32::MAX;
+        for i in 0..self.running.len() {
+            let mut h = self.running[i];
+            let generated = h.generated + k;
+            if generated >= h.output_tokens {
+                h.generated = generated;
+                h.prefilled += k;
+                self.prefilling -= usize::from(!h.decoding());
+                let mut seq = self.parked.take(&h);
+                Self::release_from(
+                    &mut self.kv_used_tokens,
+                    &mut self.cached_sum,
+                    &mut self.cache,
+                    &mut h,
+                    &mut seq,
+                );
+                h.write_back(&mut seq);
+                done.push(Finished { seq, at: now });
+            } else {
+                min_left = min_left.min(h.output_tokens - generated);
+                let dst = &mut self.running[kept];
+                if kept != i {
+                    *dst = h;
+                }
+                dst.generated = generated;
+                dst.prefilled = h.prefilled + k;
+                kept += 1;
+            }
+        }
+        self.running.truncate(kept);
+        self.min_left = Some(min_left);
         if self.running.is_empty() {
             self.batch_closed = false;
         }
@@ -387,32 +545,44 @@ impl Replica {
     /// chunks land in KV, and a prompt that completes emits its first token.
     fn apply_mixed(&mut self, at: SimTime) {
         let stall_decodes = self.limits.prefill_stalls_decodes;
+        let mut min_left = u32::MAX;
         for s in &mut self.running {
             if s.decoding() {
-                if stall_decodes {
-                    continue;
+                if !stall_decodes {
+                    s.generated += 1;
+                    s.prefilled += 1;
+                    self.kv_used_tokens += 1;
                 }
-                s.generated += 1;
-                s.prefilled += 1;
-                self.kv_used_tokens += 1;
             } else {
                 let chunk = s.pending_chunk;
                 s.prefilled += chunk;
                 self.kv_used_tokens += u64::from(chunk);
                 s.pending_chunk = 0;
                 if s.decoding() {
-                    Self::publish_prefix(&mut self.cache, self.limits.prefix, s);
+                    if self.cache.is_some() {
+                        let seq = self.parked.get(s.slot);
+                        Self::publish_prefix(
+                            &mut self.cache,
+                            self.limits.prefix,
+                            seq,
+                            s.prompt_len(),
+                        );
+                    }
+                    if !s.first_token {
+                        s.first_token = true;
+                        self.parked.get_mut(s.slot).first_token = Some(at);
+                    }
                     // The pass that completes a prompt emits the next token; like every
                     // generated token, it holds a KV slot from now on.
                     s.generated += 1;
                     s.prefilled += 1;
                     self.kv_used_tokens += 1;
-                    if s.first_token.is_none() {
-                        s.first_token = Some(at);
-                    }
+                    self.prefilling -= 1;
                 }
             }
+            min_left = min_left.min(s.output_tokens.saturating_sub(s.generated));
         }
+        self.min_left = Some(min_left);
     }
 
     /// Whether the planned mixed step leaves a batch that only decodes, with nobody leaving
@@ -456,14 +626,14 @@ impl Replica {
         }
         let costs = &*model.step_costs_cow();
         // KV for the next step: every decoding sequence appends one token.
-        let mut decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+        let mut decoding = self.decoding_len();
         if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
             while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
                 && self.running.len() > 1
             {
                 self.preempt_latest();
             }
-            decoding = self.running.iter().filter(|s| s.decoding()).count() as u64;
+            decoding = self.decoding_len();
         }
         let all_decoding = decoding == self.running.len() as u64;
         let run = if all_decoding {
@@ -486,16 +656,25 @@ impl Replica {
         Some(end)
     }
 
+    /// Decoding sequences in the batch.
+    fn decoding_len(&self) -> u64 {
+        debug_assert_eq!(
+            self.prefilling,
+            self.running.iter().filter(|s| !s.decoding()).count()
+        );
+        (self.running.len() - self.prefilling) as u64
+    }
+
     fn admit(&mut self, now: SimTime) {
         if self.limits.batching == Batching::Static && self.batch_closed {
             return;
         }
-        while let Some(head) = self.waiting.front() {
+        while let Some(&head) = self.waiting.front() {
             if self.running.len() >= self.limits.max_batch as usize {
                 break;
             }
             // Room for the prompt (less what the prefix cache holds) and the first token.
-            let hit = self.cached_prefix(head);
+            let hit = self.cached_prefix(&head);
             let need = u64::from(head.prompt_len() - hit) + 1;
             // A prompt larger than the whole KV memory is admitted alone (and overshoots)
             // rather than blocking the queue for ever.
@@ -504,12 +683,18 @@ impl Replica {
             if !fits && !self.running.is_empty() {
                 break;
             }
-            let mut s = self.waiting.pop_front().expect("head exists");
-            if s.admitted.is_none() {
-                s.admitted = Some(now);
+            let mut hot = self.waiting.pop_front().expect("head exists");
+            if !hot.admitted {
+                hot.admitted = true;
+                self.parked.get_mut(hot.slot).admitted = Some(now);
             }
-            self.attach_prefix(&mut s);
-            self.running.push(s);
+            self.attach_prefix(&mut hot);
+            self.prefilling += usize::from(!hot.decoding());
+            self.cached_sum += u64::from(hot.cached);
+            if let Some(m) = &mut self.min_left {
+                *m = (*m).min(hot.output_tokens.saturating_sub(hot.generated));
+            }
+            self.running.push(hot);
         }
         if self.limits.batching == Batching::Static && !self.running.is_empty() {
             self.batch_closed = true;
@@ -518,64 +703,69 @@ impl Replica {
 
     /// Prompt tokens of `s` the prefix cache holds now (at most the prompt less one token:
     /// the last token is always computed, as it produces the next one).
-    fn cached_prefix(&self, s: &Seq) -> u32 {
+    fn cached_prefix(&self, s: &Hot) -> u32 {
         let (Some(cache), Some(cfg)) = (&self.cache, &self.limits.prefix) else {
             return 0;
         };
-        let chain = chain_of(s, cfg);
+        let chain = chain_of(self.parked.get(s.slot), cfg);
         let blocks = cache.lookup(&chain) as u64;
         (blocks * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1)) as u32
     }
 
     /// Pins `s`'s cached prefix and starts its prefill after it.
-    fn attach_prefix(&mut self, s: &mut Seq) {
+    fn attach_prefix(&mut self, s: &mut Hot) {
         let (Some(cache), Some(cfg)) = (&mut self.cache, &self.limits.prefix) else {
             return;
         };
-        let chain = chain_of(s, cfg);
+        let seq = self.parked.get_mut(s.slot);
+        let chain = chain_of(seq, cfg);
         let blocks = cache.pin(&chain);
         let hit = (blocks as u64 * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1));
-        s.pinned = blocks;
+        seq.pinned = blocks;
         s.cached = hit as u32;
         s.prefilled = s.cached;
-        s.first_cached.get_or_insert(s.cached);
-        s.chain = Some(chain);
+        seq.first_cached.get_or_insert(s.cached);
+        seq.chain = Some(chain);
     }
 
-    /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins.
-    fn release(&mut self, s: &mut Seq) {
-        Self::release_from(&mut self.kv_used_tokens, &mut self.cache, s);
-    }
-
-    /// [`Replica::release`] on the replica's KV count and prefix cache, borrowed apart.
+    /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins: `s` and
+    /// its record `seq`.
     fn release_from(
         kv_used_tokens: &mut u64,
+        cached_sum: &mut u64,
         cache: &mut Option<crate::cache::prefix::PrefixCache>,
-        s: &mut Seq,
+        s: &mut Hot,
+        seq: &mut Seq,
     ) {
         *kv_used_tokens -= u64::from(s.prefilled - s.cached);
-        if let (Some(cache), Some(chain)) = (cache, &s.chain) {
-            cache.unpin(&chain[..s.pinned]);
+        *cached_sum -= u64::from(s.cached);
+        if let (Some(cache), Some(chain)) = (cache, &seq.chain) {
+            cache.unpin(&chain[..seq.pinned]);
         }
-        s.pinned = 0;
+        seq.pinned = 0;
         s.cached = 0;
-        s.chain = None;
+        seq.chain = None;
     }
 
-    /// Puts a prompt's whole blocks into the prefix cache once its KV is computed.
+    /// Puts a prompt's whole blocks into the prefix cache once its KV is computed
+    /// (`prompt_len`: its prompt length now; `s`'s own counters may be stale).
     fn publish_prefix(
         cache: &mut Option<crate::cache::prefix::PrefixCache>,
         cfg: Option<PrefixConfig>,
         s: &Seq,
+        prompt_len: u32,
     ) {
         if let (Some(cache), Some(cfg), Some(chain)) = (cache, cfg, &s.chain) {
-            let full = (s.prompt_len() / cfg.block_tokens.max(1)) as usize;
+            let full = (prompt_len / cfg.block_tokens.max(1)) as usize;
             cache.insert_or_refresh(&chain[..full.min(chain.len())]);
         }
     }
 
     /// KV still to be written by admitted sequences' unfinished prompts.
     fn reserved_prefill(&self) -> u64 {
+        if self.prefilling == 0 {
+            return 0;
+        }
         self.running
             .iter()
             .map(|s| u64::from(s.prompt_len().saturating_sub(s.prefilled)))
@@ -583,12 +773,23 @@ impl Replica {
     }
 
     fn preempt_latest(&mut self) {
-        if let Some(mut s) = self.running.pop() {
-            self.release(&mut s);
-            s.prefilled = 0;
-            s.pending_chunk = 0;
+        if let Some(mut h) = self.running.pop() {
+            self.prefilling -= usize::from(!h.decoding());
+            self.min_left = None;
+            let seq = self.parked.get_mut(h.slot);
+            Self::release_from(
+                &mut self.kv_used_tokens,
+                &mut self.cached_sum,
+                &mut self.cache,
+                &mut h,
+                seq,
+            );
+            h.prefilled = 0;
+            h.pending_chunk = 0;
+            // Queued records are kept up to date.
+            h.write_back(seq);
             self.preemptions += 1;
-            self.waiting.push_front(s);
+            self.waiting.push_front(h);
         }
     }
 
@@ -602,12 +803,26 @@ impl Replica {
         // The batch's total context, and the run's end when the first sequence finishes;
         // it also ends when KV memory runs out or a waiting request can be admitted
         // (continuous batching admits at every boundary).
-        let mut ctx0 = 0u64;
-        let mut to_finish = u64::MAX;
-        for s in &self.running {
-            ctx0 += u64::from(s.prefilled);
-            to_finish = to_finish.min(u64::from(s.output_tokens - s.generated));
-        }
+        // Both kept up to date as the batch changes, so no pass over it is needed here.
+        let ctx0 = self.kv_used_tokens + self.cached_sum;
+        debug_assert_eq!(
+            ctx0,
+            self.running
+                .iter()
+                .map(|s| u64::from(s.prefilled))
+                .sum::<u64>()
+        );
+        let scan = || {
+            self.running
+                .iter()
+                .map(|s| s.output_tokens - s.generated)
+                .min()
+                .unwrap_or(u32::MAX)
+        };
+        let min_left = self.min_left.unwrap_or_else(scan);
+        debug_assert_eq!(min_left, scan());
+        self.min_left = Some(min_left);
+        let mut to_finish = u64::from(min_left);
         if self.running.is_empty() {
             to_finish = 1;
         }
