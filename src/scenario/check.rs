@@ -107,3 +107,46 @@ impl<'a> Check<'a> {
         move |message| Check { file }.invalid(key, message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_file_the_key_and_the_value() {
+        let c = Check::new(Path::new("w.toml"));
+        let msg = |e: ScenarioError| e.to_string();
+        assert_eq!(c.positive("a.b", 2.0).unwrap(), 2.0);
+        assert_eq!(
+            msg(c.positive("a.b", -1.0).unwrap_err()),
+            "w.toml: key `a.b`: must be a positive number, got -1"
+        );
+        assert_eq!(
+            msg(c.positive_s("a.t_s", f64::NAN).unwrap_err()),
+            "w.toml: key `a.t_s`: must be a positive number of seconds, got NaN"
+        );
+        assert_eq!(c.non_negative_s("a.t_s", 0.0).unwrap(), 0.0);
+        assert_eq!(
+            msg(c.count("run.n", 0, 5).unwrap_err()),
+            "w.toml: key `run.n`: must be at least 1, got 0"
+        );
+        assert_eq!(
+            msg(c.count("run.n", 6, 5).unwrap_err()),
+            "w.toml: key `run.n`: must be at most 5, got 6"
+        );
+        assert!(c.count("run.n", 5, 5).is_ok());
+        assert_eq!(
+            msg(c.unknown("traffic.profile", "profile", "x", "human, flat")),
+            "w.toml: key `traffic.profile`: unknown profile \"x\"; allowed: human, flat"
+        );
+        assert!(c.absent(false, "k", "never shown").is_ok());
+        assert_eq!(
+            msg(c.absent(true, "k", "only applies to y").unwrap_err()),
+            "w.toml: key `k`: only applies to y"
+        );
+        assert_eq!(
+            msg(c.at("k")("from a constructor".into())),
+            "w.toml: key `k`: from a constructor"
+        );
+    }
+}

@@ -576,3 +576,72 @@ fn validate_trace(
     };
     Ok((trace, requests_per_s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Overrides, Scenario, parse};
+
+    fn scenario(traffic: &str) -> Scenario {
+        let text = format!(
+            "[traffic]\n{traffic}\nduration_s = 100.0\n\n[servers]\ncount = 1\nservice_time_s = 1.0\n"
+        );
+        parse(&text, Path::new("t.toml"), &Overrides::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn diurnal_carries_its_profile_and_writes_back_flat() {
+        let s = scenario(
+            "arrival = \"diurnal\"\nrequests_per_s = 2.0\nprofile = \"flat\"\nstart_hour = 6.5",
+        );
+        let ArrivalProcess::Diurnal {
+            profile,
+            start_hour,
+            rates_csv,
+        } = &s.traffic.arrival
+        else {
+            panic!("not diurnal: {:?}", s.traffic.arrival);
+        };
+        assert_eq!(*profile, DailyProfile::flat());
+        assert_eq!(*start_hour, 6.5);
+        assert!(rates_csv.is_none() && s.files_read().is_empty());
+        let toml = s.to_resolved_toml();
+        assert!(toml.contains("arrival = \"diurnal\""), "{toml}");
+        assert!(toml.contains("start_hour = 6.5"), "{toml}");
+        assert!(!toml.contains("path"), "{toml}");
+        let again = parse(&toml, Path::new("t.toml"), &Overrides::default()).unwrap();
+        assert_eq!(again.traffic, s.traffic);
+    }
+
+    #[test]
+    fn csv_trace_keeps_its_format_and_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "ts,in,out\n0,10,5\n1,20,6\n3,30,7\n").unwrap();
+        let s = scenario(&format!(
+            "arrival = \"trace\"\npath = {:?}\nformat = \"csv\"\ntimestamp_column = \"ts\"\n\
+             input_column = \"in\"\noutput_column = \"out\"",
+            path.display().to_string()
+        ));
+        let trace = s.traffic.arrival.trace().expect("a trace");
+        assert_eq!(
+            trace.format,
+            TraceFormat::Csv {
+                timestamp_col: "ts".into(),
+                input_col: "in".into(),
+                output_col: "out".into(),
+                timestamp_unit_s: 1.0,
+            }
+        );
+        assert_eq!(trace.records.len(), 3);
+        assert!(!trace.loop_trace);
+        assert_eq!(s.files_read()[0].path, path);
+        assert_eq!(s.traffic.start_hour(), None);
+        let toml = s.to_resolved_toml();
+        assert!(toml.contains("format = \"csv\""), "{toml}");
+        assert!(toml.contains("timestamp_column = \"ts\""), "{toml}");
+        assert!(toml.contains("loop = false"), "{toml}");
+        let again = parse(&toml, Path::new("t.toml"), &Overrides::default()).unwrap();
+        assert_eq!(again.traffic, s.traffic);
+    }
+}
