@@ -9,13 +9,14 @@
 //! - [`reports`]: every figure of every report recomputed from its own inputs ([`Estimate`]).
 //! - [`prices`]: dated, sourced cloud price presets per GPU type and count.
 //! - [`tco`]: self-built cost per server-hour, with a sourced preset per server type.
-//! - [`render`]: text table and JSON for a list of estimates.
+//! - [`render`]: text table and JSON for a list of estimates ([`number`] formats their figures).
 //!
 //! Convention: every monetary name carries its unit (`_usd`, `_cents`), every time `_s` or
 //! `_hours`, every power `_kw`. Rates (idle, cache hit, MFU) are fractions in `[0, 1]`.
 
 pub mod bridge;
 pub mod formula;
+pub mod number;
 pub mod prices;
 pub mod render;
 pub mod reports;

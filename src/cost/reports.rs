@@ -444,7 +444,7 @@ fn r3() -> Vec<Estimate> {
             "the article never states the work per conversation; 5,425 servers x 8 with cards busy \
              24 h imply {} words each. With 1,000 tokens (750 words) per conversation \
              the whole day's traffic would have to be served in {:.0} minutes",
-            super::render::format_value(words_per_conv),
+            super::number::format_value(words_per_conv),
             enterprise_visits * convs * 750.0 / (enterprise_cards * words_per_s) / 60.0
         )),
     ];

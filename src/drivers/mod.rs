@@ -2,5 +2,4 @@
 
 pub mod plan;
 pub mod run;
-pub mod summary;
 pub mod sweep;

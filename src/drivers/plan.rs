@@ -28,18 +28,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::drivers::run::{run_replications, summarize};
-use crate::drivers::summary::{RunSummary, slo_kind};
 use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
 use crate::metrics::replication::LatencyStat;
+use crate::report::summary::{RunSummary, slo_kind};
 use crate::scenario::{Scenario, ServerKind, SloTarget};
 
-/// Replications each count starts with when the scenario does not set `run.replications`.
-pub const AUTO_REPLICATIONS_START: u32 = 3;
-/// The most replications one count gets when `plan` chooses them (3, 6, 12, then 24).
-pub const AUTO_REPLICATIONS_MAX: u32 = 24;
+pub use crate::report::outcome::{
+    AUTO_REPLICATIONS_MAX, AUTO_REPLICATIONS_START, Below, CurvePoint, PlanOutcome, TargetValue,
+    TimingBand,
+};
+
 /// The most replications `plan` may run at one count of `s`: the scenario's own when it sets
 /// them, else [`AUTO_REPLICATIONS_MAX`] (for budgets such as the HTTP service's cap).
 pub fn replications_bound(s: &Scenario) -> u32 {
@@ -111,32 +110,6 @@ pub enum PlanError {
     },
 }
 
-/// One target's value at one count.
-#[derive(Clone, Debug, Serialize)]
-pub struct TargetValue {
-    /// The scenario key, e.g. `slo.ttft_p99_s`.
-    pub key: String,
-    /// The statistic bounded (the key says it too).
-    #[serde(skip)]
-    pub stat: LatencyStat,
-    /// The bound, seconds.
-    pub max_s: f64,
-    /// Mean over replications, seconds (null if not measured, e.g. an unstable count).
-    pub mean_s: Option<f64>,
-    /// 95% half-width, seconds.
-    pub ci95_s: Option<f64>,
-    /// `mean_s + ci95_s`, the value judged against `max_s`.
-    pub upper_s: Option<f64>,
-    /// Whether the count meets this target.
-    pub pass: bool,
-    /// The statistic over the second half of the measured window, pooled over replications
-    /// (`diagnostics.second_half`), seconds.
-    pub second_half_s: Option<f64>,
-    /// Its relative change from the first to the second half (`diagnostics.drift`: the
-    /// mean's for a mean target, the p99's for a percentile target).
-    pub drift: Option<f64>,
-}
-
 impl TargetValue {
     /// The drift beyond which the statistic has not settled (the diagnostics' thresholds).
     fn drift_limit(&self) -> f64 {
@@ -162,33 +135,6 @@ impl TargetValue {
             _ => format!("{}: not measured", self.key),
         }
     }
-}
-
-/// One count the search evaluated.
-#[derive(Clone, Debug, Serialize)]
-pub struct CurvePoint {
-    /// Server count.
-    pub servers: u32,
-    /// Replications run at this count.
-    pub replications: u32,
-    /// Meets every target (and is stable).
-    pub pass: bool,
-    /// The run's overload verdict (false: its queue grew without bound).
-    pub stable: bool,
-    /// Why it is unstable, if it is.
-    pub unstable_reason: Option<String>,
-    /// Every target's value.
-    pub targets: Vec<TargetValue>,
-    /// `idle_rate.achieved`.
-    pub achieved_idle_rate: Option<f64>,
-    /// `idle_rate.equivalent` (LLM fleets).
-    pub equivalent_idle_rate: Option<f64>,
-    /// `cost.cloud.per_request_usd`.
-    pub cost_per_request_usd: Option<f64>,
-    /// `cost.formula.per_request_usd`: R1's formula with the assumed rates.
-    pub formula_cost_per_request_usd: Option<f64>,
-    /// The steady-state warnings of this count's runs (`diagnostics.warnings`).
-    pub warnings: Vec<String>,
 }
 
 impl CurvePoint {
@@ -230,78 +176,6 @@ impl CurvePoint {
         );
         out
     }
-}
-
-/// The count just below the answer and why it fails.
-#[derive(Clone, Debug, Serialize)]
-pub struct Below {
-    /// `servers - 1`.
-    pub servers: u32,
-    /// One line per failed target (value, bound and excess), or the instability.
-    pub why: Vec<String>,
-    /// The failed targets' values.
-    pub failed: Vec<TargetValue>,
-}
-
-/// How far the answer moves when every step time is scaled by the timing model's typical
-/// error, both ways.
-#[derive(Clone, Debug, Serialize)]
-pub struct TimingBand {
-    /// The faster scale, `1 − error`.
-    pub step_time_scale_low: f64,
-    /// The slower scale, `1 + error`.
-    pub step_time_scale_high: f64,
-    /// The answer with step times at `step_time_scale_low` (null if the search failed).
-    pub servers_low: Option<u32>,
-    /// The answer with step times at `step_time_scale_high` (null if the search failed).
-    pub servers_high: Option<u32>,
-    /// Why a side has no answer, if one has none.
-    pub note: Option<String>,
-}
-
-/// `plan.json`: the answer, the evidence around it and the chosen count's full summary.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlanOutcome {
-    /// Scenario name.
-    pub scenario: String,
-    /// Master seed.
-    pub seed: u64,
-    /// Crate version that planned.
-    pub fleetsim_version: String,
-    /// Replications at the chosen count (every count's are in `curve`).
-    pub replications: u32,
-    /// Whether `plan` chose the replications itself (the scenario did not set them).
-    pub replications_auto: bool,
-    /// The targets, as `slo.<metric>_<stat>_s` → bound in seconds.
-    pub targets: BTreeMap<String, f64>,
-    /// The upper bound of the search.
-    pub servers_max: u32,
-    /// The chosen count: the smallest meeting every target.
-    pub servers: u32,
-    /// `servers - 1` and why it fails (null when `servers` is 1).
-    pub below: Option<Below>,
-    /// Achieved idle rate at the chosen count.
-    pub achieved_idle_rate: Option<f64>,
-    /// The idle rate that makes R1's formula give the simulated cost (LLM fleets).
-    pub equivalent_idle_rate: Option<f64>,
-    /// The formula's assumed idle rate.
-    pub assumed_idle_rate: f64,
-    /// Cloud cost per request at the chosen count, USD.
-    pub cost_per_request_usd: Option<f64>,
-    /// R1's formula estimate per request, USD (LLM fleets).
-    pub formula_cost_per_request_usd: Option<f64>,
-    /// Sentences saying when the verdict at the answer, or at the count below it, would
-    /// change with longer runs (their runs had not settled and their second halves give the
-    /// other verdict). Empty when nothing suggests it.
-    pub flips: Vec<String>,
-    /// The answer with step times scaled by the timing model's calibration error (LLM fleets).
-    pub timing_band: Option<TimingBand>,
-    /// Why there is no timing band, when there is none.
-    pub timing_band_omitted: Option<String>,
-    /// Every count tried, sorted by count.
-    pub curve: Vec<CurvePoint>,
-    /// The chosen count's full `summary.json`.
-    pub summary: Option<RunSummary>,
 }
 
 /// Plans with the default upper bound ([`DEFAULT_MAX_SERVERS`]).

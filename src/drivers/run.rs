@@ -5,23 +5,14 @@
 
 use rayon::prelude::*;
 
-use crate::drivers::summary::RunSummary;
 use crate::fleet::{
     ReplicationMetrics, ReplicationOutcome, RunControl, offered_load, run_replication_with,
 };
 use crate::metrics::ci::Replicated;
+use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
-/// The result of `fleetsim run`.
-#[derive(Clone, Debug)]
-pub struct RunOutput {
-    /// The validated scenario that ran.
-    pub scenario: Scenario,
-    /// `summary.json`: means over replications plus `ci95` half-widths.
-    pub summary: RunSummary,
-    /// Each replication's metrics, in replication order (`summary.csv` rows).
-    pub replications: Vec<ReplicationMetrics>,
-}
+pub use crate::report::outcome::RunOutput;
 
 /// Runs every replication of `scenario` on `threads` worker threads (default: all cores).
 pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {

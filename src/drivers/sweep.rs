@@ -29,6 +29,8 @@ use crate::drivers::run::run;
 use crate::report::sweep::{plain, row};
 use crate::scenario::{self, Overrides, Scenario};
 
+pub use crate::report::outcome::{Axis, Grid, REPORT_MAX_POINTS};
+
 /// The most values one `--vary` range may produce; a guard against typos like `0..1e9:1`.
 pub const MAX_AXIS_VALUES: usize = 100_000;
 /// The most points a grid may have.
@@ -76,15 +78,6 @@ fn vary_err(spec: &str, message: impl Into<String>) -> SweepError {
         spec: spec.to_string(),
         message: message.into(),
     }
-}
-
-/// One axis of the grid: a dotted scenario key and the values it takes, in order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Axis {
-    /// Dotted scenario key, e.g. `servers.count`.
-    pub key: String,
-    /// Values as JSON: integers, floats, booleans or strings.
-    pub values: Vec<Value>,
 }
 
 /// Parses `key=values`: a range `a..b:step` (integers stay integers; `b` is included when a
@@ -265,22 +258,6 @@ pub fn toml_literal(v: &Value) -> String {
     }
 }
 
-/// What a sweep runs: everything that must match for shards to be merged.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Grid {
-    /// The scenario's name (the results folder's name).
-    pub scenario: String,
-    /// The version of fleetsim that ran it; shards of different versions are not merged.
-    pub fleetsim_version: String,
-    /// The base overrides (`--seed`, `--set`, ...) as `key=value`, in the order applied.
-    pub base_overrides: Vec<String>,
-    /// The base scenario with the overrides applied and every default written out; catches a
-    /// scenario file edited between shards.
-    pub base_resolved_toml: String,
-    /// The axes, slowest first.
-    pub axes: Vec<Axis>,
-}
-
 impl Grid {
     /// Checks the axes against the base scenario and builds the grid.
     ///
@@ -338,29 +315,6 @@ impl Grid {
             ));
         }
         Ok(grid)
-    }
-
-    /// Number of points: the product of the axes' lengths.
-    pub fn len(&self) -> usize {
-        self.axes.iter().map(|a| a.values.len()).product()
-    }
-
-    /// True when some axis has no values (never, for a grid built by [`Grid::new`]).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The `(key, value)` pairs of point `index` (mixed radix, the first axis slowest).
-    pub fn point(&self, index: usize) -> Vec<(String, Value)> {
-        let mut rest = index;
-        let mut out = Vec::with_capacity(self.axes.len());
-        for axis in self.axes.iter().rev() {
-            let n = axis.values.len();
-            out.push((axis.key.clone(), axis.values[rest % n].clone()));
-            rest /= n;
-        }
-        out.reverse();
-        out
     }
 
     /// The overrides that make point `index`: the base ones, then the point's.
@@ -508,10 +462,6 @@ pub fn run_points(
 
 /// Points run at once between writes when streaming: memory holds at most this many rows.
 const CHUNK_POINTS: usize = 256;
-
-/// Grids up to this many points show every row in `report.html` and the printed table;
-/// larger ones show the first this many (`sweep.csv` and `sweep.json` always hold all).
-pub const REPORT_MAX_POINTS: usize = 10_000;
 
 /// Loads and validates the scenario of every point, keeping none: a bad point is reported
 /// before any simulation.

@@ -198,7 +198,7 @@ pub struct IdleRateMeans {
     #[serde(flatten)]
     pub rates: IdleRates,
     /// The formula's assumed and equivalent idle rates; set by the cost step
-    /// ([`crate::cost::run_cost`]) once the means are known.
+    /// (the cost step) once the means are known.
     #[serde(flatten)]
     pub formula: Option<IdleComparison>,
 }

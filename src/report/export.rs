@@ -12,10 +12,10 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 
 use super::html::render_report;
+use super::outcome::Grid;
+use super::outcome::RunOutput;
 use super::{pages, results, sweep, table};
-use crate::drivers::plan::PlanOutcome;
-use crate::drivers::run::RunOutput;
-use crate::drivers::sweep::Grid;
+use crate::report::outcome::PlanOutcome;
 
 /// A format of a result.
 pub trait Exporter<T: ?Sized> {
@@ -33,7 +33,7 @@ pub struct Csv;
 pub struct Html;
 
 /// A whole sweep: the grid and its rows in grid order (all points, or the first
-/// [`crate::drivers::sweep::REPORT_MAX_POINTS`] for the table and the report).
+/// [`super::outcome::REPORT_MAX_POINTS`] for the table and the report).
 pub struct SweepResult<'a> {
     /// The grid.
     pub grid: &'a Grid,

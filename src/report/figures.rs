@@ -2,8 +2,8 @@
 //! sweep column), its label, the digits it is shown with, and how it is read from the typed
 //! summary. The terminal table, `report.html` and the sweep files pick from these lists.
 
-use crate::drivers::summary::RunSummary;
 use crate::metrics::replication::{LatencyMetric, LatencyStat};
+use crate::report::summary::RunSummary;
 
 /// One figure of a summary: the mean over replications and, for figures that have one, its
 /// 95% half-width.

@@ -4,9 +4,9 @@
 use super::figures::{self as fig, Figure, fixed};
 use super::html::{Plot, ReportData, Series, SeriesStyle, Table, XAxis};
 use super::table::signed;
-use crate::drivers::plan::PlanOutcome;
-use crate::drivers::summary::RunSummary;
 use crate::metrics::replication::{LatencyMetric, LatencyStat};
+use crate::report::outcome::PlanOutcome;
+use crate::report::summary::RunSummary;
 
 fn fmt(x: Option<f64>, digits: usize) -> String {
     fixed(x, digits)
@@ -360,7 +360,7 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         rows,
     });
 
-    let xs = |f: &dyn Fn(&crate::drivers::plan::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+    let xs = |f: &dyn Fn(&crate::report::outcome::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
         plan.curve
             .iter()
             .filter_map(|p| f(p).map(|y| (f64::from(p.servers), y)))
@@ -379,9 +379,9 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         .unwrap_or_default();
     for (i, (key, max_s)) in targets.iter().enumerate() {
         let value =
-            move |p: &crate::drivers::plan::CurvePoint| p.targets.get(i).and_then(|t| t.mean_s);
+            move |p: &crate::report::outcome::CurvePoint| p.targets.get(i).and_then(|t| t.mean_s);
         let upper =
-            move |p: &crate::drivers::plan::CurvePoint| p.targets.get(i).and_then(|t| t.upper_s);
+            move |p: &crate::report::outcome::CurvePoint| p.targets.get(i).and_then(|t| t.upper_s);
         lat.push(series(
             &format!("{key} mean"),
             xs(&value),

@@ -4,7 +4,7 @@
 //! A row is a flat JSON object keyed by column: `point`, the varied keys, then the summary
 //! figures of [`figures::SWEEP`](super::figures::SWEEP) under their `summary.json` paths and
 //! their half-widths under `ci95.<path>`. Rows travel through shard files as JSON, so they
-//! stay JSON here; [`crate::drivers::sweep::merge`] reads them back.
+//! stay JSON here; the sweep driver's `merge` reads them back.
 
 use std::path::Path;
 
@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::figures::{self as fig, Reading};
 use super::html::{Plot, ReportData, Series, SeriesStyle, Table, XAxis};
-use crate::drivers::summary::RunSummary;
-use crate::drivers::sweep::{Grid, REPORT_MAX_POINTS};
+use super::outcome::{Grid, REPORT_MAX_POINTS};
+use crate::report::summary::RunSummary;
 
 /// The columns before the figures: what ran.
 const HEAD: [&str; 3] = ["stable", "offered_load", "servers"];

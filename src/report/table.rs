@@ -3,8 +3,8 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::figures::{self as fig, Figure, fixed};
-use crate::drivers::summary::RunSummary;
 use crate::metrics::replication::{LatencyMetric, LatencyStat};
+use crate::report::summary::RunSummary;
 
 fn table(header: Vec<String>) -> Table {
     let mut t = Table::new();
@@ -203,7 +203,7 @@ pub fn equivalent_idle_note(equivalent: f64) -> Option<String> {
 
 /// Renders a plan: the chosen count, the count below and why it fails, idle rates and cost,
 /// and the curve of counts tried.
-pub fn render_plan(plan: &crate::drivers::plan::PlanOutcome) -> String {
+pub fn render_plan(plan: &crate::report::outcome::PlanOutcome) -> String {
     let f = |x: Option<f64>, digits: usize| {
         x.map(|x| format!("{x:.digits$}"))
             .unwrap_or_else(|| "n/a".into())
@@ -211,8 +211,8 @@ pub fn render_plan(plan: &crate::drivers::plan::PlanOutcome) -> String {
     let reps = if plan.replications_auto {
         format!(
             "replications chosen per count ({} to {})",
-            crate::drivers::plan::AUTO_REPLICATIONS_START,
-            crate::drivers::plan::AUTO_REPLICATIONS_MAX
+            crate::report::outcome::AUTO_REPLICATIONS_START,
+            crate::report::outcome::AUTO_REPLICATIONS_MAX
         )
     } else {
         format!("replications {} per count", plan.replications)

@@ -10,9 +10,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Largest file a scenario may read (a trace or a rates CSV), in bytes: a bound on memory
-/// and time for any path, including `/dev/zero`.
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// Largest file a scenario may read (a trace or a rates CSV), in bytes; the trace reader owns it.
+pub use crate::trace::MAX_FILE_BYTES;
 
 /// Which files validation may open.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::check::Check;
 use super::raw::{RawModel, RawRequest};
-use super::servers::LlmServerSpec;
 use super::{DistSpec, ScenarioError};
 use crate::timing::{MODEL_PRESETS, Model, model_preset};
 use crate::trace::{TraceRecord, empirical_input_tokens, empirical_output_tokens};
@@ -236,35 +235,4 @@ pub fn validate_request_or_trace(
         }
         _ => validate_request(raw, check),
     }
-}
-
-/// Refuses a request stream whose smallest request cannot fit in one replica's KV memory:
-/// no such request could ever complete, and a run would measure nothing.
-pub fn check_fits_kv(
-    spec: &LlmServerSpec,
-    model: &Model,
-    req: &RequestSpec,
-    check: Check,
-) -> Result<(), ScenarioError> {
-    let Ok(dep) = spec.deployment(model) else {
-        return Ok(()); // validate_servers already checked it builds
-    };
-    let kv = dep.kv_capacity_tokens();
-    // Token counts are rounded and at least 1 when drawn (workload::tokens).
-    let tokens = |d: &DistSpec| d.min_value().round().max(1.0);
-    let input = tokens(&req.input_tokens) + f64::from(req.system_prompt_tokens);
-    let output = tokens(&req.output_tokens);
-    if input + output > kv as f64 {
-        return Err(check.invalid(
-            "request.input_tokens",
-            format!(
-                "the smallest request ({input} prompt + {output} output tokens) does not fit \
-                 in one replica's KV cache ({kv} tokens with this model, GPU and \
-                 servers.tensor_parallel = {}): no request could ever complete; use smaller \
-                 requests, more tensor parallelism or a larger GPU",
-                spec.tensor_parallel
-            ),
-        ));
-    }
-    Ok(())
 }

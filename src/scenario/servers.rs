@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check::Check;
-use super::model::{check_fits_kv, validate_model, validate_request_or_trace};
+use super::model::{validate_model, validate_request_or_trace};
 use super::raw::{RawAutoscale, RawModel, RawRequest, RawServers, RawStack, ServerKindName};
 use super::{DistSpec, RequestSpec, ScenarioError, limits};
 use crate::timing::deployment::ALLOWED_TP;
@@ -525,4 +525,35 @@ fn validate_llm_keys(
         Ok(spec)
     };
     choose_tp(rs.tensor_parallel, gpus_per_server, model, &build, check)
+}
+
+/// Refuses a request stream whose smallest request cannot fit in one replica's KV memory:
+/// no such request could ever complete, and a run would measure nothing.
+pub fn check_fits_kv(
+    spec: &LlmServerSpec,
+    model: &Model,
+    req: &RequestSpec,
+    check: Check,
+) -> Result<(), ScenarioError> {
+    let Ok(dep) = spec.deployment(model) else {
+        return Ok(()); // validate_servers already checked it builds
+    };
+    let kv = dep.kv_capacity_tokens();
+    // Token counts are rounded and at least 1 when drawn (workload::tokens).
+    let tokens = |d: &DistSpec| d.min_value().round().max(1.0);
+    let input = tokens(&req.input_tokens) + f64::from(req.system_prompt_tokens);
+    let output = tokens(&req.output_tokens);
+    if input + output > kv as f64 {
+        return Err(check.invalid(
+            "request.input_tokens",
+            format!(
+                "the smallest request ({input} prompt + {output} output tokens) does not fit \
+                 in one replica's KV cache ({kv} tokens with this model, GPU and \
+                 servers.tensor_parallel = {}): no request could ever complete; use smaller \
+                 requests, more tensor parallelism or a larger GPU",
+                spec.tensor_parallel
+            ),
+        ));
+    }
+    Ok(())
 }

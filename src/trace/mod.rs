@@ -26,6 +26,12 @@ use std::path::{Path, PathBuf};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+/// Largest file a scenario may read (a trace or a rates CSV), in bytes: a bound on memory
+/// and time for any path, including `/dev/zero`.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// Most rows of a trace file (`traffic.path`, `fleetsim trace-stats`).
+pub const MAX_TRACE_ROWS: usize = 10_000_000;
+
 pub use servegen::{
     SERVEGEN_COLUMNS, ServegenModelStats, parse_servegen, render_servegen_text, servegen_stats,
 };
@@ -122,7 +128,7 @@ pub fn read_trace(
         source,
     })?;
     // A pipe or device could block or never end; a huge file would exhaust memory.
-    let most = crate::scenario::files::MAX_FILE_BYTES;
+    let most = MAX_FILE_BYTES;
     if !meta.is_file() || meta.len() > most {
         return Err(TraceError::Format {
             path: path.to_path_buf(),

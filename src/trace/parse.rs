@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{TraceError, TraceFormat, TraceRecord};
+use super::{MAX_TRACE_ROWS, TraceError, TraceFormat, TraceRecord};
 
 /// Splits text into `(1-based line number, line)` pairs. Accepts `\n` or `\r\n` line ends
 /// and a missing final newline; the empty piece after a final newline is not a line.
@@ -156,9 +156,9 @@ fn relative(raw: Vec<RawRecord>, path: &Path) -> Result<Vec<TraceRecord>, TraceE
     Ok(out)
 }
 
-/// Refuses a trace longer than [`crate::scenario::limits::MAX_TRACE_ROWS`] records.
+/// Refuses a trace longer than [`MAX_TRACE_ROWS`] records.
 fn check_rows(out: &[RawRecord], path: &Path, line: usize) -> Result<(), TraceError> {
-    let most = crate::scenario::limits::MAX_TRACE_ROWS;
+    let most = MAX_TRACE_ROWS;
     if out.len() >= most {
         return Err(parse_err(
             path,

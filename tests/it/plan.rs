@@ -7,7 +7,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use fleetsim::drivers::plan::{CurvePoint, PlanOutcome, plan};
 use fleetsim::drivers::run::run;
-use fleetsim::drivers::summary::RunSummary;
+use fleetsim::report::summary::RunSummary;
 use fleetsim::scenario::Scenario;
 use fleetsim::theory::mmc_mean_wait_s;
 use predicates::str::contains;

@@ -4,8 +4,8 @@
 
 use fleetsim::theory::{erlang_c, mg1_mean_wait_s, mmc_mean_wait_s};
 
-use fleetsim::drivers::summary::RunSummary;
 use fleetsim::report::figures::{IDLE_ACHIEVED, WAIT_PROBABILITY};
+use fleetsim::report::summary::RunSummary;
 
 use crate::support::{QUEUE_WAIT_MEAN, check_theory};
 

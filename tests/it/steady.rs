@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use fleetsim::drivers::run::run;
-use fleetsim::drivers::summary::RunSummary;
 use fleetsim::metrics::steady::{Diagnostics, Drift};
+use fleetsim::report::summary::RunSummary;
 use fleetsim::scenario::{self, Overrides, Scenario};
 use fleetsim::theory::mmc_mean_wait_s;
 

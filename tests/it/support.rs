@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use fleetsim::drivers::run::{RunOutput, run};
-use fleetsim::drivers::summary::RunSummary;
 use fleetsim::metrics::replication::{LatencyMetric, LatencyStat};
 use fleetsim::report::figures::{Figure, Reading, latency};
+use fleetsim::report::summary::RunSummary;
 use fleetsim::scenario::{self, Overrides, Scenario};
 
 /// The crate root.
