@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use crate::drivers::run::{run_replications, summarize};
 use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
 use crate::metrics::replication::LatencyStat;
-use crate::report::summary::{RunSummary, slo_kind};
+use crate::report::summary::RunSummary;
 use crate::scenario::{Scenario, ServerKind, SloTarget};
 
 pub use crate::report::outcome::{
@@ -534,7 +534,7 @@ fn judge(
             let upper_s = r.mean_s.zip(r.ci95_s).map(|(m, h)| m + h);
             TargetValue {
                 key: t.key(),
-                stat: slo_kind(t).1,
+                stat: t.stat,
                 max_s: t.max_s,
                 mean_s: r.mean_s,
                 ci95_s: r.ci95_s,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::LatencySummary;
 use super::ci::{Replicated, mean_ci95, replicated};
 use super::steady::SteadyRecorder;
+pub use crate::scenario::slo::LatencyStat;
 
 /// Counts of measured requests (those arriving after the warm-up).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -350,67 +351,7 @@ impl From<super::steady::Metric> for LatencyMetric {
     }
 }
 
-/// A statistic of a latency summary, in report order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LatencyStat {
-    /// The mean.
-    Mean,
-    /// The median.
-    P50,
-    /// The 90th percentile.
-    P90,
-    /// The 95th percentile.
-    P95,
-    /// The 99th percentile.
-    P99,
-    /// The 99.9th percentile.
-    P999,
-    /// The largest value.
-    Max,
-}
-
 impl LatencyStat {
-    /// Every statistic, in report order.
-    pub const ALL: [LatencyStat; 7] = [
-        LatencyStat::Mean,
-        LatencyStat::P50,
-        LatencyStat::P90,
-        LatencyStat::P95,
-        LatencyStat::P99,
-        LatencyStat::P999,
-        LatencyStat::Max,
-    ];
-
-    /// Its name in summaries and `[slo]` keys, e.g. `p999`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LatencyStat::Mean => "mean",
-            LatencyStat::P50 => "p50",
-            LatencyStat::P90 => "p90",
-            LatencyStat::P95 => "p95",
-            LatencyStat::P99 => "p99",
-            LatencyStat::P999 => "p999",
-            LatencyStat::Max => "max",
-        }
-    }
-
-    /// The statistic called `name`.
-    pub fn from_name(name: &str) -> Option<LatencyStat> {
-        LatencyStat::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The percentile it is (none for the mean and the maximum).
-    pub fn percentile(self) -> Option<f64> {
-        match self {
-            LatencyStat::P50 => Some(50.0),
-            LatencyStat::P90 => Some(90.0),
-            LatencyStat::P95 => Some(95.0),
-            LatencyStat::P99 => Some(99.0),
-            LatencyStat::P999 => Some(99.9),
-            LatencyStat::Mean | LatencyStat::Max => None,
-        }
-    }
-
     /// Its value in `s`.
     pub fn of(self, s: &LatencySummary) -> f64 {
         match self {

@@ -41,23 +41,10 @@ pub const MIN_ABS_CHANGE_S: f64 = 1e-3;
 /// Fewer effective samples of the e2e mean than this (over all replications) are flagged.
 pub const MIN_EFFECTIVE_SAMPLES: f64 = 100.0;
 
-/// The latency metrics the series follows, in report order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    /// Arrival to completion.
-    E2e = 0,
-    /// Arrival to start of service.
-    QueueWait = 1,
-    /// Arrival to first token (LLM servers).
-    Ttft = 2,
-    /// Time per output token after the first (LLM servers).
-    Tpot = 3,
-}
-
 /// The metrics followed: those `[slo]` targets can name (service time follows from them).
 const N_METRICS: usize = 4;
-/// Summary names, indexed by `Metric as usize`.
-const NAMES: [&str; N_METRICS] = ["e2e", "queue_wait", "ttft", "tpot"];
+
+pub use crate::scenario::slo::Metric;
 /// Names in warnings.
 const LABELS: [&str; N_METRICS] = ["e2e latency", "queue wait", "TTFT", "TPOT"];
 
@@ -131,22 +118,6 @@ impl SteadyRecorder {
 /// Relative change from `a` to `b` (none when `a` is zero or either is missing).
 fn rel(a: f64, b: f64) -> Option<f64> {
     (a > 0.0).then(|| b / a - 1.0)
-}
-
-impl Metric {
-    /// Every metric, in report order.
-    pub const ALL: [Metric; N_METRICS] =
-        [Metric::E2e, Metric::QueueWait, Metric::Ttft, Metric::Tpot];
-
-    /// The metric's name in summaries and `[slo]` keys, e.g. `queue_wait`.
-    pub fn name(self) -> &'static str {
-        NAMES[self as usize]
-    }
-
-    /// The metric called `name` in summaries and `[slo]` keys.
-    pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
-    }
 }
 
 /// One value per followed latency metric, in report order; a metric with no measured

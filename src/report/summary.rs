@@ -9,7 +9,7 @@ use crate::metrics::LatencySummary;
 use crate::metrics::replication::{
     LatencyHalfWidths, LatencyMetric, LatencyStat, MetricHalfWidths, MetricMeans,
 };
-use crate::metrics::steady::{Diagnostics, Metric};
+use crate::metrics::steady::Diagnostics;
 use crate::scenario::SloTarget;
 
 /// `summary.json`: one run of a scenario, averaged over its replications.
@@ -40,21 +40,6 @@ pub struct RunSummary {
     pub ci95: MetricHalfWidths,
     /// Has the run settled, and how much does it know (none without replications).
     pub diagnostics: Option<Diagnostics>,
-}
-
-/// An `[slo]` target's metric and statistic as enums. The scenario keeps them as the
-/// validated strings of its keys; this converts at the boundary (validation admits only
-/// names these parse).
-///
-/// # Panics
-/// On a name validation does not admit (a bug: `scenario::SLO_METRICS` and `SLO_STATS` are
-/// subsets of these enums' names).
-pub fn slo_kind(t: &SloTarget) -> (Metric, LatencyStat) {
-    let metric = Metric::from_name(&t.metric)
-        .unwrap_or_else(|| panic!("validated [slo] metric {:?} has no Metric", t.metric));
-    let stat = LatencyStat::from_name(&t.stat)
-        .unwrap_or_else(|| panic!("validated [slo] statistic {:?} has no LatencyStat", t.stat));
-    (metric, stat)
 }
 
 /// What a summary says about one target's statistic. Non-finite values count as missing,
@@ -89,7 +74,7 @@ impl RunSummary {
 
     /// What the summary says about target `t`.
     pub fn reading(&self, t: &SloTarget) -> TargetReading {
-        let (metric, stat) = slo_kind(t);
+        let (metric, stat) = (t.metric, t.stat);
         let diag = self.diagnostics.as_ref();
         TargetReading {
             mean_s: self.latency(metric).map(|s| stat.of(s)).and_then(finite),
@@ -114,23 +99,5 @@ impl RunSummary {
     /// The steady-state warnings (none without diagnostics).
     pub fn warnings(&self) -> &[String] {
         self.diagnostics.as_ref().map_or(&[], |d| &d.warnings)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scenario::{SLO_METRICS, SLO_STATS};
-
-    #[test]
-    fn every_slo_name_validation_admits_has_an_enum() {
-        for &m in SLO_METRICS {
-            assert_eq!(Metric::from_name(m).map(Metric::name), Some(m));
-        }
-        for &s in SLO_STATS {
-            assert_eq!(LatencyStat::from_name(s).map(LatencyStat::name), Some(s));
-        }
-        assert_eq!(Metric::from_name("service"), None);
-        assert_eq!(LatencyStat::from_name("p75"), None);
     }
 }

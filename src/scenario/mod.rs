@@ -30,6 +30,7 @@ pub mod prices;
 pub mod profile;
 pub mod raw;
 pub mod servers;
+pub mod slo;
 pub mod tco;
 pub mod traffic;
 
@@ -49,6 +50,7 @@ pub use model::RequestSpec;
 pub use profile::DailyProfile;
 use raw::RawScenario;
 pub use servers::{Batching, LlmServerSpec, ServerKind, ServersSpec};
+pub use slo::{LatencyStat, Metric, SLO_METRICS, SLO_STATS, SloTarget};
 pub use tco::TcoInputs;
 pub use traffic::{ArrivalKind, ArrivalProcess, DEFAULT_WARMUP_FRACTION, TraceSpec, TrafficSpec};
 
@@ -87,89 +89,9 @@ pub struct Scenario {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        serialize_with = "slo_as_map"
+        serialize_with = "slo::slo_as_map"
     )]
     pub slo: Vec<SloTarget>,
-}
-
-/// One latency target: `stat` of `metric` must be at most `max_s`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SloTarget {
-    /// `ttft`, `tpot`, `e2e` or `queue_wait`.
-    pub metric: String,
-    /// `mean`, `p50`, `p90` or `p99`.
-    pub stat: String,
-    /// The bound in seconds.
-    pub max_s: f64,
-}
-
-impl SloTarget {
-    /// The summary path of the measured value, e.g. `latency_s.ttft.p99`.
-    pub fn summary_path(&self) -> String {
-        format!("latency_s.{}.{}", self.metric, self.stat)
-    }
-
-    /// The scenario key it came from, e.g. `slo.ttft_p99_s`.
-    pub fn key(&self) -> String {
-        format!("slo.{}_{}_s", self.metric, self.stat)
-    }
-}
-
-/// Writes targets back as the `[slo]` table they came from.
-fn slo_as_map<S: serde::Serializer>(slo: &[SloTarget], ser: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = ser.serialize_map(Some(slo.len()))?;
-    for t in slo {
-        m.serialize_entry(&format!("{}_{}_s", t.metric, t.stat), &t.max_s)?;
-    }
-    m.end()
-}
-
-/// Metrics an `[slo]` key may name.
-pub const SLO_METRICS: &[&str] = &["ttft", "tpot", "e2e", "queue_wait"];
-/// Statistics an `[slo]` key may name.
-pub const SLO_STATS: &[&str] = &["mean", "p50", "p90", "p99"];
-
-/// Validates `[slo]`: `<metric>_<stat>_s = seconds` keys.
-fn validate_slo(
-    raw: Option<std::collections::BTreeMap<String, f64>>,
-    is_llm: bool,
-    check: Check,
-) -> Result<Vec<SloTarget>, ScenarioError> {
-    let mut out = Vec::new();
-    for (key, max_s) in raw.unwrap_or_default() {
-        let slo_key = format!("slo.{key}");
-        let invalid = |message: String| check.invalid(&slo_key, message);
-        let parsed = key.strip_suffix("_s").and_then(|k| {
-            SLO_STATS.iter().find_map(|stat| {
-                let metric = k.strip_suffix(&format!("_{stat}"))?;
-                SLO_METRICS
-                    .contains(&metric)
-                    .then(|| (metric.to_string(), stat.to_string()))
-            })
-        });
-        let Some((metric, stat)) = parsed else {
-            return Err(invalid(format!(
-                "unknown target; keys are <metric>_<stat>_s with metric one of {} and stat one \
-                 of {}, e.g. ttft_p99_s = 2.0",
-                SLO_METRICS.join(", "),
-                SLO_STATS.join(", ")
-            )));
-        };
-        if !is_llm && (metric == "ttft" || metric == "tpot") {
-            return Err(invalid(
-                "ttft and tpot apply to llm servers; on queue servers use e2e or queue_wait".into(),
-            ));
-        }
-        check.positive_s(&slo_key, max_s)?;
-        out.push(SloTarget {
-            metric,
-            stat,
-            max_s,
-        });
-    }
-    Ok(out)
 }
 
 /// Seed, replications and the overload guard.
@@ -399,7 +321,7 @@ pub fn validate_with_access(
     let router = validate_router(raw.router, &servers, check)?;
     let cache = cache::validate_cache(raw.cache, check)?;
     let cost = cost::validate_cost(raw.cost, &cache, &servers, check)?;
-    let slo = validate_slo(raw.slo, is_llm, check)?;
+    let slo = slo::validate_slo(raw.slo, is_llm, check)?;
     let autoscale = autoscale::validate_autoscale(raw.autoscale, &servers, check)?;
     Ok(Scenario {
         name,
