@@ -876,12 +876,21 @@ impl Replica {
         let stall = self.limits.prefill_stalls_decodes;
         // Decodes first (stall-free), one token each, unless prefill iterations stall them.
         if !stall {
+            // Σ of `StepShape::decode(1, prefilled)` over decoding sequences, in integers: the
+            // f64 sum of integer contexts is exact below 2^53 (the KV memory holds far fewer),
+            // so the shape is the same bit for bit.
+            let (mut n, mut ctx) = (0u64, 0u64);
             for s in &self.running {
                 if s.decoding() {
-                    shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
-                    budget = budget.saturating_sub(1);
+                    n += 1;
+                    ctx += u64::from(s.prefilled);
                 }
             }
+            debug_assert!(ctx < 1 << 53);
+            if n > 0 {
+                shape = StepShape::decode(n, ctx);
+            }
+            budget = budget.saturating_sub(n);
         }
         let chunked = self.limits.chunked_prefill;
         let mut first_prefill = true;
