@@ -215,10 +215,10 @@ impl Run {
     }
 }
 
-/// What the scheduler reads and writes of a queued or running sequence, in 32 bytes: passes
-/// over the batch touch a few cache lines instead of whole [`Seq`]s, and a leaving sequence
-/// shifts only these. The full record stays put in [`Replica`]'s `parked` slab from arrival
-/// to departure (its token counters there are stale while the sequence runs).
+/// What the scheduler reads and writes of a running sequence, in 32 bytes: passes over the
+/// batch touch a few cache lines instead of whole [`Seq`]s, and a leaving sequence shifts only
+/// these. The full record stays put in [`Replica`]'s `parked` slab from arrival to departure
+/// (its token counters there are stale while the sequence runs).
 #[derive(Clone, Copy, Debug)]
 struct Hot {
     input_tokens: u32,
@@ -325,8 +325,9 @@ impl Parked {
 /// One model replica: its queue, its batch, its KV memory.
 pub struct Replica {
     limits: BatchLimits,
-    /// The queue, oldest first (records in `parked`, up to date).
-    waiting: VecDeque<Hot>,
+    /// The queue, oldest first: slots in `parked`, whose records are up to date (4 bytes a
+    /// queued request: queues grow long under overload).
+    waiting: VecDeque<u32>,
     /// The batch in admission order (the order steps serve it in).
     running: Vec<Hot>,
     /// The full records of the queue and the batch.
@@ -413,18 +414,22 @@ impl Replica {
     /// Every request still here, running then waiting (for in-flight counts at the end of a
     /// run): copies, with their counters up to date.
     pub fn all_seqs(&self) -> impl Iterator<Item = Seq> + '_ {
-        self.running.iter().chain(self.waiting.iter()).map(|h| {
+        let running = self.running.iter().map(|h| {
             let mut seq = self.parked.get(h.slot).clone();
             h.write_back(&mut seq);
             seq
-        })
+        });
+        running.chain(
+            self.waiting
+                .iter()
+                .map(|&slot| self.parked.get(slot).clone()),
+        )
     }
 
     /// Queues a request.
     pub fn enqueue(&mut self, seq: Seq) {
-        let hot = Hot::of(&seq, 0);
         let slot = self.parked.put(seq);
-        self.waiting.push_back(Hot { slot, ..hot });
+        self.waiting.push_back(slot);
     }
 
     /// An arrival was queued while a run is in progress. If the newcomer could join at a step
@@ -669,10 +674,11 @@ impl Replica {
         if self.limits.batching == Batching::Static && self.batch_closed {
             return;
         }
-        while let Some(&head) = self.waiting.front() {
+        while let Some(&slot) = self.waiting.front() {
             if self.running.len() >= self.limits.max_batch as usize {
                 break;
             }
+            let head = Hot::of(self.parked.get(slot), slot);
             // Room for the prompt (less what the prefix cache holds) and the first token.
             let hit = self.cached_prefix(&head);
             let need = u64::from(head.prompt_len() - hit) + 1;
@@ -683,7 +689,8 @@ impl Replica {
             if !fits && !self.running.is_empty() {
                 break;
             }
-            let mut hot = self.waiting.pop_front().expect("head exists");
+            self.waiting.pop_front();
+            let mut hot = head;
             if !hot.admitted {
                 hot.admitted = true;
                 self.parked.get_mut(hot.slot).admitted = Some(now);
@@ -789,7 +796,7 @@ impl Replica {
             // Queued records are kept up to date.
             h.write_back(seq);
             self.preemptions += 1;
-            self.waiting.push_front(h);
+            self.waiting.push_front(h.slot);
         }
     }
 
