@@ -199,7 +199,7 @@ impl CurvePoint {
 
     /// Whether at least one target's interval contains its bound while none clearly fails:
     /// more replications could still change the verdict.
-    fn undecided(&self) -> bool {
+    pub(crate) fn undecided(&self) -> bool {
         let clear_fail = self.targets.iter().any(|t| match (t.mean_s, t.ci95_s) {
             (Some(m), Some(h)) => m - h > t.max_s,
             _ => true,
@@ -298,6 +298,9 @@ pub struct PlanOutcome {
     pub curve: Vec<CurvePoint>,
     /// The chosen count's full `summary.json`.
     pub summary: Value,
+    /// Issue 17: a disaggregated fleet's pools and the colocated plan beside it.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub disaggregated: Option<super::plan_disagg::DisaggPlan>,
 }
 
 /// Plans with the default upper bound ([`DEFAULT_MAX_SERVERS`]).
@@ -322,6 +325,10 @@ pub fn plan_bounded(
     }
     // Never search past the sizes validation allows (memory is bounded by them).
     let servers_max = servers_max.clamp(1, scenario.max_servers_allowed());
+    // Issue 17: a split fleet searches over both pools.
+    if scenario.servers.disagg.is_some() {
+        return super::plan_disagg::plan_disagg(scenario, threads, servers_max);
+    }
     let mut search = Search::new(scenario, threads);
 
     // Bracket: `fail` fails (or is 0), `pass` passes.
@@ -455,6 +462,7 @@ pub fn plan_bounded(
         timing_band_omitted,
         curve: search.cache.into_values().map(|e| e.point).collect(),
         summary,
+        disaggregated: None,
     })
 }
 
@@ -652,7 +660,7 @@ fn at(v: &Value, path: &str) -> Option<f64> {
 }
 
 /// Judges one count's summary against the targets.
-fn judge(
+pub(crate) fn judge(
     n: u32,
     replications: u32,
     slo: &[SloTarget],

@@ -20,7 +20,8 @@ use crate::scenario::{LlmServerSpec, Scenario};
 use crate::timing::Deployment;
 use crate::workload::{Request, Workload};
 
-struct SessionRecorder {
+/// Per-session and per-round figures (shared with `super::disagg`).
+pub(crate) struct SessionRecorder {
     rounds: u32,
     e2e: LatencyRecorder,
     /// Per round: (count, Σ e2e s, ttft count, Σ ttft s).
@@ -28,7 +29,7 @@ struct SessionRecorder {
 }
 
 impl SessionRecorder {
-    fn new(rounds: u32) -> Self {
+    pub(crate) fn new(rounds: u32) -> Self {
         SessionRecorder {
             rounds,
             e2e: LatencyRecorder::new(),
@@ -36,7 +37,7 @@ impl SessionRecorder {
         }
     }
 
-    fn round_done(
+    pub(crate) fn round_done(
         &mut self,
         req: &Request,
         at: SimTime,
@@ -59,7 +60,7 @@ impl SessionRecorder {
         }
     }
 
-    fn summary(&self) -> SessionMetrics {
+    pub(crate) fn summary(&self) -> SessionMetrics {
         let ratio = |a: f64, b: u64| if b > 0 { a / b as f64 } else { 0.0 };
         SessionMetrics {
             rounds: f64::from(self.rounds),
@@ -106,7 +107,12 @@ const OFF: usize = 1 << 40;
 /// The replica with the longest cached prefix of `seq`'s prompt, least loaded among equals;
 /// the least-loaded replica when no cache holds any of it, or when the best one is
 /// overloaded (more than 64 requests and 1.5x above the least-loaded).
-fn prefix_affinity(seq: &Seq, cfg: &PrefixConfig, replicas: &[Replica], loads: &Loads) -> usize {
+pub(crate) fn prefix_affinity(
+    seq: &Seq,
+    cfg: &PrefixConfig,
+    replicas: &[Replica],
+    loads: &Loads,
+) -> usize {
     let chain = chain_of(seq, cfg);
     let least = loads.argmin();
     let mut best = (0usize, least);
@@ -154,16 +160,17 @@ pub fn batch_limits(
     }
 }
 
-struct Recorders {
-    e2e: LatencyRecorder,
-    wait: LatencyRecorder,
-    service: LatencyRecorder,
-    ttft: LatencyRecorder,
-    tpot: LatencyRecorder,
+/// The per-request latency recorders (shared with `super::disagg`).
+pub(crate) struct Recorders {
+    pub(crate) e2e: LatencyRecorder,
+    pub(crate) wait: LatencyRecorder,
+    pub(crate) service: LatencyRecorder,
+    pub(crate) ttft: LatencyRecorder,
+    pub(crate) tpot: LatencyRecorder,
 }
 
 impl Recorders {
-    fn record(&mut self, f: &Finished) {
+    pub(crate) fn record(&mut self, f: &Finished) {
         let s = &f.seq;
         let admitted = s.admitted.unwrap_or(f.at);
         let first = s.first_token.unwrap_or(f.at);
@@ -185,7 +192,7 @@ fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
 }
 
 /// Adds a finished request (measured or not) to the steady-state series.
-fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
+pub(crate) fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let s = &f.seq;
     let admitted = s.admitted.unwrap_or(f.at);
     let first = s.first_token.unwrap_or(f.at);
@@ -617,6 +624,7 @@ pub fn run_llm_replication(
                     .collect(),
             }
         }),
+        disaggregated: None,
     };
     ctl.close_request_log(request_log);
     ReplicationOutcome {

@@ -17,7 +17,9 @@ use crate::scenario::{RouterPolicy, Scenario, ServerKind};
 use crate::workload::{Request, Workload};
 
 pub mod control;
+pub mod disagg;
 pub mod gpu;
+pub mod kv_link;
 pub mod queue_server;
 pub mod replica;
 pub use crate::metrics::replication::{
@@ -92,6 +94,11 @@ pub fn run_replication_with(
     match &scenario.servers.kind {
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
+        }
+        // Issue 17: a fleet split into prefill and decode pools.
+        ServerKind::Llm(_) if scenario.servers.disagg.is_some() => {
+            let split = scenario.servers.disagg.as_deref().expect("checked");
+            disagg::run_disagg_replication(scenario, split, replication, ctl)
         }
         ServerKind::Llm(spec) => gpu::run_llm_replication(scenario, spec, replication, ctl),
     }
@@ -356,6 +363,7 @@ fn run_queue_replication(
         llm: None,
         sessions: None,
         day: None,
+        disaggregated: None,
     };
     ctl.close_request_log(request_log);
     ReplicationOutcome {

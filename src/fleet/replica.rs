@@ -518,6 +518,9 @@ impl Replica {
                 s.admitted = Some(now);
             }
             self.attach_prefix(&mut s);
+            // Issue 17: a sequence whose KV arrived from a prefill replica holds it from
+            // admission (zero for every other sequence: nothing is prefilled beyond its cache).
+            self.kv_used_tokens += u64::from(s.prefilled - s.cached);
             self.running.push(s);
         }
         if self.limits.batching == Batching::Static && !self.running.is_empty() {

@@ -81,6 +81,9 @@ pub struct ReplicationMetrics {
     /// Diurnal runs: the fleet through the day, by hour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<DayProfile>,
+    /// Issue 17: disaggregated fleets' pools, KV transfers and pool costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disaggregated: Option<super::disagg::DisaggMetrics>,
 }
 
 /// The outcome of one replication.

@@ -6,6 +6,7 @@
 //! [`Scenario`]. A `Scenario` serialises back to the same schema (`scenario.resolved.toml`), so
 //! a run can be reproduced from its results folder alone.
 
+pub mod disagg;
 pub mod dist;
 pub mod error;
 pub mod files;
@@ -621,6 +622,10 @@ pub struct ServersSpec {
     /// What each server is.
     #[serde(flatten)]
     pub kind: ServerKind,
+    /// Issue 17: `mode = "disaggregated"`, its prefill and decode pools and KV link (`count`
+    /// is then both pools' servers, and `kind` the colocated fleet `plan` compares with).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub disagg: Option<Box<disagg::DisaggSpec>>,
 }
 
 /// What a server is. One per scenario, so the LLM variant's size (its stack profile) costs
@@ -919,6 +924,7 @@ pub fn validate_with_access(
         key: key.to_string(),
         message,
     };
+    let mut raw = raw;
     let named = raw.name.is_some();
     let name = raw.name.unwrap_or_else(|| {
         if file == Scenario::inline_path() {
@@ -964,6 +970,8 @@ pub fn validate_with_access(
     check_count(run.replications.into(), limits::MAX_REPLICATIONS.into())
         .map_err(|m| invalid("run.replications", m))?;
     check_count(run.max_queue, limits::MAX_QUEUE).map_err(|m| invalid("run.max_queue", m))?;
+    // Issue 17: a disaggregated fleet's count is the sum of its pools.
+    disagg::resolve_count(&mut raw.servers, file)?;
     // Sizes are checked before anything is built from them (a trace is read, a deployment
     // is sized): no input may allocate without bound.
     check_count(raw.servers.count.into(), limits::MAX_SERVERS.into())
@@ -1094,12 +1102,19 @@ pub fn validate_with_access(
                     "the mean service time must be greater than zero".into(),
                 ));
             }
+            if rs.mode == Some(disagg::ServersMode::Disaggregated) {
+                return Err(invalid(
+                    "servers.mode",
+                    "disaggregated applies to kind = \"llm\" servers".into(),
+                ));
+            }
             ServersSpec {
                 count: rs.count,
                 kind: ServerKind::Queue {
                     slots,
                     service_time_s,
                 },
+                disagg: None,
             }
         }
         ServerKindName::Llm => {
@@ -1131,9 +1146,21 @@ pub fn validate_with_access(
             if let (Some(m), Some(req)) = (&model, &request) {
                 check_fits_kv(&spec, m, req, file)?;
             }
+            // Issue 17: the prefill and decode pools, if the fleet is split.
+            let split = match (&model, &request) {
+                (Some(m), Some(req)) => disagg::validate(&rs, m, req, file)?,
+                _ => None,
+            };
+            if split.is_some() && raw.autoscale.is_some() {
+                return Err(invalid(
+                    "autoscale",
+                    "does not apply to mode = \"disaggregated\" fleets yet".into(),
+                ));
+            }
             ServersSpec {
                 count: rs.count,
                 kind: ServerKind::Llm(spec),
+                disagg: split.map(Box::new),
             }
         }
     };
