@@ -479,6 +479,10 @@ fn cmd_run(args: RunArgs) -> Result<()> {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render(&output.summary))?;
+        // Issue 17: a disaggregated fleet's pools and link.
+        if let Some(t) = crate::metrics::disagg::render(&output.summary) {
+            writeln!(stdout, "{t}")?;
+        }
         for w in warnings(&output.summary) {
             writeln!(stdout, "warning: {w}")?;
         }
@@ -565,6 +569,10 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
         stdout.write_all(json.as_bytes())?;
     } else {
         writeln!(stdout, "{}", table::render_plan(&outcome))?;
+        if let Some(d) = &outcome.disaggregated {
+            // Issue 17: the pools and the colocated comparison.
+            writeln!(stdout, "{}", d.render())?;
+        }
         writeln!(stdout, "results: {}", folder.display())?;
     }
     Ok(())

@@ -85,6 +85,30 @@ pub struct DisaggPlan {
     pub pairs: Vec<PairPoint>,
 }
 
+impl DisaggPlan {
+    /// A few lines for the terminal: the pools, the colocated plan and which is cheaper.
+    pub fn render(&self) -> String {
+        let usd = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("${v:.6}"));
+        let mut out = format!(
+            "disaggregated: {} prefill + {} decode servers (${:.2}/h); colocated: {} servers, \
+             {} per request; cheaper: {}",
+            self.prefill_servers,
+            self.decode_servers,
+            self.disaggregated_usd_per_hour,
+            self.colocated
+                .servers
+                .map_or("no plan".to_string(), |n| n.to_string()),
+            usd(self.colocated.cost_per_request_usd),
+            self.cheaper,
+        );
+        for w in &self.why {
+            out.push_str("\n  ");
+            out.push_str(w);
+        }
+        out
+    }
+}
+
 struct Entry {
     point: CurvePoint,
     summary: Value,
@@ -325,8 +349,9 @@ pub fn plan_disagg(
             )
         } else {
             format!(
-                "colocated is cheaper by ${:.6} per request ({:.1}%): the split pays for a \
-                 second pool (and the KV transfers) that the targets do not need",
+                "colocated is cheaper by ${:.6} per request (the split costs {:.1}% more): \
+                 the split pays for a second pool (and the KV transfers) that the targets do \
+                 not need",
                 -s,
                 100.0 * -s / c
             )

@@ -372,6 +372,9 @@ pub fn run_disagg_replication(
                     seq.admitted = None;
                     let d = committed.argmin();
                     committed.add(d, seq.input_tokens as usize + 1);
+                    // A transfer counts as waiting until it lands, so a link that cannot
+                    // keep up shows as a growing queue.
+                    waiting_total += 1;
                     queue.push(
                         tr.arrives,
                         Event::KvArrived {
@@ -383,6 +386,7 @@ pub fn run_disagg_replication(
             }
             Event::KvArrived { replica, seq } => {
                 let d = replica as usize;
+                waiting_total -= 1;
                 let rep = &mut dec.replicas[d];
                 let before = rep.waiting_len() as u64;
                 let wake = enqueue(rep, *seq, now, &dec.costs);
@@ -531,7 +535,15 @@ pub fn run_disagg_replication(
     let usd_d = price_d * f64::from(split.decode.count);
     // Servers at the `[servers]` price that cost what both pools cost (their sum when the
     // pools have the same GPUs): the cost section prices `llm.mean_servers` of them.
-    let servers_paid = ratio(usd_p + usd_d, top_price);
+    let weight = |price: f64| {
+        if price == top_price {
+            1.0
+        } else {
+            ratio(price, top_price)
+        }
+    };
+    let servers_paid = f64::from(split.prefill.count) * weight(price_p)
+        + f64::from(split.decode.count) * weight(price_d);
     let kv_area = kv_p / pre.limits.kv_capacity_tokens.max(1) as f64
         + kv_d / dec.limits.kv_capacity_tokens.max(1) as f64;
     let llm = LlmMetrics {

@@ -51,3 +51,37 @@ pub struct DisaggMetrics {
     /// Mean KV bytes moved per transferred request.
     pub kv_bytes_per_request: f64,
 }
+
+/// Three lines for the terminal from a run summary's `disaggregated` section (none without
+/// one): each pool, then the KV link.
+pub fn render(summary: &serde_json::Value) -> Option<String> {
+    let d = summary.get("disaggregated")?;
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let pool = |name: &str| {
+        let p = &d[name];
+        format!(
+            "{name} pool: {} servers ({} replicas), utilisation {:.3}, idle {:.3}, mean batch \
+             {:.2}, KV occupancy {:.3}, wait {:.4} s, ${:.2}/h",
+            f(p, "servers"),
+            f(p, "replicas"),
+            f(p, "utilization"),
+            f(p, "idle_rate"),
+            f(p, "mean_batch"),
+            f(p, "kv_occupancy"),
+            f(p, "wait_mean_s"),
+            f(p, "usd_per_hour"),
+        )
+    };
+    let t = &d["transfer_s"];
+    Some(format!(
+        "{}\n{}\nKV link: transfer mean {:.4} s, p99 {:.4} s, link wait {:.4} s, link \
+         utilisation {:.3}, {:.3} GB per request",
+        pool("prefill"),
+        pool("decode"),
+        f(t, "mean"),
+        f(t, "p99"),
+        f(d, "link_wait_mean_s"),
+        f(d, "link_utilization"),
+        f(d, "kv_bytes_per_request") / 1e9,
+    ))
+}

@@ -478,3 +478,24 @@ fn the_scenario_keys_are_checked_and_the_resolved_file_rereads() {
     let resolved = c.to_resolved_toml();
     assert!(!resolved.contains("mode = ") && !resolved.contains("[servers.prefill]"));
 }
+
+#[test]
+fn a_link_that_cannot_keep_up_makes_the_run_unstable() {
+    // 671 MB per request over 0.1 GB/s: 6.7 s of wire time each, 0.5 requests a second.
+    let s = parse(
+        LOW_LOAD,
+        &[
+            "servers.kv_transfer.bandwidth_bytes_per_s=1e8",
+            "traffic.requests_per_s=0.5",
+            "traffic.duration_s=1000",
+        ],
+    );
+    let summary = run(&s, None).summary;
+    assert_eq!(
+        summary["stable"],
+        Value::Bool(false),
+        "{}",
+        summary["overload"]
+    );
+    assert!(at(&summary, "disaggregated.link_utilization") > 0.95);
+}
