@@ -172,19 +172,56 @@ impl Search<'_> {
         }
         Ok(())
     }
+}
 
-    /// The smallest `x` in `(fail, pass]` with `ok(x)`, given `ok(pass)` and not `ok(fail)`.
-    fn bisect(&mut self, mut fail: u32, mut pass: u32, ok: impl Fn(&mut Self, u32) -> bool) -> u32 {
-        while pass - fail > 1 {
-            let mid = fail + (pass - fail) / 2;
-            if ok(self, mid) {
-                pass = mid;
-            } else {
-                fail = mid;
-            }
+/// The smallest `x` in `(fail, pass]` with `ok(x)`, given `ok(pass)` and not `ok(fail)`.
+fn bisect(mut fail: u32, mut pass: u32, mut ok: impl FnMut(u32) -> bool) -> u32 {
+    while pass - fail > 1 {
+        let mid = fail + (pass - fail) / 2;
+        if ok(mid) {
+            pass = mid;
+        } else {
+            fail = mid;
         }
-        pass
     }
+    pass
+}
+
+/// Steps 2 and 3 of the search (module docs) from the passing pair `hi`: the cheapest
+/// passing pair by `cost` (ties: fewer servers, then fewer prefill servers), assuming `pass`
+/// never turns false when either pool grows.
+fn cheapest_from(
+    hi: (u32, u32),
+    cost: impl Fn(u32, u32) -> f64,
+    pass: &mut impl FnMut(u32, u32) -> bool,
+) -> (u32, u32) {
+    let (p_hi, d_hi) = hi;
+    // The fewest decode servers with `p_hi` prefill servers (no pair with fewer prefill
+    // servers does with less), and the fewest prefill servers with `d_hi` decode servers.
+    let d_lo = bisect(0, d_hi, |d| pass(p_hi, d));
+    let p_lo = bisect(0, p_hi, |p| pass(p, d_hi));
+    let key = |p: u32, d: u32| (cost(p, d), p + d, p);
+    let mut best = (p_hi, d_lo);
+    let mut upper = d_hi;
+    for p in p_lo..=p_hi {
+        // Every later pair costs at least this much.
+        if p > p_lo && cost(p, d_lo) > key(best.0, best.1).0 {
+            break;
+        }
+        if !pass(p, upper) {
+            // Noise broke monotonicity here; the next count may still pass.
+            continue;
+        }
+        let d = bisect(d_lo - 1, upper, |d| pass(p, d));
+        upper = d;
+        if key(p, d) < key(best.0, best.1) {
+            best = (p, d);
+        }
+        if d == d_lo {
+            break;
+        }
+    }
+    best
 }
 
 /// Runs one pair, adding replications while its verdict is undecided (as `plan` does).
@@ -259,32 +296,13 @@ pub fn plan_disagg(
             search.check_plateau(prev, (p_hi, d_hi))?;
         }
     }
-    // 2. The fewest decode servers with P prefill servers, and the fewest prefill with D.
-    let d_lo = search.bisect(0, d_hi, |s, d| s.pass(p_hi, d));
-    let p_lo = search.bisect(0, p_hi, |s, p| s.pass(p, d_hi));
-    // 3. The staircase: for each prefill count, the fewest decode servers.
-    let mut best = (p_hi, d_lo);
-    let mut upper = d_hi;
-    for p in p_lo..=p_hi {
-        if search.cost(p, d_lo) >= search.cost(best.0, best.1) && p > p_lo {
-            break;
-        }
-        if !search.pass(p, upper) {
-            // Only possible where the passing pair (p_lo, d_hi) was not yet reached.
-            continue;
-        }
-        let d = search.bisect(d_lo - 1, upper, |s, d| s.pass(p, d));
-        upper = d;
-        let better = search.cost(p, d) < search.cost(best.0, best.1)
-            || (search.cost(p, d) == search.cost(best.0, best.1) && p + d < best.0 + best.1);
-        if better {
-            best = (p, d);
-        }
-        if d == d_lo {
-            break;
-        }
-    }
-    let (bp, bd) = best;
+    // 2 and 3: the pools' floors, then the staircase.
+    let price = search.price;
+    let (bp, bd) = cheapest_from(
+        (p_hi, d_hi),
+        |p, d| f64::from(p) * price.0 + f64::from(d) * price.1,
+        &mut |p, d| search.pass(p, d),
+    );
     let chosen = &search.cache[&(bp, bd)];
     let summary = chosen.summary.clone();
     let point = chosen.point.clone();
@@ -409,4 +427,59 @@ pub fn plan_disagg(
             pairs,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Monotone pass functions on a 16 x 16 grid: the staircase finds the brute-force
+    /// cheapest pair, asking about fewer pairs than the grid holds.
+    #[test]
+    fn the_staircase_finds_the_cheapest_pair_without_a_scan() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let n = 16u32;
+        for case in 0..500 {
+            // need[p]: the fewest decode servers that pass with p prefill servers
+            // (non-increasing in p; above n means none).
+            let p_min = 1 + next(u64::from(n)) as u32;
+            let mut need = vec![u32::MAX; n as usize + 1];
+            let mut level = 1 + next(u64::from(n)) as u32;
+            for p in p_min..=n {
+                need[p as usize] = level;
+                if next(3) == 0 {
+                    level = 1.max(level - next(u64::from(level)) as u32);
+                }
+            }
+            let (pp, pd) = (1.0 + next(4) as f64, 1.0 + next(4) as f64);
+            let cost = |p: u32, d: u32| f64::from(p) * pp + f64::from(d) * pd;
+            let mut asked = std::collections::BTreeSet::new();
+            let mut pass = |p: u32, d: u32| {
+                asked.insert((p, d));
+                p >= 1 && d >= 1 && d >= need[p as usize]
+            };
+            let got = cheapest_from((n, n), cost, &mut pass);
+            let mut want = (n, n);
+            for p in 1..=n {
+                for d in 1..=n {
+                    let k = |p: u32, d: u32| (cost(p, d), p + d, p);
+                    if d >= need[p as usize] && k(p, d) < k(want.0, want.1) {
+                        want = (p, d);
+                    }
+                }
+            }
+            assert_eq!(got, want, "case {case}: need {need:?}, prices {pp} {pd}");
+            assert!(
+                asked.len() < (n * n / 2) as usize,
+                "case {case}: {} pairs",
+                asked.len()
+            );
+        }
+    }
 }

@@ -158,6 +158,14 @@ pub fn resolve_count(rs: &mut RawServers, file: &Path) -> Result<(), ScenarioErr
                 ));
             }
         }
+        if rs.count == 0 {
+            // `count` may be left out only in disaggregated mode.
+            return Err(invalid(
+                file,
+                "servers.count",
+                "missing or 0: give the number of servers, at least 1".into(),
+            ));
+        }
         return Ok(());
     }
     let count = |p: &Option<Box<RawServers>>, key: &str| match p {
