@@ -21,7 +21,9 @@
 //! the last token.
 //!
 //! The loop mirrors [`super::gpu::run_llm_replication`] (one wake-up slot per replica; prefill
-//! replicas first, then decode replicas) and is deterministic in the same way.
+//! replicas first, then decode replicas, which is also how a request row numbers its
+//! replica) and is deterministic in the same way. A transfer counts as waiting until it
+//! lands, so a link that cannot keep up makes the run unstable like a growing queue.
 
 use std::collections::BTreeMap;
 
