@@ -79,6 +79,11 @@ pub struct DisaggPlan {
     pub saving_per_request_usd: Option<f64>,
     /// That saving as a fraction of the colocated cost.
     pub saving_fraction: Option<f64>,
+    /// The split's cost per request, by pool (the bridge's split term): the prefill pool's
+    /// and the decode pool's cloud price over the requests completed, USD.
+    pub prefill_cost_per_request_usd: Option<f64>,
+    /// See `prefill_cost_per_request_usd`.
+    pub decode_cost_per_request_usd: Option<f64>,
     /// Why, in a few sentences: where each fleet's money goes.
     pub why: Vec<String>,
     /// Every pair evaluated, sorted by (prefill, decode).
@@ -340,12 +345,21 @@ pub fn plan_disagg(
             .try_fold(v, |v, k| v.get(k))
             .and_then(Value::as_f64)
     };
+    let throughput = num(&summary, "throughput_per_s").filter(|&t| t > 0.0);
+    let per_request = |pool: &str| {
+        let usd = num(&summary, &format!("disaggregated.{pool}.usd_per_hour"))?;
+        Some(usd / 3600.0 / throughput?)
+    };
+    let (prefill_cost, decode_cost) = (per_request("prefill"), per_request("decode"));
     let mut why = vec![format!(
         "disaggregated: {bp} prefill + {bd} decode servers (${usd_per_hour:.2}/h), prefill \
-         pool idle {:.0}%, decode pool idle {:.0}%, decode mean batch {:.1}",
+         pool idle {:.0}%, decode pool idle {:.0}%, decode mean batch {:.1}; per request \
+         ${:.6} prefill + ${:.6} decode",
         100.0 * num(&summary, "disaggregated.prefill.idle_rate").unwrap_or(f64::NAN),
         100.0 * num(&summary, "disaggregated.decode.idle_rate").unwrap_or(f64::NAN),
         num(&summary, "disaggregated.decode.mean_batch").unwrap_or(f64::NAN),
+        prefill_cost.unwrap_or(f64::NAN),
+        decode_cost.unwrap_or(f64::NAN),
     )];
     match (colocated.servers, colocated.achieved_idle_rate) {
         (Some(n), idle) => why.push(format!(
@@ -423,6 +437,8 @@ pub fn plan_disagg(
             cheaper,
             saving_per_request_usd: saving,
             saving_fraction,
+            prefill_cost_per_request_usd: prefill_cost,
+            decode_cost_per_request_usd: decode_cost,
             why,
             pairs,
         }),

@@ -158,14 +158,7 @@ pub fn resolve_count(rs: &mut RawServers, file: &Path) -> Result<(), ScenarioErr
                 ));
             }
         }
-        if rs.count == 0 {
-            // `count` may be left out only in disaggregated mode.
-            return Err(invalid(
-                file,
-                "servers.count",
-                "missing or 0: give the number of servers, at least 1".into(),
-            ));
-        }
+        // A missing count reads as 0, which `servers.count`'s own check refuses.
         return Ok(());
     }
     let count = |p: &Option<Box<RawServers>>, key: &str| match p {

@@ -359,6 +359,11 @@ fn plan_finds_the_cheapest_pair_and_reports_the_colocated_plan() {
     assert!(["disaggregated", "colocated", "equal"].contains(&cheaper));
     let saving = v["saving_per_request_usd"].as_f64().unwrap();
     assert_eq!(saving > 0.0, cheaper == "disaggregated");
+    // The split's cost per request is its two pools' shares.
+    let parts = v["prefill_cost_per_request_usd"].as_f64().unwrap()
+        + v["decode_cost_per_request_usd"].as_f64().unwrap();
+    let total = v["cost_per_request_usd"].as_f64().unwrap();
+    assert!((parts - total).abs() <= 1e-9 * total, "{parts} vs {total}");
     // Not a scan: far fewer pairs than the rectangle they span.
     let pairs = v["pairs"].as_array().unwrap();
     let (pmax, dmax) = pairs.iter().fold((0, 0), |(a, b), q| {
@@ -413,6 +418,14 @@ fn cli_plan_json_reports_pools_and_the_colocated_comparison() {
     }
     assert!(v["colocated"]["servers"].as_u64().is_some());
     assert!(v["colocated"]["cost_per_request_usd"].as_f64().is_some());
+    // The same plan on one thread, byte for byte.
+    let one = assert_cmd::Command::cargo_bin("fleetsim")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["plan", "s.toml", "--json", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(one.stdout, out.stdout);
     // The resolved scenario re-reads with the chosen pools.
     let folder = dir.path().join("results/disagg-plan/run-0001");
     let resolved = std::fs::read_to_string(folder.join("scenario.resolved.toml")).unwrap();
