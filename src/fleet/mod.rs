@@ -14,7 +14,9 @@ use crate::scenario::{Scenario, ServerKind};
 
 pub mod autoscale;
 pub mod control;
+pub mod disagg;
 pub mod gpu;
+pub mod kv_link;
 pub mod queue_server;
 pub mod replica;
 mod tally;
@@ -62,6 +64,11 @@ pub fn run_replication_with(
     match &scenario.servers.kind {
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
+        }
+        // Issue 17: a fleet split into prefill and decode pools.
+        ServerKind::Llm(_) if scenario.servers.disagg.is_some() => {
+            let split = scenario.servers.disagg.as_deref().expect("checked");
+            disagg::run_disagg_replication(scenario, split, replication, ctl)
         }
         ServerKind::Llm(spec) => gpu::run_llm_replication(scenario, spec, replication, ctl),
     }
