@@ -174,6 +174,90 @@ fn run_pair(s: &mut Scenario, threads: Option<usize>) -> (CurvePoint, RunSummary
     }
 }
 
+/// The colocated `[servers]` plan for the same traffic, searched from `servers`.
+fn colocated_plan(
+    scenario: &Scenario,
+    threads: Option<usize>,
+    servers_max: u32,
+    servers: u32,
+) -> ColocatedPlan {
+    let mut coloc = scenario.clone();
+    coloc.servers.disagg = None;
+    coloc.servers.count = servers;
+    match super::plan::plan_bounded(&coloc, threads, servers_max) {
+        Ok(o) => ColocatedPlan {
+            servers: Some(o.servers),
+            cost_per_request_usd: o.cost_per_request_usd,
+            achieved_idle_rate: o.achieved_idle_rate,
+            error: None,
+        },
+        Err(e) => ColocatedPlan {
+            servers: None,
+            cost_per_request_usd: None,
+            achieved_idle_rate: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// The split's cost per request by pool (prefill, decode) and the `why` lines: where each
+/// fleet's money goes, for the chosen pair `(bp, bd)` at `usd_per_hour`, whose summary is
+/// `summary`, beside `colocated` (`saving`: colocated minus split, per request).
+fn explain(
+    scenario: &Scenario,
+    (bp, bd, usd_per_hour): (u32, u32, f64),
+    summary: &RunSummary,
+    colocated: &ColocatedPlan,
+    saving: Option<f64>,
+) -> (Option<f64>, Option<f64>, Vec<String>) {
+    let d = summary.means.disaggregated.as_ref();
+    let throughput = Some(summary.means.throughput_per_s).filter(|&t| t > 0.0);
+    let per_request = |usd: Option<f64>| Some(usd? / 3600.0 / throughput?);
+    let (prefill_cost, decode_cost) = (
+        per_request(d.map(|d| d.prefill.usd_per_hour)),
+        per_request(d.map(|d| d.decode.usd_per_hour)),
+    );
+    let mut why = vec![format!(
+        "disaggregated: {bp} prefill + {bd} decode servers (${usd_per_hour:.2}/h), prefill \
+         pool idle {:.0}%, decode pool idle {:.0}%, decode mean batch {:.1}; per request \
+         ${:.6} prefill + ${:.6} decode",
+        100.0 * d.map_or(f64::NAN, |d| d.prefill.idle_rate),
+        100.0 * d.map_or(f64::NAN, |d| d.decode.idle_rate),
+        d.map_or(f64::NAN, |d| d.decode.mean_batch),
+        prefill_cost.unwrap_or(f64::NAN),
+        decode_cost.unwrap_or(f64::NAN),
+    )];
+    match (colocated.servers, colocated.achieved_idle_rate) {
+        (Some(n), idle) => why.push(format!(
+            "colocated: {n} servers (${:.2}/h), idle {:.0}%",
+            f64::from(n) * scenario.cost.cloud_usd_per_server_hour,
+            100.0 * idle.unwrap_or(f64::NAN)
+        )),
+        (None, _) => why.push(format!(
+            "colocated: no plan ({})",
+            colocated.error.as_deref().unwrap_or("no answer")
+        )),
+    }
+    if let (Some(s), Some(c)) = (saving, colocated.cost_per_request_usd) {
+        why.push(if s > 0.0 {
+            format!(
+                "splitting saves ${s:.6} per request ({:.1}%): decode steps carry no prefill, \
+                 so the targets hold with fewer servers than a colocated fleet needs",
+                100.0 * s / c
+            )
+        } else {
+            format!(
+                "colocated is cheaper by ${:.6} per request (the split costs {:.1}% more): \
+                 the split pays for a second pool (and the KV transfers) that the targets do \
+                 not need",
+                -s,
+                100.0 * -s / c
+            )
+        });
+    }
+    (prefill_cost, decode_cost, why)
+}
+
 /// Plans a disaggregated scenario: each pool within `1..=servers_max`.
 pub fn plan_disagg(
     scenario: &Scenario,
@@ -228,23 +312,7 @@ pub fn plan_disagg(
     let usd_per_hour = chosen.usd_per_hour;
 
     // The colocated plan for the same traffic, from the same number of servers.
-    let mut coloc = scenario.clone();
-    coloc.servers.disagg = None;
-    coloc.servers.count = bp + bd;
-    let colocated = match super::plan::plan_bounded(&coloc, threads, servers_max) {
-        Ok(o) => ColocatedPlan {
-            servers: Some(o.servers),
-            cost_per_request_usd: o.cost_per_request_usd,
-            achieved_idle_rate: o.achieved_idle_rate,
-            error: None,
-        },
-        Err(e) => ColocatedPlan {
-            servers: None,
-            cost_per_request_usd: None,
-            achieved_idle_rate: None,
-            error: Some(e.to_string()),
-        },
-    };
+    let colocated = colocated_plan(scenario, threads, servers_max, bp + bd);
     let ours = point.cost_per_request_usd;
     let saving = ours.zip(colocated.cost_per_request_usd).map(|(a, c)| c - a);
     let cheaper = match saving {
@@ -254,51 +322,13 @@ pub fn plan_disagg(
         None => "unknown",
     }
     .to_string();
-    let d = summary.means.disaggregated.as_ref();
-    let throughput = Some(summary.means.throughput_per_s).filter(|&t| t > 0.0);
-    let per_request = |usd: Option<f64>| Some(usd? / 3600.0 / throughput?);
-    let (prefill_cost, decode_cost) = (
-        per_request(d.map(|d| d.prefill.usd_per_hour)),
-        per_request(d.map(|d| d.decode.usd_per_hour)),
+    let (prefill_cost, decode_cost, why) = explain(
+        scenario,
+        (bp, bd, usd_per_hour),
+        &summary,
+        &colocated,
+        saving,
     );
-    let mut why = vec![format!(
-        "disaggregated: {bp} prefill + {bd} decode servers (${usd_per_hour:.2}/h), prefill \
-         pool idle {:.0}%, decode pool idle {:.0}%, decode mean batch {:.1}; per request \
-         ${:.6} prefill + ${:.6} decode",
-        100.0 * d.map_or(f64::NAN, |d| d.prefill.idle_rate),
-        100.0 * d.map_or(f64::NAN, |d| d.decode.idle_rate),
-        d.map_or(f64::NAN, |d| d.decode.mean_batch),
-        prefill_cost.unwrap_or(f64::NAN),
-        decode_cost.unwrap_or(f64::NAN),
-    )];
-    match (colocated.servers, colocated.achieved_idle_rate) {
-        (Some(n), idle) => why.push(format!(
-            "colocated: {n} servers (${:.2}/h), idle {:.0}%",
-            f64::from(n) * scenario.cost.cloud_usd_per_server_hour,
-            100.0 * idle.unwrap_or(f64::NAN)
-        )),
-        (None, _) => why.push(format!(
-            "colocated: no plan ({})",
-            colocated.error.as_deref().unwrap_or("no answer")
-        )),
-    }
-    if let (Some(s), Some(c)) = (saving, colocated.cost_per_request_usd) {
-        why.push(if s > 0.0 {
-            format!(
-                "splitting saves ${s:.6} per request ({:.1}%): decode steps carry no prefill, \
-                 so the targets hold with fewer servers than a colocated fleet needs",
-                100.0 * s / c
-            )
-        } else {
-            format!(
-                "colocated is cheaper by ${:.6} per request (the split costs {:.1}% more): \
-                 the split pays for a second pool (and the KV transfers) that the targets do \
-                 not need",
-                -s,
-                100.0 * -s / c
-            )
-        });
-    }
     let saving_fraction = saving
         .zip(colocated.cost_per_request_usd)
         .and_then(|(s, c)| (c > 0.0).then(|| s / c));
