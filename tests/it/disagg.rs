@@ -518,6 +518,30 @@ fn the_scenario_keys_are_checked_and_the_resolved_file_rereads() {
         e.contains("servers.prefill") && e.contains("disaggregated"),
         "{e}"
     );
+    // The split applies to llm servers only, and not yet with an autoscaler.
+    let queue = r#"
+[traffic]
+requests_per_s = 0.5
+duration_s = 100
+[servers]
+kind = "queue"
+mode = "disaggregated"
+service_time_s = { dist = "exponential", mean = 1.0 }
+[servers.prefill]
+count = 1
+[servers.decode]
+count = 1
+"#;
+    let e = err(&[], queue);
+    assert!(e.contains("servers.mode") && e.contains("llm"), "{e}");
+    let e = err(
+        &["autoscale.min_servers=1", "autoscale.max_servers=4"],
+        LOW_LOAD,
+    );
+    assert!(
+        e.contains("autoscale") && e.contains("disaggregated"),
+        "{e}"
+    );
     // Colocated scenarios are unchanged: no section, no pools.
     let c = parse(INTERFERENCE, &[]);
     assert!(c.servers.disagg.is_none());
