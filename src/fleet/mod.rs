@@ -3,7 +3,7 @@
 //! ([`crate::engine::event_loop`]).
 //!
 //! Each fleet kind handles its events in one struct ([`queue_server::QueueFleet`],
-//! [`gpu::LlmFleet`]) that implements the engine's [`Model`] and this module's [`Fleet`].
+//! [`gpu::LlmFleet`], [`disagg::DisaggFleet`] for prefill and decode pools) that implements the engine's [`Model`] and this module's [`Fleet`].
 //! The loop is single-threaded and deterministic: integer time, events in (time, insertion)
 //! order, and every random draw from a named stream of the replication's seed.
 
