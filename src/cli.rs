@@ -546,6 +546,10 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
         outcome.map_err(|e| UsageError(format!("{}: {e}", args.scenario.scenario.display())))?;
     let mut resolved = scenario.clone();
     resolved.servers.count = outcome.servers;
+    if let Some(d) = &outcome.disaggregated {
+        // Issue 17: the chosen pools.
+        scenario::disagg::set_pool_counts(&mut resolved, d.prefill_servers, d.decode_servers);
+    }
     // Replications plan chose, so `fleetsim run` on the file reproduces the chosen summary.
     resolved.run.replications = outcome.replications;
     let files = [

@@ -15,8 +15,9 @@
 //! 4. [`router`]: which server a request goes to (policies, the central queue, prefix
 //!    affinity).
 //! 5. [`fleet`]: one replication: the simulated servers (queue servers; GPU replicas with
-//!    continuous batching, `replica`), the autoscaler, and the per-event handlers the
-//!    engine's loop drives.
+//!    continuous batching, `replica`; a fleet split into prefill and decode pools joined
+//!    by KV links, `disagg`), the autoscaler, and the per-event handlers the engine's loop
+//!    drives.
 //! 6. [`metrics`]: what a replication measured (latency histograms, time-weighted levels,
 //!    steady-state diagnostics) and averaging over replications with 95% intervals.
 //! 7. [`cost`]: what the fleet costs (cloud prices, self-built TCO), the 2023 reports'
@@ -24,8 +25,8 @@
 //! 8. [`report`]: the typed run summary and the plan and sweep outcomes, and one exporter
 //!    per format (terminal table, JSON, CSV, HTML) writing the results folder.
 //!
-//! On top: [`drivers`] (`run`, `plan`: fewest servers meeting the targets, `sweep`: a grid
-//! of scenarios), then the [`cli`] and the HTTP service (`http`, feature `serve`).
+//! On top: [`drivers`] (`run`, `plan`: fewest servers meeting the targets, or the cheapest
+//! prefill and decode pools for a split fleet, `sweep`: a grid of scenarios), then the [`cli`] and the HTTP service (`http`, feature `serve`).
 //!
 //! Below, used by the stages: [`engine`] (integer time, the event queue, seeded random
 //! streams, the one event loop and its stop rules), [`timing`] (the GPU step-time model:

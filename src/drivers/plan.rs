@@ -149,7 +149,7 @@ impl CurvePoint {
 
     /// Whether at least one target's interval contains its bound while none clearly fails:
     /// more replications could still change the verdict.
-    fn undecided(&self) -> bool {
+    pub(crate) fn undecided(&self) -> bool {
         let clear_fail = self.targets.iter().any(|t| match (t.mean_s, t.ci95_s) {
             (Some(m), Some(h)) => m - h > t.max_s,
             _ => true,
@@ -200,6 +200,10 @@ pub fn plan_bounded(
     }
     // Never search past the sizes validation allows (memory is bounded by them).
     let servers_max = servers_max.clamp(1, scenario.max_servers_allowed());
+    // Issue 17: a split fleet searches over both pools.
+    if scenario.servers.disagg.is_some() {
+        return super::plan_disagg::plan_disagg(scenario, threads, servers_max);
+    }
     let mut search = Search::new(scenario, threads);
 
     // Bracket: `fail` fails (or is 0), `pass` passes.
@@ -329,6 +333,7 @@ pub fn plan_bounded(
         timing_band_omitted,
         curve: search.cache.into_values().map(|e| e.point).collect(),
         summary,
+        disaggregated: None,
     })
 }
 
@@ -519,7 +524,7 @@ impl<'a> Search<'a> {
 }
 
 /// Judges one count's summary (none when the count was not run) against the targets.
-fn judge(
+pub(crate) fn judge(
     n: u32,
     replications: u32,
     slo: &[SloTarget],

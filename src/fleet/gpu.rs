@@ -25,15 +25,16 @@ use crate::scenario::{LlmServerSpec, Scenario};
 use crate::timing::{CachedStepCosts, Deployment};
 use crate::workload::{Request, Workload};
 
-struct SessionRecorder {
-    rounds: u32,
+/// Per-session and per-round figures (shared with `super::disagg`).
+pub(crate) struct SessionRecorder {
+    pub(crate) rounds: u32,
     e2e: LatencyRecorder,
     /// Per round: (count, Σ e2e s, ttft count, Σ ttft s).
     per_round: Vec<(u64, f64, u64, f64)>,
 }
 
 impl SessionRecorder {
-    fn new(rounds: u32) -> Self {
+    pub(crate) fn new(rounds: u32) -> Self {
         SessionRecorder {
             rounds,
             e2e: LatencyRecorder::new(),
@@ -42,7 +43,7 @@ impl SessionRecorder {
     }
 
     #[inline]
-    fn round_done(
+    pub(crate) fn round_done(
         &mut self,
         req: &Request,
         at: SimTime,
@@ -65,7 +66,7 @@ impl SessionRecorder {
         }
     }
 
-    fn summary(&self) -> SessionMetrics {
+    pub(crate) fn summary(&self) -> SessionMetrics {
         let ratio = |a: f64, b: u64| if b > 0 { a / b as f64 } else { 0.0 };
         SessionMetrics {
             rounds: f64::from(self.rounds),
@@ -145,7 +146,7 @@ pub fn batch_limits(
 }
 
 /// Mean time per output token after the first (none for a single-token answer).
-fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
+pub(crate) fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
     (s.output_tokens > 1).then(|| {
         SimDuration::from_secs_f64((at - first).as_secs_f64() / f64::from(s.output_tokens - 1))
     })
@@ -153,7 +154,7 @@ fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> {
 
 /// Adds a finished request (measured or not) to the steady-state series.
 #[inline]
-fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
+pub(crate) fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let s = &f.seq;
     let admitted = s.admitted.unwrap_or(f.at);
     let first = s.first_token.unwrap_or(f.at);

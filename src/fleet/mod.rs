@@ -3,7 +3,7 @@
 //! ([`crate::engine::event_loop`]).
 //!
 //! Each fleet kind handles its events in one struct ([`queue_server::QueueFleet`],
-//! [`gpu::LlmFleet`]) that implements the engine's [`Model`] and this module's [`Fleet`].
+//! [`gpu::LlmFleet`], [`disagg::DisaggFleet`] for prefill and decode pools) that implements the engine's [`Model`] and this module's [`Fleet`].
 //! The loop is single-threaded and deterministic: integer time, events in (time, insertion)
 //! order, and every random draw from a named stream of the replication's seed.
 
@@ -14,7 +14,9 @@ use crate::scenario::{Scenario, ServerKind};
 
 pub mod autoscale;
 pub mod control;
+pub mod disagg;
 pub mod gpu;
+pub mod kv_link;
 pub mod queue_server;
 pub mod replica;
 mod tally;
@@ -62,6 +64,11 @@ pub fn run_replication_with(
     match &scenario.servers.kind {
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
+        }
+        // Issue 17: a fleet split into prefill and decode pools.
+        ServerKind::Llm(_) if scenario.servers.disagg.is_some() => {
+            let split = scenario.servers.disagg.as_deref().expect("checked");
+            disagg::run_disagg_replication(scenario, split, replication, ctl)
         }
         ServerKind::Llm(spec) => gpu::run_llm_replication(scenario, spec, replication, ctl),
     }

@@ -696,6 +696,9 @@ impl Replica {
                 self.parked.get_mut(hot.slot).admitted = Some(now);
             }
             self.attach_prefix(&mut hot);
+            // Issue 17: a sequence whose KV arrived from a prefill replica holds it from
+            // admission (zero for every other sequence: nothing is prefilled beyond its cache).
+            self.kv_used_tokens += u64::from(hot.prefilled - hot.cached);
             self.prefilling += usize::from(!hot.decoding());
             self.cached_sum += u64::from(hot.cached);
             if let Some(m) = &mut self.min_left {

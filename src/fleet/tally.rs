@@ -144,6 +144,7 @@ impl Tally {
             llm: None,
             sessions: None,
             day: None,
+            disaggregated: None,
         };
         ctl.close_request_log(self.log);
         ReplicationOutcome {

@@ -3,6 +3,7 @@
 
 pub mod busy;
 pub mod ci;
+pub mod disagg;
 pub mod latency;
 pub mod replication;
 pub mod request_log;

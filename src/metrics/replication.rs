@@ -83,6 +83,9 @@ pub struct ReplicationMetrics {
     /// Diurnal runs: the fleet through the day, by hour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<DayProfile>,
+    /// Issue 17: disaggregated fleets' pools, KV transfers and pool costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disaggregated: Option<super::disagg::DisaggMetrics>,
 }
 
 /// The outcome of one replication.
@@ -300,6 +303,8 @@ replicated!(nested ReplicationMetrics => MetricMeans, MetricHalfWidths {
     sessions: Option<SessionMetrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     day: Option<DayProfile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disaggregated: Option<super::disagg::DisaggMetrics>,
 });
 
 /// A latency metric of a run, in report order.

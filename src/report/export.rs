@@ -45,6 +45,11 @@ impl Exporter<RunOutput> for Table {
     fn serialize(&self, out: &RunOutput) -> Result<Vec<u8>> {
         let mut text = table::render(&out.summary);
         text.push('\n');
+        // Issue 17: a disaggregated fleet's pools and link.
+        if let Some(d) = table::render_disagg(&out.summary) {
+            text.push_str(&d);
+            text.push('\n');
+        }
         for w in out.summary.warnings() {
             text.push_str(&format!("warning: {w}\n"));
         }
@@ -72,7 +77,13 @@ impl Exporter<RunOutput> for Html {
 
 impl Exporter<PlanOutcome> for Table {
     fn serialize(&self, plan: &PlanOutcome) -> Result<Vec<u8>> {
-        Ok(format!("{}\n", table::render_plan(plan)).into_bytes())
+        let mut text = format!("{}\n", table::render_plan(plan));
+        // Issue 17: the pools and the colocated comparison.
+        if let Some(d) = &plan.disaggregated {
+            text.push_str(&table::render_disagg_plan(d));
+            text.push('\n');
+        }
+        Ok(text.into_bytes())
     }
 }
 

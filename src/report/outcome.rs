@@ -148,6 +148,9 @@ pub struct PlanOutcome {
     pub curve: Vec<CurvePoint>,
     /// The chosen count's full `summary.json`.
     pub summary: Option<RunSummary>,
+    /// Issue 17: a disaggregated fleet's pools and the colocated plan beside it.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub disaggregated: Option<DisaggPlan>,
 }
 
 /// Grids up to this many points show every row in `report.html` and the printed table;
@@ -200,4 +203,65 @@ impl Grid {
         out.reverse();
         out
     }
+}
+
+/// One pair the search evaluated.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairPoint {
+    /// Prefill servers.
+    pub prefill_servers: u32,
+    /// Decode servers.
+    pub decode_servers: u32,
+    /// Meets every target (and is stable).
+    pub pass: bool,
+    /// Replications run.
+    pub replications: u32,
+    /// Both pools' cloud price, USD per hour.
+    pub usd_per_hour: f64,
+    /// `cost.cloud.per_request_usd`.
+    pub cost_per_request_usd: Option<f64>,
+    /// Why it fails, one line per failed target (or the instability).
+    pub failures: Vec<String>,
+}
+
+/// The colocated plan for the same traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColocatedPlan {
+    /// Fewest colocated `[servers]` meeting every target (null if none was found).
+    pub servers: Option<u32>,
+    /// Its cloud cost per request, USD.
+    pub cost_per_request_usd: Option<f64>,
+    /// Its achieved idle rate.
+    pub achieved_idle_rate: Option<f64>,
+    /// Why there is no colocated answer, if there is none.
+    pub error: Option<String>,
+}
+
+/// `plan.json`'s disaggregated part (flattened into it).
+#[derive(Clone, Debug, Serialize)]
+pub struct DisaggPlan {
+    /// Prefill servers of the cheapest passing pair.
+    pub prefill_servers: u32,
+    /// Decode servers of the cheapest passing pair.
+    pub decode_servers: u32,
+    /// Both pools' cloud price at that pair, USD per hour.
+    pub disaggregated_usd_per_hour: f64,
+    /// The colocated plan beside it.
+    pub colocated: ColocatedPlan,
+    /// `disaggregated`, `colocated` or `equal` per request (`unknown` without a colocated
+    /// cost).
+    pub cheaper: String,
+    /// Colocated minus disaggregated cost per request, USD (positive: splitting saves).
+    pub saving_per_request_usd: Option<f64>,
+    /// That saving as a fraction of the colocated cost.
+    pub saving_fraction: Option<f64>,
+    /// The split's cost per request, by pool (the bridge's split term): the prefill pool's
+    /// and the decode pool's cloud price over the requests completed, USD.
+    pub prefill_cost_per_request_usd: Option<f64>,
+    /// See `prefill_cost_per_request_usd`.
+    pub decode_cost_per_request_usd: Option<f64>,
+    /// Why, in a few sentences: where each fleet's money goes.
+    pub why: Vec<String>,
+    /// Every pair evaluated, sorted by (prefill, decode).
+    pub pairs: Vec<PairPoint>,
 }

@@ -307,3 +307,58 @@ pub fn render_plan(plan: &crate::report::outcome::PlanOutcome) -> String {
     }
     out
 }
+
+/// Issue 17: a disaggregated run's pools and KV link, three lines (none for a colocated
+/// fleet).
+pub fn render_disagg(summary: &RunSummary) -> Option<String> {
+    let d = summary.means.disaggregated.as_ref()?;
+    let pool = |name: &str, p: &crate::metrics::disagg::PoolMetrics| {
+        format!(
+            "{name} pool: {} servers ({} replicas), utilisation {:.3}, idle {:.3}, mean batch \
+             {:.2}, KV occupancy {:.3}, wait {:.4} s, ${:.2}/h",
+            p.servers,
+            p.replicas,
+            p.utilization,
+            p.idle_rate,
+            p.mean_batch,
+            p.kv_occupancy,
+            p.wait_mean_s,
+            p.usd_per_hour,
+        )
+    };
+    let t = &d.transfer_s;
+    Some(format!(
+        "{}\n{}\nKV link: transfer mean {:.4} s, p99 {:.4} s, link wait {:.4} s, link \
+         utilisation {:.3}, {:.3} GB per request",
+        pool("prefill", &d.prefill),
+        pool("decode", &d.decode),
+        t.mean,
+        t.p99,
+        d.link_wait_mean_s,
+        d.link_utilization,
+        d.kv_bytes_per_request / 1e9,
+    ))
+}
+
+/// Issue 17: a disaggregated plan's pools, the colocated plan and which is cheaper, a few
+/// lines.
+pub fn render_disagg_plan(d: &crate::report::outcome::DisaggPlan) -> String {
+    let usd = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("${v:.6}"));
+    let mut out = format!(
+        "disaggregated: {} prefill + {} decode servers (${:.2}/h); colocated: {} servers, \
+     {} per request; cheaper: {}",
+        d.prefill_servers,
+        d.decode_servers,
+        d.disaggregated_usd_per_hour,
+        d.colocated
+            .servers
+            .map_or("no plan".to_string(), |n| n.to_string()),
+        usd(d.colocated.cost_per_request_usd),
+        d.cheaper,
+    );
+    for w in &d.why {
+        out.push_str("\n  ");
+        out.push_str(w);
+    }
+    out
+}

@@ -21,6 +21,7 @@ pub mod autoscale;
 pub mod cache;
 pub mod check;
 pub mod cost;
+pub mod disagg;
 pub mod dist;
 pub mod error;
 pub mod files;
@@ -293,13 +294,15 @@ pub fn validate(raw: RawScenario, file: &Path) -> Result<Scenario, ScenarioError
 /// `[router]`, `[cache]`, `[cost]`, `[slo]`, `[autoscale]`), so the first error reported is
 /// the first in that order.
 pub fn validate_with_access(
-    raw: RawScenario,
+    mut raw: RawScenario,
     file: &Path,
     access: &FileAccess,
 ) -> Result<Scenario, ScenarioError> {
     let check = Check::new(file);
     let name = validate_name(raw.name, check)?;
     let run = validate_run(raw.run, check)?;
+    // Issue 17: a disaggregated fleet's count is the sum of its pools.
+    disagg::resolve_count(&mut raw.servers, check)?;
     // Sizes are checked before anything is built from them (a trace is read, a deployment
     // is sized): no input may allocate without bound.
     check.count(

@@ -123,7 +123,7 @@ pub struct RawRequest {
 }
 
 /// `[servers.gpu]` as written: overrides of the `hardware` preset's fields.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGpu {
     /// Display name.
@@ -143,7 +143,7 @@ pub struct RawGpu {
 }
 
 /// `servers.stack` as written: `"vllm"`, or `{ preset = "vllm", host_per_step_s = ... }`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum RawStack {
     /// A preset name.
     Name(String),
@@ -172,7 +172,7 @@ impl<'de> Deserialize<'de> for RawStack {
 }
 
 /// `[servers.stack]` as a table: a preset and overrides of any of its parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStackTable {
     /// Preset to start from (default `vllm`).
@@ -214,7 +214,7 @@ pub struct RawStackTable {
 }
 
 /// `[servers.efficiency]` as written: overrides of the calibrated defaults.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEfficiency {
     /// Achieved fraction of peak HBM bandwidth.
@@ -287,12 +287,14 @@ pub struct RawTraffic {
 
 /// `[servers]` as written. One flat table (not a tagged enum) so that serde reports unknown
 /// keys and wrong types with their own line; `kind` decides which keys apply, in validation.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServers {
     /// Server model (default `queue`).
     pub kind: Option<ServerKindName>,
-    /// Number of servers.
+    /// Number of servers (0 when absent: required unless `mode = "disaggregated"`, where it
+    /// is the sum of the pools' counts).
+    #[serde(default)]
     pub count: u32,
     /// `queue`: slots per server (default 1).
     pub slots: Option<u32>,
@@ -332,6 +334,15 @@ pub struct RawServers {
     pub prefix_cache_fraction: Option<f64>,
     /// `llm`: multiplies every modelled step time (default 1).
     pub step_time_scale: Option<f64>,
+    // --- issue 17 (prefill/decode disaggregation), validated in `super::disagg` ---
+    /// `llm`: `colocated` (default) or `disaggregated`.
+    pub mode: Option<super::disagg::ServersMode>,
+    /// `mode = "disaggregated"`: the prefill pool (`[servers]` keys; unset ones inherited).
+    pub prefill: Option<Box<RawServers>>,
+    /// `mode = "disaggregated"`: the decode pool (`[servers]` keys; unset ones inherited).
+    pub decode: Option<Box<RawServers>>,
+    /// `mode = "disaggregated"`: the KV transfer link.
+    pub kv_transfer: Option<super::disagg::RawKvTransfer>,
 }
 
 /// The server models a scenario can name.

@@ -34,6 +34,10 @@ pub struct ServersSpec {
     /// What each server is.
     #[serde(flatten)]
     pub kind: ServerKind,
+    /// Issue 17: `mode = "disaggregated"`, its prefill and decode pools and KV link (`count`
+    /// is then both pools' servers, and `kind` the colocated fleet `plan` compares with).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub disagg: Option<Box<super::disagg::DisaggSpec>>,
 }
 
 /// What a server is. One per scenario, so the LLM variant's size (its stack profile) costs
@@ -80,10 +84,16 @@ pub fn validate_servers(
         let only_llm = "only applies to kind = \"llm\" servers";
         check.absent(model.is_some(), "model", only_llm)?;
         check.absent(request.is_some(), "request", only_llm)?;
+        check.absent(
+            rs.mode == Some(super::disagg::ServersMode::Disaggregated),
+            "servers.mode",
+            "disaggregated applies to kind = \"llm\" servers",
+        )?;
         return Ok(ValidatedServers {
             servers: ServersSpec {
                 count,
                 kind: validate_queue_keys(rs, check)?,
+                disagg: None,
             },
             model: None,
             request: None,
@@ -93,6 +103,13 @@ pub fn validate_servers(
     let spec = validate_llm_keys(&rs, &model, check)?;
     let request = validate_request_or_trace(request, records, check)?;
     check_fits_kv(&spec, &model, &request, check)?;
+    // Issue 17: the prefill and decode pools, if the fleet is split.
+    let split = super::disagg::validate(&rs, &model, &request, check)?;
+    check.absent(
+        split.is_some() && autoscale.is_some(),
+        "autoscale",
+        "does not apply to mode = \"disaggregated\" fleets yet",
+    )?;
     let per_server = u64::from(spec.gpus_per_server / spec.tensor_parallel.max(1));
     let most = autoscale
         .and_then(|a| a.max_servers)
@@ -117,6 +134,7 @@ pub fn validate_servers(
         servers: ServersSpec {
             count,
             kind: ServerKind::Llm(spec),
+            disagg: split.map(Box::new),
         },
         model: Some(model),
         request: Some(request),
@@ -408,7 +426,7 @@ fn choose_tp(
 }
 
 /// Validates the `llm` keys of `[servers]` against `model`.
-fn validate_llm_keys(
+pub(super) fn validate_llm_keys(
     rs: &RawServers,
     model: &Model,
     check: Check,

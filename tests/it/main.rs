@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod costs;
 mod determinism;
+mod disagg;
 mod export;
 mod fuzz;
 mod hardening;
