@@ -17,6 +17,7 @@ pub mod control;
 pub mod gpu;
 pub mod queue_server;
 pub mod replica;
+pub mod shard;
 mod tally;
 pub use crate::metrics::replication::{
     IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome, RequestCounts,
@@ -60,6 +61,9 @@ pub fn run_replication_with(
     ctl: &RunControl,
 ) -> ReplicationOutcome {
     match &scenario.servers.kind {
+        ServerKind::Llm(spec) if scenario.run.shards > 1 => {
+            shard::run_sharded_replication(scenario, spec, replication, ctl)
+        }
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
         }
