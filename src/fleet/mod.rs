@@ -5,7 +5,8 @@
 //! Each fleet kind handles its events in one struct ([`queue_server::QueueFleet`],
 //! [`gpu::LlmFleet`]) that implements the engine's [`Model`] and this module's [`Fleet`].
 //! The loop is single-threaded and deterministic: integer time, events in (time, insertion)
-//! order, and every random draw from a named stream of the replication's seed.
+//! order, and every random draw from a named stream of the replication's seed. A replication
+//! with `run.shards` > 1 runs several such loops in parallel and merges them ([`shard`]).
 
 use crate::engine::event_loop;
 use crate::engine::{Ending, EventQueue, Model, SimTime, StopRules};

@@ -178,3 +178,14 @@ fn sharded_percentiles_agree_with_the_unsharded_fleet() {
         }
     }
 }
+
+#[test]
+fn fewer_servers_than_shards_run_one_shard_per_server() {
+    // `plan` changes servers.count after validation; a fleet smaller than run.shards then
+    // runs one shard per server instead of empty shards.
+    let mut s = load("llama7b-plan.toml", &[SMALL, &["run.shards=4"]].concat());
+    s.servers.count = 2;
+    let v: Value = serde_json::from_str(&summary_json(&run(&s, Some(2)).summary)).unwrap();
+    assert_eq!(v["llm"]["replicas"].as_f64(), Some(16.0));
+    assert!(v["requests"]["completed"].as_f64().unwrap() > 0.0);
+}
