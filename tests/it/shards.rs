@@ -189,3 +189,37 @@ fn fewer_servers_than_shards_run_one_shard_per_server() {
     assert_eq!(v["llm"]["replicas"].as_f64(), Some(16.0));
     assert!(v["requests"]["completed"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn a_sharded_diurnal_day_profile_adds_the_shards_up() {
+    let sets = [
+        "servers.count=4",
+        "servers.gpus_per_server=8",
+        "traffic.arrival=diurnal",
+        "traffic.profile=human",
+        "traffic.start_hour=0",
+        "traffic.requests_per_s=40",
+        "traffic.duration_s=3600",
+        "traffic.warmup_s=0",
+    ];
+    let day = |shards: &str| -> Value {
+        let s = load("llama7b-plan.toml", &[&sets[..], &[shards]].concat());
+        let v: Value = serde_json::from_str(&summary_json(&run(&s, Some(2)).summary)).unwrap();
+        v["day"].clone()
+    };
+    let (one, two) = (day("run.shards=1"), day("run.shards=2"));
+    let h = |v: &Value, key: &str| v[key]["h00"].as_f64().unwrap();
+    // Servers paid: the whole fleet, not one shard's and not twice it.
+    assert_eq!(h(&two, "servers_paid"), 4.0);
+    assert_eq!(h(&one, "servers_paid"), 4.0);
+    let (a, b) = (h(&one, "arrivals_per_s"), h(&two, "arrivals_per_s"));
+    assert!(
+        a > 0.0 && (a - b).abs() <= 0.05 * a,
+        "{b} arrivals/s vs {a}"
+    );
+    let (a, b) = (h(&one, "busy_replicas"), h(&two, "busy_replicas"));
+    assert!(
+        a > 0.0 && (a - b).abs() <= 0.1 * a,
+        "{b} busy replicas vs {a}"
+    );
+}
