@@ -223,3 +223,23 @@ fn a_sharded_diurnal_day_profile_adds_the_shards_up() {
         "{b} busy replicas vs {a}"
     );
 }
+
+#[test]
+fn an_overloaded_shard_makes_the_replication_overloaded_and_is_named() {
+    let s = load(
+        "llama7b-plan.toml",
+        &[
+            "servers.count=4",
+            "traffic.requests_per_s=400",
+            "traffic.duration_s=60",
+            "traffic.warmup_s=10",
+            "run.replications=1",
+            "run.shards=2",
+        ],
+    );
+    let out = run(&s, Some(2));
+    let v: Value = serde_json::from_str(&summary_json(&out.summary)).unwrap();
+    assert_eq!(v["stable"], Value::Bool(false));
+    let msg = v["overload"][0].as_str().unwrap();
+    assert!(msg.contains("shard 0 of 2 (servers 0..2"), "{msg}");
+}
