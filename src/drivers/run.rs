@@ -50,9 +50,10 @@ pub fn run_replications(
             .collect::<Vec<_>>()
     };
     match threads {
-        // More threads than replications would only idle (results do not depend on it).
+        // More threads than replications (times shards, which run in parallel too) would
+        // only idle (results do not depend on it).
         Some(n) => match rayon::ThreadPoolBuilder::new()
-            .num_threads(n.clamp(1, reps.len().max(1)))
+            .num_threads(n.clamp(1, reps.len().max(1) * scenario.run.shards as usize))
             .build()
         {
             Ok(pool) => pool.install(work),

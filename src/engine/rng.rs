@@ -43,6 +43,16 @@ pub fn replication_seed(master_seed: u64, replication: u32) -> u64 {
     mix64(master_seed ^ mix64(u64::from(replication).wrapping_add(0x5EED)))
 }
 
+/// The stream id of shards: shard `i` of a replication seeded `seed` runs with seed
+/// `mix64(seed ^ mix64(SHARD_STREAM + i))` (see [`shard_seed`]).
+pub const SHARD_STREAM: u64 = 0x5A4D_0000;
+
+/// The seed of shard `shard` of a sharded replication seeded with `replication_seed`: every
+/// purpose's stream of every shard is then independent of the others'.
+pub fn shard_seed(replication_seed: u64, shard: u32) -> u64 {
+    mix64(replication_seed ^ mix64(SHARD_STREAM + u64::from(shard)))
+}
+
 /// The random stream for `purpose` in a replication seeded with `seed`.
 pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -55,6 +55,29 @@ impl RunControl {
         }
     }
 
+    /// The open request log of shard `shard` of `replication`, if this run keeps one.
+    pub fn open_shard_log(&self, replication: u32, shard: u32) -> Option<RequestLog> {
+        let dir = self.request_log_dir.as_ref()?;
+        let path = crate::metrics::request_log::shard_log_path(dir, replication, shard);
+        match RequestLog::create_at(&path, replication) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                self.note_request_log_error(format!("{}: {e}", path.display()));
+                None
+            }
+        }
+    }
+
+    /// Joins the closed logs of shards `0..shards` of `replication` into its log, if this
+    /// run keeps one.
+    pub fn join_shard_logs(&self, replication: u32, shards: u32) {
+        if let Some(dir) = &self.request_log_dir
+            && let Err(e) = crate::metrics::request_log::join_shard_logs(dir, replication, shards)
+        {
+            self.note_request_log_error(format!("{}: {e}", dir.display()));
+        }
+    }
+
     /// Closes a replication's request log, keeping the first error.
     pub fn close_request_log(&self, log: Option<RequestLog>) {
         if let Some(log) = log

@@ -17,7 +17,7 @@ use crate::metrics::LevelMeter;
 use crate::metrics::replication::{
     DayProfile, LlmMetrics, ReplicationOutcome, RoundMetrics, SessionMetrics,
 };
-use crate::metrics::request_log::RequestRow;
+use crate::metrics::request_log::{RequestLog, RequestRow};
 use crate::metrics::steady::{Metric, SteadyRecorder};
 use crate::router::{Loads, Router, prefix_affinity};
 use crate::scenario::RouterPolicy;
@@ -63,6 +63,14 @@ impl SessionRecorder {
         }
         if req.round == self.rounds {
             self.e2e.record(at - req.session_start);
+        }
+    }
+
+    /// Adds the sessions `other` (another shard) recorded.
+    fn merge(&mut self, other: &SessionRecorder) {
+        self.e2e.merge(&other.e2e);
+        for (a, b) in self.per_round.iter_mut().zip(&other.per_round) {
+            (a.0, a.1, a.2, a.3) = (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3);
         }
     }
 
@@ -186,6 +194,12 @@ impl Paid {
         self.meter.set(now, level);
         self.range.set(now, level);
     }
+
+    /// Adds the servers another shard paid for (the meters' windows end at `end`).
+    fn merge(&mut self, other: &Paid, end: SimTime) {
+        self.meter.merge(&other.meter, end);
+        self.range.merge(&other.range);
+    }
 }
 
 /// The time-of-day profile of a diurnal run: per hour of day, (samples, Σ busy replicas,
@@ -198,6 +212,14 @@ struct DayRecorder {
 impl DayRecorder {
     fn hour_of(&self, t: SimTime) -> usize {
         ((t.as_secs_f64() / 3600.0 + self.start_hour) % 24.0) as usize % 24
+    }
+
+    /// Adds another shard's profile: it sampled at the same times, so the sample counts stay
+    /// and the busy replicas, servers paid and arrivals add.
+    fn merge(&mut self, other: &DayRecorder) {
+        for (a, b) in self.hours.iter_mut().zip(&other.hours) {
+            (a.1, a.2, a.3) = (a.1 + b.1, a.2 + b.2, a.3 + b.3);
+        }
     }
 
     fn profile(&self) -> DayProfile {
@@ -258,6 +280,9 @@ pub struct LlmFleet {
     /// Measured prompt tokens served from a prefix cache, and all measured prompt tokens.
     prefix_hits: u64,
     prompt_tokens: u64,
+    /// Index of this fleet's first replica in the whole fleet (a shard's offset; 0 unsharded),
+    /// for the request log.
+    first_replica: u32,
 }
 
 /// Runs replication `replication` of an LLM scenario whose servers are `spec`.
@@ -280,6 +305,18 @@ impl LlmFleet {
         replication: u32,
         ctl: &RunControl,
     ) -> (LlmFleet, EventQueue<Event>) {
+        let seed = replication_seed(scenario.run.seed, replication);
+        LlmFleet::seeded(scenario, spec, seed, ctl.open_request_log(replication))
+    }
+
+    /// A fleet of `scenario` whose random streams derive from `seed`, writing measured
+    /// requests to `log`, with its first events scheduled.
+    pub(crate) fn seeded(
+        scenario: &Scenario,
+        spec: &LlmServerSpec,
+        seed: u64,
+        log: Option<RequestLog>,
+    ) -> (LlmFleet, EventQueue<Event>) {
         let model = scenario
             .model
             .as_ref()
@@ -288,7 +325,6 @@ impl LlmFleet {
         let dep = spec
             .deployment(model)
             .expect("validation checked the deployment");
-        let seed = replication_seed(scenario.run.seed, replication);
         let warmup = SimTime::from_secs_f64(scenario.traffic.warmup_s);
         let end = SimTime::from_secs_f64(scenario.traffic.duration_s);
         let per_server = dep.replicas_per_server() as usize;
@@ -321,7 +357,7 @@ impl LlmFleet {
         let diurnal = scenario.traffic.start_hour().is_some();
         let rounds = scenario.request.as_ref().map_or(1, |r| r.rounds);
         let mut fleet = LlmFleet {
-            tally: Tally::new(warmup, end, ctl.open_request_log(replication)),
+            tally: Tally::new(warmup, end, log),
             ttft: LatencyRecorder::new(),
             tpot: LatencyRecorder::new(),
             sessions: SessionRecorder::new(rounds),
@@ -352,6 +388,7 @@ impl LlmFleet {
             done: Vec::new(),
             prefix_hits: 0,
             prompt_tokens: 0,
+            first_replica: 0,
         };
         let queue = fleet.first_events();
         (fleet, queue)
@@ -579,7 +616,7 @@ impl LlmFleet {
                 first_token: s.first_token,
                 input_tokens: Some(s.input_tokens),
                 output_tokens: Some(s.output_tokens),
-                replica: Some(replica),
+                replica: Some(self.first_replica + replica),
                 cache_hit: false,
             });
         }
@@ -710,18 +747,58 @@ impl Model for LlmFleet {
     }
 }
 
-impl Fleet for LlmFleet {
-    fn finish(
-        mut self,
-        mut ending: Ending,
-        queue: EventQueue<Event>,
-        ctl: &RunControl,
-    ) -> ReplicationOutcome {
-        let now = ending.now;
+impl LlmFleet {
+    /// The part of finishing that belongs to each shard alone: counts what `queue` and the
+    /// replicas still hold, judges the queue's growth into `ending`, and closes the
+    /// time-weighted meters at `ending.now`.
+    pub(crate) fn close(&mut self, ending: &mut Ending, queue: EventQueue<Event>) {
         self.tally.counts.in_flight = self.in_flight_at_end(queue);
         if ending.overload.is_none() {
             ending.overload = self.queue_growth_verdict();
         }
+        let in_system = self.tally.in_system.level();
+        self.tally.in_system.set(ending.now, in_system);
+        let paid = self.paid.meter.level();
+        self.paid.meter.set(ending.now, paid);
+    }
+
+    /// Adds `other`, the next shard of the same replication (both closed), whose window
+    /// ends at `end`: recorders and counts add, its replicas and servers follow this fleet's.
+    pub(crate) fn merge(&mut self, other: LlmFleet, end: SimTime) {
+        self.tally.merge(other.tally, end);
+        self.ttft.merge(&other.ttft);
+        self.tpot.merge(&other.tpot);
+        self.sessions.merge(&other.sessions);
+        self.paid.merge(&other.paid, end);
+        if let (Some(day), Some(o)) = (&mut self.day, &other.day) {
+            day.merge(o);
+        }
+        self.replicas.extend(other.replicas);
+        self.n_servers += other.n_servers;
+        self.active += other.active;
+        self.prefix_hits += other.prefix_hits;
+        self.prompt_tokens += other.prompt_tokens;
+    }
+
+    /// Sets the index of this shard's first replica in the whole fleet (request log).
+    pub(crate) fn set_first_replica(&mut self, first: u32) {
+        self.first_replica = first;
+    }
+
+    /// Takes the request log out, to be closed by the caller.
+    pub(crate) fn take_log(&mut self) -> Option<RequestLog> {
+        self.tally.take_log()
+    }
+
+    /// The replicas of this fleet.
+    pub(crate) fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Assembles the metrics of a closed (and possibly merged) fleet whose run ended as
+    /// `ending`.
+    pub(crate) fn summarise(mut self, ending: Ending, ctl: &RunControl) -> ReplicationOutcome {
+        let now = ending.now;
         let window_s = now.since(self.tally.warmup).as_secs_f64().max(0.0);
         let (llm, idle, server_idle) = self.llm_figures(now, window_s);
         let sessions = (self.sessions.rounds > 1).then(|| self.sessions.summary());
@@ -737,6 +814,18 @@ impl Fleet for LlmFleet {
         let m = &mut outcome.metrics;
         (m.llm, m.sessions, m.day) = (Some(llm), sessions, day);
         outcome
+    }
+}
+
+impl Fleet for LlmFleet {
+    fn finish(
+        mut self,
+        mut ending: Ending,
+        queue: EventQueue<Event>,
+        ctl: &RunControl,
+    ) -> ReplicationOutcome {
+        self.close(&mut ending, queue);
+        self.summarise(ending, ctl)
     }
 }
 
@@ -766,6 +855,16 @@ impl PaidRange {
             let (lo, hi) = self.range.unwrap_or((self.level, self.level));
             self.range = Some((lo.min(self.level), hi.max(self.level)));
         }
+    }
+
+    /// Adds another shard's range. Exact while neither level changed (sharded fleets have
+    /// no autoscaler): the levels add.
+    fn merge(&mut self, other: &PaidRange) {
+        self.level += other.level;
+        self.range = match (self.range, other.range) {
+            (Some(a), Some(b)) => Some((a.0 + b.0, a.1 + b.1)),
+            (a, b) => a.or(b),
+        };
     }
 
     fn set(&mut self, now: SimTime, level: u64) {

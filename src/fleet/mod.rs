@@ -5,7 +5,8 @@
 //! Each fleet kind handles its events in one struct ([`queue_server::QueueFleet`],
 //! [`gpu::LlmFleet`], [`disagg::DisaggFleet`] for prefill and decode pools) that implements the engine's [`Model`] and this module's [`Fleet`].
 //! The loop is single-threaded and deterministic: integer time, events in (time, insertion)
-//! order, and every random draw from a named stream of the replication's seed.
+//! order, and every random draw from a named stream of the replication's seed. A replication
+//! with `run.shards` > 1 runs several such loops in parallel and merges them ([`shard`]).
 
 use crate::engine::event_loop;
 use crate::engine::{Ending, EventQueue, Model, SimTime, StopRules};
@@ -19,6 +20,7 @@ pub mod gpu;
 pub mod kv_link;
 pub mod queue_server;
 pub mod replica;
+pub mod shard;
 mod tally;
 pub use crate::metrics::replication::{
     IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome, RequestCounts,
@@ -62,6 +64,9 @@ pub fn run_replication_with(
     ctl: &RunControl,
 ) -> ReplicationOutcome {
     match &scenario.servers.kind {
+        ServerKind::Llm(spec) if scenario.run.shards > 1 => {
+            shard::run_sharded_replication(scenario, spec, replication, ctl)
+        }
         ServerKind::Queue { slots, .. } => {
             run_queue_replication(scenario, *slots, replication, ctl)
         }

@@ -101,6 +101,28 @@ impl Tally {
         self.steady.record(Metric::E2e, arrival, now, now - arrival);
     }
 
+    /// Adds `other`, the tally of another shard of the same replication (meters advanced to
+    /// the shards' own ends, the merged window ending at `end`). Its request log must have
+    /// been closed already.
+    pub fn merge(&mut self, other: Tally, end: SimTime) {
+        let (a, b) = (&mut self.counts, &other.counts);
+        a.arrived += b.arrived;
+        a.completed += b.completed;
+        a.cache_hits += b.cache_hits;
+        a.in_flight += b.in_flight;
+        self.in_system.merge(&other.in_system, end);
+        self.steady.merge(&other.steady);
+        self.e2e.merge(&other.e2e);
+        self.wait.merge(&other.wait);
+        self.service.merge(&other.service);
+        debug_assert!(other.log.is_none(), "a shard's request log is closed first");
+    }
+
+    /// Takes the request log out (a shard closes its own).
+    pub fn take_log(&mut self) -> Option<RequestLog> {
+        self.log.take()
+    }
+
     /// Closes the replication that ended at `ending.now` with the fleet's `figures`, and its
     /// request log (errors go to `ctl`).
     pub fn finish(

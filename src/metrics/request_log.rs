@@ -47,6 +47,24 @@ pub fn replication_log_path(dir: &Path, replication: u32) -> PathBuf {
     dir.join(format!("requests-{replication:06}.csv"))
 }
 
+/// The file of shard `shard`'s rows of a sharded replication, joined into the replication's
+/// file in shard order when the replication ends ([`join_shard_logs`]).
+pub fn shard_log_path(dir: &Path, replication: u32, shard: u32) -> PathBuf {
+    dir.join(format!("requests-{replication:06}-shard-{shard:04}.csv"))
+}
+
+/// Joins the files of shards `0..shards` of `replication` in shard order into the
+/// replication's file, and removes them.
+pub fn join_shard_logs(dir: &Path, replication: u32, shards: u32) -> std::io::Result<()> {
+    let mut out = BufWriter::new(File::create(replication_log_path(dir, replication))?);
+    for shard in 0..shards {
+        let path = shard_log_path(dir, replication, shard);
+        std::io::copy(&mut File::open(&path)?, &mut out)?;
+        std::fs::remove_file(&path)?;
+    }
+    out.flush()
+}
+
 /// A replication's open requests file. Write errors are kept and reported by
 /// [`RequestLog::finish`], so the event loop never stops for them.
 #[derive(Debug)]
@@ -59,7 +77,12 @@ pub struct RequestLog {
 impl RequestLog {
     /// Creates (truncates) the replication's file in `dir`.
     pub fn create(dir: &Path, replication: u32) -> std::io::Result<RequestLog> {
-        let file = File::create(replication_log_path(dir, replication))?;
+        RequestLog::create_at(&replication_log_path(dir, replication), replication)
+    }
+
+    /// Creates (truncates) `path` for rows of replication `replication`.
+    pub fn create_at(path: &Path, replication: u32) -> std::io::Result<RequestLog> {
+        let file = File::create(path)?;
         Ok(RequestLog {
             out: BufWriter::with_capacity(1 << 16, file),
             replication,

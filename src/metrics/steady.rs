@@ -100,6 +100,23 @@ impl SteadyRecorder {
         }
     }
 
+    /// Adds the series of `other`, a recorder of a disjoint part of the same run (a shard)
+    /// over the same window; before [`SteadyRecorder::finish`].
+    pub fn merge(&mut self, other: &SteadyRecorder) {
+        for (w, o) in self.windows.iter_mut().zip(&other.windows) {
+            for (a, b) in w.iter_mut().zip(o) {
+                a.0 += b.0;
+                a.1 += b.1;
+            }
+        }
+        for (h, o) in self.halves.iter_mut().zip(&other.halves) {
+            h[1].merge(&o[1]);
+        }
+        for (a, b) in self.sum_sq.iter_mut().zip(other.sum_sq) {
+            *a += b;
+        }
+    }
+
     /// Completes the first halves from the run's recorders of every measured completion
     /// (`whole[m]`, indexed like [`Metric`]; none for a metric the run does not measure).
     pub fn finish(&mut self, whole: [Option<&LatencyRecorder>; N_METRICS]) {

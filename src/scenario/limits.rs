@@ -20,6 +20,8 @@ pub const MAX_FLEET_REPLICAS: u64 = 1_000_000;
 pub const MAX_CACHE_ENTRIES: u64 = 10_000_000;
 /// Largest overload guard (`run.max_queue`): requests waiting at once.
 pub const MAX_QUEUE: u64 = 10_000_000;
+/// Most shards of one replication (`run.shards`); a shard also needs one server at least.
+pub const MAX_SHARDS: u32 = 1_024;
 /// Most rows of a trace file (`traffic.path`, `fleetsim trace-stats`); the trace reader owns it.
 pub use crate::trace::MAX_TRACE_ROWS;
 /// Most points of one sweep grid (the product of every `--vary` axis).

@@ -31,6 +31,7 @@ pub mod prices;
 pub mod profile;
 pub mod raw;
 pub mod servers;
+pub mod shards;
 pub mod slo;
 pub mod tco;
 pub mod traffic;
@@ -111,10 +112,23 @@ pub struct RunSpec {
     /// requests still in the system are reported as `in_flight`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drain: bool,
+    /// Independent sub-fleets each replication is split into, run in parallel and merged
+    /// (see [`crate::fleet::shard`]). 1 (the default) is one fleet and is left out of the
+    /// resolved scenario, so unsharded results stay byte-identical.
+    #[serde(default = "one_shard", skip_serializing_if = "is_one_shard")]
+    pub shards: u32,
     /// Whether the scenario (or a flag) set `replications`; `plan` chooses its own count
     /// when it did not. Not part of the resolved scenario.
     #[serde(skip)]
     pub replications_set: bool,
+}
+
+fn one_shard() -> u32 {
+    1
+}
+
+fn is_one_shard(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Routing policy.
@@ -326,6 +340,9 @@ pub fn validate_with_access(
     let cost = cost::validate_cost(raw.cost, &cache, &servers, check)?;
     let slo = slo::validate_slo(raw.slo, is_llm, check)?;
     let autoscale = autoscale::validate_autoscale(raw.autoscale, &servers, check)?;
+    shards::check_shards(
+        run.shards, &traffic, &servers, &router, &cache, &autoscale, check,
+    )?;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -385,6 +402,7 @@ fn validate_run(raw: Option<raw::RawRun>, check: Check) -> Result<RunSpec, Scena
         replications: r.replications.unwrap_or(1),
         max_queue: r.max_queue.unwrap_or(DEFAULT_MAX_QUEUE),
         drain: r.drain.unwrap_or(false),
+        shards: r.shards.unwrap_or(1),
         replications_set: r.replications.is_some(),
     };
     check.count(
@@ -393,6 +411,7 @@ fn validate_run(raw: Option<raw::RawRun>, check: Check) -> Result<RunSpec, Scena
         limits::MAX_REPLICATIONS.into(),
     )?;
     check.count("run.max_queue", run.max_queue, limits::MAX_QUEUE)?;
+    check.count("run.shards", run.shards.into(), limits::MAX_SHARDS.into())?;
     Ok(run)
 }
 

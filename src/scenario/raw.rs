@@ -241,6 +241,8 @@ pub struct RawRun {
     pub max_queue: Option<u64>,
     /// Keep simulating after the duration until every request completes (default false).
     pub drain: Option<bool>,
+    /// Independent sub-fleets each replication is split into (default 1: one fleet).
+    pub shards: Option<u32>,
 }
 
 /// `[traffic]` as written.

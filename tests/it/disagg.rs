@@ -542,6 +542,12 @@ count = 1
         e.contains("autoscale") && e.contains("disaggregated"),
         "{e}"
     );
+    // Sharding splits one pool of servers; a split fleet is refused, not half-sharded.
+    let e = err(&["run.shards=2"], LOW_LOAD);
+    assert!(
+        e.contains("run.shards") && e.contains("disaggregated"),
+        "{e}"
+    );
     // Colocated scenarios are unchanged: no section, no pools.
     let c = parse(INTERFERENCE, &[]);
     assert!(c.servers.disagg.is_none());

@@ -18,6 +18,7 @@ mod requests_csv;
 mod scenarios;
 #[cfg(feature = "serve")]
 mod serve;
+mod shards;
 mod steady;
 mod support;
 mod sweep;
