@@ -548,7 +548,7 @@ fn cmd_plan(args: PlanArgs) -> Result<()> {
     resolved.servers.count = outcome.servers;
     if let Some(d) = &outcome.disaggregated {
         // Issue 17: the chosen pools.
-        scenario::disagg::set_pool_counts(&mut resolved, d.prefill_servers, d.decode_servers);
+        resolved.set_pool_counts(d.prefill_servers, d.decode_servers);
     }
     // Replications plan chose, so `fleetsim run` on the file reproduces the chosen summary.
     resolved.run.replications = outcome.replications;

@@ -20,13 +20,15 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{CurvePoint, PlanError, PlanOutcome, judge};
+use super::plan_colocated::{PlanError, judge, plan_colocated};
 use crate::drivers::run::{run_replications, summarize};
 use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED};
+use crate::report::outcome::{
+    AUTO_REPLICATIONS_MAX, AUTO_REPLICATIONS_START, CurvePoint, PlanOutcome,
+};
 use crate::report::outcome::{ColocatedPlan, DisaggPlan, PairPoint};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
-use crate::scenario::disagg::{pool_usd_per_server_hour, set_pool_counts};
 
 struct Entry {
     point: CurvePoint,
@@ -53,7 +55,7 @@ impl Search<'_> {
         }
         if !self.cache.contains_key(&(p, d)) {
             let mut s = self.scenario.clone();
-            set_pool_counts(&mut s, p, d);
+            s.set_pool_counts(p, d);
             let (point, summary) = run_pair(&mut s, self.threads);
             let usd_per_hour = self.cost(p, d);
             self.cache.insert(
@@ -147,7 +149,7 @@ fn cheapest_from(
 fn run_pair(s: &mut Scenario, threads: Option<usize>) -> (CurvePoint, RunSummary) {
     let auto = !s.run.replications_set;
     let mut reps = if auto {
-        super::plan::AUTO_REPLICATIONS_START
+        AUTO_REPLICATIONS_START
     } else {
         s.run.replications
     };
@@ -165,10 +167,10 @@ fn run_pair(s: &mut Scenario, threads: Option<usize>) -> (CurvePoint, RunSummary
             format!("unstable: {detail}")
         });
         let point = judge(s.servers.count, reps, &s.slo, Some(&summary), unstable);
-        if !auto || reps >= super::plan::AUTO_REPLICATIONS_MAX || !point.undecided() {
+        if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
             return (point, summary);
         }
-        let more = (reps * 2).min(super::plan::AUTO_REPLICATIONS_MAX);
+        let more = (reps * 2).min(AUTO_REPLICATIONS_MAX);
         outcomes.extend(run_replications(s, reps..more, threads, &UNCONTROLLED));
         reps = more;
     }
@@ -184,7 +186,7 @@ fn colocated_plan(
     let mut coloc = scenario.clone();
     coloc.servers.disagg = None;
     coloc.servers.count = servers;
-    match super::plan::plan_bounded(&coloc, threads, servers_max) {
+    match plan_colocated(&coloc, threads, servers_max) {
         Ok(o) => ColocatedPlan {
             servers: Some(o.servers),
             cost_per_request_usd: o.cost_per_request_usd,
@@ -273,8 +275,8 @@ pub fn plan_disagg(
         scenario,
         threads,
         price: (
-            pool_usd_per_server_hour(scenario, &split.prefill.spec),
-            pool_usd_per_server_hour(scenario, &split.decode.spec),
+            scenario.pool_usd_per_server_hour(&split.prefill.spec),
+            scenario.pool_usd_per_server_hour(&split.decode.spec),
         ),
         cache: BTreeMap::new(),
     };

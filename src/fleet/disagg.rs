@@ -41,7 +41,7 @@ use crate::metrics::disagg::{DisaggMetrics, PoolMetrics};
 use crate::metrics::replication::{LlmMetrics, ReplicationOutcome};
 use crate::metrics::request_log::RequestRow;
 use crate::router::{Loads, Router, prefix_affinity};
-use crate::scenario::disagg::{DisaggSpec, pool_usd_per_server_hour};
+use crate::scenario::disagg::DisaggSpec;
 use crate::scenario::{LlmServerSpec, RouterPolicy, Scenario};
 use crate::timing::{CachedStepCosts, Deployment};
 use crate::workload::{Request, Workload};
@@ -200,8 +200,8 @@ impl PoolPrices {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         let top_price = scenario.cost.cloud_usd_per_server_hour;
         let (price_p, price_d) = (
-            pool_usd_per_server_hour(scenario, &split.prefill.spec),
-            pool_usd_per_server_hour(scenario, &split.decode.spec),
+            scenario.pool_usd_per_server_hour(&split.prefill.spec),
+            scenario.pool_usd_per_server_hour(&split.decode.spec),
         );
         // Their sum when the pools have the same GPUs.
         let weight = |price: f64| {

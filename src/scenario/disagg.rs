@@ -23,11 +23,11 @@
 //! `[servers]`. `servers.count` becomes the sum of the pools' counts (if given, it must equal
 //! it). The decode pool keeps no prefix cache (its KV arrives over the link).
 
-use serde::{Deserialize, Serialize};
-
 use super::check::Check;
+pub use super::raw::{RawKvTransfer, ServersMode};
 use super::raw::{RawServers, ServerKindName};
-use super::servers::{LlmServerSpec, validate_llm_keys};
+use super::servers::validate_llm_keys;
+pub use super::servers::{DisaggSpec, KvTransferSpec, PoolSpec};
 use super::{RequestSpec, ScenarioError};
 use crate::timing::Model;
 
@@ -36,101 +36,6 @@ use crate::timing::Model;
 pub const DEFAULT_KV_BANDWIDTH_BYTES_PER_S: f64 = 50e9;
 /// Default fixed latency per transfer, seconds (an RDMA setup and completion round trip).
 pub const DEFAULT_KV_LATENCY_S: f64 = 0.0005;
-
-/// How the servers of an LLM fleet share the work.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServersMode {
-    /// Every replica prefills and decodes (the default).
-    #[default]
-    Colocated,
-    /// Prefill and decode run on separate pools joined by a KV link.
-    Disaggregated,
-}
-
-/// `[servers.kv_transfer]` as written.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKvTransfer {
-    /// Link bandwidth per prefill server, bytes/s (`inf` for an ideal link).
-    pub bandwidth_bytes_per_s: Option<f64>,
-    /// Fixed latency per transfer, seconds.
-    pub latency_s: Option<f64>,
-    /// Whether the transfer streams layer by layer under the prefill.
-    pub overlap: Option<bool>,
-}
-
-/// The validated KV link.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KvTransferSpec {
-    /// Link bandwidth per prefill server, bytes/s (may be infinite).
-    pub bandwidth_bytes_per_s: f64,
-    /// Fixed latency per transfer, seconds (pipelined: it does not occupy the link).
-    pub latency_s: f64,
-    /// The KV streams layer by layer while the prompt is prefilled: only the last layer's
-    /// share (and any link queue) remains after the prefill ends.
-    pub overlap: bool,
-}
-
-/// One validated pool: its server count and its server spec.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PoolSpec {
-    /// Servers in the pool.
-    pub count: u32,
-    /// What each server is.
-    #[serde(flatten)]
-    pub spec: LlmServerSpec,
-}
-
-/// A disaggregated fleet: the two pools and the link.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DisaggSpec {
-    /// Always [`ServersMode::Disaggregated`] (written so the resolved scenario re-reads).
-    pub mode: ServersMode,
-    /// The prefill pool.
-    pub prefill: PoolSpec,
-    /// The decode pool.
-    pub decode: PoolSpec,
-    /// The KV link.
-    pub kv_transfer: KvTransferSpec,
-}
-
-impl DisaggSpec {
-    /// Servers of both pools.
-    pub fn total_servers(&self) -> u32 {
-        self.prefill.count.saturating_add(self.decode.count)
-    }
-}
-
-/// Sets the pools' counts of a disaggregated scenario (and `servers.count`, their sum).
-pub fn set_pool_counts(s: &mut super::Scenario, prefill: u32, decode: u32) {
-    if let Some(d) = s.servers.disagg.as_deref_mut() {
-        d.prefill.count = prefill;
-        d.decode.count = decode;
-        s.servers.count = d.total_servers();
-    }
-}
-
-/// Cloud price of one server of `pool`, USD per hour: the scenario's `[servers]` price when
-/// the pool has the same GPUs, else the default preset's per-GPU price for its GPU type.
-pub fn pool_usd_per_server_hour(s: &super::Scenario, pool: &LlmServerSpec) -> f64 {
-    let c = &s.cost;
-    if let super::ServerKind::Llm(top) = &s.servers.kind
-        && top.hardware.eq_ignore_ascii_case(&pool.hardware)
-    {
-        if top.gpus_per_server == pool.gpus_per_server {
-            return c.cloud_usd_per_server_hour;
-        }
-        return c.cloud_usd_per_server_hour / f64::from(top.gpus_per_server.max(1))
-            * f64::from(pool.gpus_per_server);
-    }
-    let hw = pool.hardware.to_ascii_lowercase();
-    super::prices::price_preset(super::prices::default_price_preset(Some(&hw)))
-        .map_or(c.cloud_usd_per_server_hour, |p| {
-            p.usd_per_gpu_hour() * f64::from(pool.gpus_per_server)
-        })
-}
 
 /// Before `servers.count` is checked: in disaggregated mode it is the pools' sum (and must
 /// equal it if given). Errors name the key.

@@ -113,7 +113,7 @@ pub struct RunSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drain: bool,
     /// Independent sub-fleets each replication is split into, run in parallel and merged
-    /// (see [`crate::fleet::shard`]). 1 (the default) is one fleet and is left out of the
+    /// (see the fleet's `shard` module). 1 (the default) is one fleet and is left out of the
     /// resolved scenario, so unsharded results stay byte-identical.
     #[serde(default = "one_shard", skip_serializing_if = "is_one_shard")]
     pub shards: u32,
@@ -331,6 +331,7 @@ pub fn validate_with_access(
         raw.request,
         raw.autoscale.as_ref(),
         traffic.records().map(|r| r.as_ref()),
+        disagg::validate,
         check,
     )?;
     let servers = fleet.servers;
@@ -495,5 +496,37 @@ impl Scenario {
     /// The path-like label used in messages for a scenario that came from no file.
     pub fn inline_path() -> PathBuf {
         PathBuf::from("<inline scenario>")
+    }
+}
+
+/// Disaggregated fleets (`servers.mode = "disaggregated"`, validated in [`disagg`]).
+impl Scenario {
+    /// Sets the pools' counts of a disaggregated scenario (and `servers.count`, their sum).
+    pub fn set_pool_counts(&mut self, prefill: u32, decode: u32) {
+        if let Some(d) = self.servers.disagg.as_deref_mut() {
+            d.prefill.count = prefill;
+            d.decode.count = decode;
+            self.servers.count = d.total_servers();
+        }
+    }
+
+    /// Cloud price of one server of `pool`, USD per hour: the scenario's `[servers]` price when
+    /// the pool has the same GPUs, else the default preset's per-GPU price for its GPU type.
+    pub fn pool_usd_per_server_hour(&self, pool: &LlmServerSpec) -> f64 {
+        let c = &self.cost;
+        if let ServerKind::Llm(top) = &self.servers.kind
+            && top.hardware.eq_ignore_ascii_case(&pool.hardware)
+        {
+            if top.gpus_per_server == pool.gpus_per_server {
+                return c.cloud_usd_per_server_hour;
+            }
+            return c.cloud_usd_per_server_hour / f64::from(top.gpus_per_server.max(1))
+                * f64::from(pool.gpus_per_server);
+        }
+        let hw = pool.hardware.to_ascii_lowercase();
+        prices::price_preset(prices::default_price_preset(Some(&hw)))
+            .map_or(c.cloud_usd_per_server_hour, |p| {
+                p.usd_per_gpu_hour() * f64::from(pool.gpus_per_server)
+            })
     }
 }

@@ -1,7 +1,7 @@
 //! The scenario file exactly as written: optional keys, no defaults yet. serde rejects unknown
 //! keys and wrong types here, with the line number; [`super::validate`] checks the values.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ArrivalKind, Batching, DistSpec, RouterPolicy};
 
@@ -338,13 +338,13 @@ pub struct RawServers {
     pub step_time_scale: Option<f64>,
     // --- issue 17 (prefill/decode disaggregation), validated in `super::disagg` ---
     /// `llm`: `colocated` (default) or `disaggregated`.
-    pub mode: Option<super::disagg::ServersMode>,
+    pub mode: Option<ServersMode>,
     /// `mode = "disaggregated"`: the prefill pool (`[servers]` keys; unset ones inherited).
     pub prefill: Option<Box<RawServers>>,
     /// `mode = "disaggregated"`: the decode pool (`[servers]` keys; unset ones inherited).
     pub decode: Option<Box<RawServers>>,
     /// `mode = "disaggregated"`: the KV transfer link.
-    pub kv_transfer: Option<super::disagg::RawKvTransfer>,
+    pub kv_transfer: Option<RawKvTransfer>,
 }
 
 /// The server models a scenario can name.
@@ -415,4 +415,27 @@ pub struct RawAutoscale {
     pub scale_in_cooldown_s: Option<f64>,
     /// Seconds between evaluations (default 60).
     pub interval_s: Option<f64>,
+}
+
+/// How the servers of an LLM fleet share the work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServersMode {
+    /// Every replica prefills and decodes (the default).
+    #[default]
+    Colocated,
+    /// Prefill and decode run on separate pools joined by a KV link.
+    Disaggregated,
+}
+
+/// `[servers.kv_transfer]` as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKvTransfer {
+    /// Link bandwidth per prefill server, bytes/s (`inf` for an ideal link).
+    pub bandwidth_bytes_per_s: Option<f64>,
+    /// Fixed latency per transfer, seconds.
+    pub latency_s: Option<f64>,
+    /// Whether the transfer streams layer by layer under the prefill.
+    pub overlap: Option<bool>,
 }

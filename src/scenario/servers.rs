@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::check::Check;
 use super::model::{validate_model, validate_request_or_trace};
-use super::raw::{RawAutoscale, RawModel, RawRequest, RawServers, RawStack, ServerKindName};
+use super::raw::{
+    RawAutoscale, RawModel, RawRequest, RawServers, RawStack, ServerKindName, ServersMode,
+};
 use super::{DistSpec, RequestSpec, ScenarioError, limits};
 use crate::timing::deployment::ALLOWED_TP;
 use crate::timing::{
@@ -37,7 +39,7 @@ pub struct ServersSpec {
     /// Issue 17: `mode = "disaggregated"`, its prefill and decode pools and KV link (`count`
     /// is then both pools' servers, and `kind` the colocated fleet `plan` compares with).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
-    pub disagg: Option<Box<super::disagg::DisaggSpec>>,
+    pub disagg: Option<Box<DisaggSpec>>,
 }
 
 /// What a server is. One per scenario, so the LLM variant's size (its stack profile) costs
@@ -69,6 +71,11 @@ pub struct ValidatedServers {
     pub request: Option<RequestSpec>,
 }
 
+/// Validates a split fleet's pools from `[servers]` (none unless `mode = "disaggregated"`):
+/// `super::disagg::validate`, passed in so that this module need not know the split.
+pub type SplitPools =
+    fn(&RawServers, &Model, &RequestSpec, Check) -> Result<Option<DisaggSpec>, ScenarioError>;
+
 /// Validates `[servers]` and, for LLM servers, `[model]` and `[request]` (a replayed trace's
 /// `records` stand in for a missing `[request]`); `autoscale` bounds the largest fleet.
 pub fn validate_servers(
@@ -77,6 +84,7 @@ pub fn validate_servers(
     request: Option<RawRequest>,
     autoscale: Option<&RawAutoscale>,
     records: Option<&Vec<TraceRecord>>,
+    split_pools: SplitPools,
     check: Check,
 ) -> Result<ValidatedServers, ScenarioError> {
     let count = rs.count;
@@ -85,7 +93,7 @@ pub fn validate_servers(
         check.absent(model.is_some(), "model", only_llm)?;
         check.absent(request.is_some(), "request", only_llm)?;
         check.absent(
-            rs.mode == Some(super::disagg::ServersMode::Disaggregated),
+            rs.mode == Some(ServersMode::Disaggregated),
             "servers.mode",
             "disaggregated applies to kind = \"llm\" servers",
         )?;
@@ -104,7 +112,7 @@ pub fn validate_servers(
     let request = validate_request_or_trace(request, records, check)?;
     check_fits_kv(&spec, &model, &request, check)?;
     // Issue 17: the prefill and decode pools, if the fleet is split.
-    let split = super::disagg::validate(&rs, &model, &request, check)?;
+    let split = split_pools(&rs, &model, &request, check)?;
     check.absent(
         split.is_some() && autoscale.is_some(),
         "autoscale",
@@ -574,4 +582,47 @@ pub fn check_fits_kv(
         ));
     }
     Ok(())
+}
+
+/// The validated KV link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvTransferSpec {
+    /// Link bandwidth per prefill server, bytes/s (may be infinite).
+    pub bandwidth_bytes_per_s: f64,
+    /// Fixed latency per transfer, seconds (pipelined: it does not occupy the link).
+    pub latency_s: f64,
+    /// The KV streams layer by layer while the prompt is prefilled: only the last layer's
+    /// share (and any link queue) remains after the prefill ends.
+    pub overlap: bool,
+}
+
+/// One validated pool: its server count and its server spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolSpec {
+    /// Servers in the pool.
+    pub count: u32,
+    /// What each server is.
+    #[serde(flatten)]
+    pub spec: LlmServerSpec,
+}
+
+/// A disaggregated fleet: the two pools and the link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DisaggSpec {
+    /// Always [`ServersMode::Disaggregated`] (written so the resolved scenario re-reads).
+    pub mode: ServersMode,
+    /// The prefill pool.
+    pub prefill: PoolSpec,
+    /// The decode pool.
+    pub decode: PoolSpec,
+    /// The KV link.
+    pub kv_transfer: KvTransferSpec,
+}
+
+impl DisaggSpec {
+    /// Servers of both pools.
+    pub fn total_servers(&self) -> u32 {
+        self.prefill.count.saturating_add(self.decode.count)
+    }
 }

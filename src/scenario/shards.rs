@@ -1,6 +1,6 @@
 //! `run.shards`: which scenarios can be split into independent sub-fleets.
 //!
-//! A shard is a fleet of its own with its own arrival stream (see [`crate::fleet::shard`]),
+//! A shard is a fleet of its own with its own arrival stream (see the fleet's `shard` module),
 //! so only what needs no state shared across the whole fleet can be sharded: LLM servers,
 //! Poisson or diurnal arrivals, routers that choose among their own shard's replicas
 //! (random, round-robin, least-outstanding, power-of-two), and a response cache with no

@@ -412,7 +412,7 @@ fn plan_finds_the_cheapest_pair_and_reports_the_colocated_plan() {
     // Checked by independent runs: the answer passes, one server fewer in either pool fails.
     let judge = |p: u32, d: u32| {
         let mut t = s.clone();
-        scenario::disagg::set_pool_counts(&mut t, p, d);
+        t.set_pool_counts(p, d);
         let sum = run(&t, None).summary;
         sum.stable
             && t.slo.iter().all(|x| {
