@@ -447,6 +447,9 @@ impl DisaggFleet {
             // replica's admission time is its own.
             seq.first_token = Some(tr.arrives);
             seq.admitted = None;
+            // The decode replica keeps no prefix cache: the whole prompt's KV, cached on the
+            // prefill side or not, lands in its memory and counts against its KV room.
+            seq.cached = 0;
             let d = self.committed.argmin();
             self.committed.add(d, seq.input_tokens as usize + 1);
             // A transfer counts as waiting until it lands, so a link that cannot keep up

@@ -570,3 +570,27 @@ fn a_link_that_cannot_keep_up_makes_the_run_unstable() {
     assert!(!summary.stable, "{:?}", summary.overload);
     assert!(split_of(&summary).link_utilization > 0.95);
 }
+
+#[test]
+fn a_prefix_cached_prompt_still_fills_the_decode_replicas_kv() {
+    // 1,536 of the 2,048 prompt tokens are a shared system prompt, cached on the prefill
+    // pool. The decode pool keeps no prefix cache: the whole prompt's KV lands in its memory,
+    // so its KV occupancy must match the run without a prefix cache (one request at a time:
+    // the same tokens resident for the same decode time), not the uncached part alone.
+    let sets = [
+        "request.system_prompt_tokens=1536",
+        "request.input_tokens=512",
+    ];
+    let plain = run(&parse(LOW_LOAD, &sets), None).summary;
+    let mut cached_sets = sets.to_vec();
+    cached_sets.push("servers.prefill.prefix_cache=true");
+    let cached = run(&parse(LOW_LOAD, &cached_sets), None).summary;
+    let (p, c) = (split_of(&plain), split_of(&cached));
+    assert!(p.decode.kv_occupancy > 0.0, "{:?}", p.decode);
+    within(
+        c.decode.kv_occupancy,
+        p.decode.kv_occupancy,
+        0.05,
+        "decode KV occupancy with a prefill-side prefix cache",
+    );
+}
