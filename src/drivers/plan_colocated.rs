@@ -420,35 +420,10 @@ impl<'a> Search<'a> {
     /// Runs one count, adding replications while its verdict is undecided (when `plan`
     /// chooses the replications).
     fn run_count(&self, s: &mut Scenario) -> Entry {
-        let auto = !s.run.replications_set;
-        let mut reps = if auto {
-            AUTO_REPLICATIONS_START
-        } else {
-            s.run.replications
-        };
-        let mut outcomes: Vec<ReplicationOutcome> =
-            run_replications(s, 0..reps, self.threads, &UNCONTROLLED);
-        loop {
-            s.run.replications = reps;
-            let summary = summarize(s, &outcomes);
-            let unstable = (!summary.stable).then(|| {
-                let detail = summary
-                    .overload
-                    .as_ref()
-                    .and_then(|a| a.first())
-                    .map_or("queue grew without bound", String::as_str);
-                format!("unstable: {detail}")
-            });
-            let point = judge(s.servers.count, reps, &s.slo, Some(&summary), unstable);
-            if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
-                return Entry {
-                    point,
-                    summary: Some(summary),
-                };
-            }
-            let more = (reps * 2).min(AUTO_REPLICATIONS_MAX);
-            outcomes.extend(run_replications(s, reps..more, self.threads, &UNCONTROLLED));
-            reps = more;
+        let (point, summary) = run_judged(s, self.threads);
+        Entry {
+            point,
+            summary: Some(summary),
         }
     }
 
@@ -518,6 +493,39 @@ impl<'a> Search<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// Runs `s` at its server count and judges it against its targets, adding replications
+/// (3, 6, 12, 24, reusing those already run) while the verdict is undecided when `plan`
+/// chooses them; shared by the one-count and the two-pool searches.
+pub(crate) fn run_judged(s: &mut Scenario, threads: Option<usize>) -> (CurvePoint, RunSummary) {
+    let auto = !s.run.replications_set;
+    let mut reps = if auto {
+        AUTO_REPLICATIONS_START
+    } else {
+        s.run.replications
+    };
+    let mut outcomes: Vec<ReplicationOutcome> =
+        run_replications(s, 0..reps, threads, &UNCONTROLLED);
+    loop {
+        s.run.replications = reps;
+        let summary = summarize(s, &outcomes);
+        let unstable = (!summary.stable).then(|| {
+            let detail = summary
+                .overload
+                .as_ref()
+                .and_then(|a| a.first())
+                .map_or("queue grew without bound", String::as_str);
+            format!("unstable: {detail}")
+        });
+        let point = judge(s.servers.count, reps, &s.slo, Some(&summary), unstable);
+        if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
+            return (point, summary);
+        }
+        let more = (reps * 2).min(AUTO_REPLICATIONS_MAX);
+        outcomes.extend(run_replications(s, reps..more, threads, &UNCONTROLLED));
+        reps = more;
     }
 }
 

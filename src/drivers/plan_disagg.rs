@@ -20,13 +20,8 @@
 
 use std::collections::BTreeMap;
 
-use super::plan_colocated::{PlanError, judge, plan_colocated};
-use crate::drivers::run::{run_replications, summarize};
-use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED};
-use crate::report::outcome::{
-    AUTO_REPLICATIONS_MAX, AUTO_REPLICATIONS_START, CurvePoint, PlanOutcome,
-};
-use crate::report::outcome::{ColocatedPlan, DisaggPlan, PairPoint};
+use super::plan_colocated::{PlanError, plan_colocated, run_judged};
+use crate::report::outcome::{ColocatedPlan, CurvePoint, DisaggPlan, PairPoint, PlanOutcome};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
@@ -56,7 +51,7 @@ impl Search<'_> {
         if !self.cache.contains_key(&(p, d)) {
             let mut s = self.scenario.clone();
             s.set_pool_counts(p, d);
-            let (point, summary) = run_pair(&mut s, self.threads);
+            let (point, summary) = run_judged(&mut s, self.threads);
             let usd_per_hour = self.cost(p, d);
             self.cache.insert(
                 (p, d),
@@ -143,37 +138,6 @@ fn cheapest_from(
         }
     }
     best
-}
-
-/// Runs one pair, adding replications while its verdict is undecided (as `plan` does).
-fn run_pair(s: &mut Scenario, threads: Option<usize>) -> (CurvePoint, RunSummary) {
-    let auto = !s.run.replications_set;
-    let mut reps = if auto {
-        AUTO_REPLICATIONS_START
-    } else {
-        s.run.replications
-    };
-    let mut outcomes: Vec<ReplicationOutcome> =
-        run_replications(s, 0..reps, threads, &UNCONTROLLED);
-    loop {
-        s.run.replications = reps;
-        let summary = summarize(s, &outcomes);
-        let unstable = (!summary.stable).then(|| {
-            let detail = summary
-                .overload
-                .as_ref()
-                .and_then(|a| a.first())
-                .map_or("queue grew without bound", String::as_str);
-            format!("unstable: {detail}")
-        });
-        let point = judge(s.servers.count, reps, &s.slo, Some(&summary), unstable);
-        if !auto || reps >= AUTO_REPLICATIONS_MAX || !point.undecided() {
-            return (point, summary);
-        }
-        let more = (reps * 2).min(AUTO_REPLICATIONS_MAX);
-        outcomes.extend(run_replications(s, reps..more, threads, &UNCONTROLLED));
-        reps = more;
-    }
 }
 
 /// The colocated `[servers]` plan for the same traffic, searched from `servers`.

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use crate::cache::ResponseCache;
 use crate::engine::rng::replication_seed;
 use crate::engine::{Ending, EventQueue, Flow, Model, SimDuration, SimTime};
-use crate::fleet::gpu::{SessionRecorder, batch_limits, record_steady, tpot};
+use crate::fleet::gpu::{LlmRequestFigures, SessionRecorder, batch_limits, record_steady};
 use crate::fleet::kv_link::KvLink;
 use crate::fleet::replica::{BatchLimits, Finished, Replica, Seq, chain_of};
 use crate::fleet::tally::{FleetFigures, Tally};
@@ -39,7 +39,6 @@ use crate::fleet::{Fleet, RunControl};
 use crate::metrics::LatencyRecorder;
 use crate::metrics::disagg::{DisaggMetrics, PoolMetrics};
 use crate::metrics::replication::{LlmMetrics, ReplicationOutcome};
-use crate::metrics::request_log::RequestRow;
 use crate::router::{Loads, Router, prefix_affinity};
 use crate::scenario::disagg::DisaggSpec;
 use crate::scenario::{LlmServerSpec, RouterPolicy, Scenario};
@@ -549,32 +548,13 @@ impl DisaggFleet {
 
     /// Latencies, the request log row and prefix-cache figures of a measured request.
     fn record_measured(&mut self, slot: u32, f: &Finished) {
-        let s = &f.seq;
-        let t = &mut self.tally;
-        t.counts.completed += 1;
-        let admitted = s.admitted.unwrap_or(f.at);
-        let first = s.first_token.unwrap_or(f.at);
-        t.e2e.record(f.at - s.arrival);
-        t.wait.record(admitted - s.arrival);
-        t.service.record(f.at - admitted);
-        self.ttft.record(first - s.arrival);
-        if let Some(per) = tpot(s, first, f.at) {
-            self.tpot.record(per);
-        }
-        if let Some(log) = &mut t.log {
-            log.row(&RequestRow {
-                arrival: s.arrival,
-                done: f.at,
-                started: s.admitted,
-                first_token: s.first_token,
-                input_tokens: Some(s.input_tokens),
-                output_tokens: Some(s.output_tokens),
-                replica: Some(slot),
-                cache_hit: false,
-            });
-        }
-        self.prefix_hits += u64::from(s.first_cached.unwrap_or(0));
-        self.prompt_tokens += u64::from(s.input_tokens);
+        let figures = LlmRequestFigures {
+            ttft: &mut self.ttft,
+            tpot: &mut self.tpot,
+            prefix_hits: &mut self.prefix_hits,
+            prompt_tokens: &mut self.prompt_tokens,
+        };
+        figures.record(&mut self.tally, slot, f);
     }
 
     /// Measured requests still in the system: in the cache, on a link or in a replica.

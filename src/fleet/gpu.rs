@@ -160,6 +160,48 @@ pub(crate) fn tpot(s: &Seq, first: SimTime, at: SimTime) -> Option<SimDuration> 
     })
 }
 
+/// The LLM-only recorders a measured request feeds besides the shared tally (both the
+/// colocated and the disaggregated fleet keep them).
+pub(crate) struct LlmRequestFigures<'a> {
+    pub(crate) ttft: &'a mut LatencyRecorder,
+    pub(crate) tpot: &'a mut LatencyRecorder,
+    pub(crate) prefix_hits: &'a mut u64,
+    pub(crate) prompt_tokens: &'a mut u64,
+}
+
+impl LlmRequestFigures<'_> {
+    /// Records measured request `f`, served by `replica` (whole-fleet numbering): counts,
+    /// latencies, its request-log row and its prefix-cache figures.
+    #[inline(always)]
+    pub(crate) fn record(self, t: &mut Tally, replica: u32, f: &Finished) {
+        let s = &f.seq;
+        t.counts.completed += 1;
+        let admitted = s.admitted.unwrap_or(f.at);
+        let first = s.first_token.unwrap_or(f.at);
+        t.e2e.record(f.at - s.arrival);
+        t.wait.record(admitted - s.arrival);
+        t.service.record(f.at - admitted);
+        self.ttft.record(first - s.arrival);
+        if let Some(per) = tpot(s, first, f.at) {
+            self.tpot.record(per);
+        }
+        if let Some(log) = &mut t.log {
+            log.row(&RequestRow {
+                arrival: s.arrival,
+                done: f.at,
+                started: s.admitted,
+                first_token: s.first_token,
+                input_tokens: Some(s.input_tokens),
+                output_tokens: Some(s.output_tokens),
+                replica: Some(replica),
+                cache_hit: false,
+            });
+        }
+        *self.prefix_hits += u64::from(s.first_cached.unwrap_or(0));
+        *self.prompt_tokens += u64::from(s.input_tokens);
+    }
+}
+
 /// Adds a finished request (measured or not) to the steady-state series.
 #[inline]
 pub(crate) fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
@@ -596,32 +638,13 @@ impl LlmFleet {
     /// Latencies, the request log row and prefix-cache figures of a measured request.
     #[inline(always)]
     fn record_measured(&mut self, replica: u32, f: &Finished) {
-        let s = &f.seq;
-        let t = &mut self.tally;
-        t.counts.completed += 1;
-        let admitted = s.admitted.unwrap_or(f.at);
-        let first = s.first_token.unwrap_or(f.at);
-        t.e2e.record(f.at - s.arrival);
-        t.wait.record(admitted - s.arrival);
-        t.service.record(f.at - admitted);
-        self.ttft.record(first - s.arrival);
-        if let Some(per) = tpot(s, first, f.at) {
-            self.tpot.record(per);
-        }
-        if let Some(log) = &mut t.log {
-            log.row(&RequestRow {
-                arrival: s.arrival,
-                done: f.at,
-                started: s.admitted,
-                first_token: s.first_token,
-                input_tokens: Some(s.input_tokens),
-                output_tokens: Some(s.output_tokens),
-                replica: Some(self.first_replica + replica),
-                cache_hit: false,
-            });
-        }
-        self.prefix_hits += u64::from(s.first_cached.unwrap_or(0));
-        self.prompt_tokens += u64::from(s.input_tokens);
+        let figures = LlmRequestFigures {
+            ttft: &mut self.ttft,
+            tpot: &mut self.tpot,
+            prefix_hits: &mut self.prefix_hits,
+            prompt_tokens: &mut self.prompt_tokens,
+        };
+        figures.record(&mut self.tally, self.first_replica + replica, f);
     }
 
     /// Measured requests still in the system: answers in the cache and every request at a
