@@ -14,6 +14,7 @@ use crate::fleet::queue_server::QueueFleet;
 use crate::scenario::{Scenario, ServerKind};
 
 pub mod autoscale;
+mod batch;
 pub mod control;
 pub mod disagg;
 pub mod gpu;

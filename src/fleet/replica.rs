@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 /// The batching mode is a scenario setting (`servers.batching`).
 pub use crate::scenario::Batching;
 
+use super::batch::{Batch, Hot};
 use crate::engine::time::round_to_u64;
 use crate::engine::{SimDuration, SimTime};
 use crate::timing::{StepCosts, StepShape, ToStepCosts};
@@ -215,52 +216,20 @@ impl Run {
     }
 }
 
-/// What the scheduler reads and writes of a running sequence, in 32 bytes: passes over the
-/// batch touch a few cache lines instead of whole [`Seq`]s, and a leaving sequence shifts only
-/// these. The full record stays put in [`Replica`]'s `parked` slab from arrival to departure
-/// (its token counters there are stale while the sequence runs).
-#[derive(Clone, Copy, Debug)]
-struct Hot {
-    input_tokens: u32,
-    output_tokens: u32,
-    prefilled: u32,
-    generated: u32,
-    pending_chunk: u32,
-    cached: u32,
-    /// The sequence's index in `Replica::parked`.
-    slot: u32,
-    /// Whether it was ever admitted (its record's `admitted` is set).
-    admitted: bool,
-    /// Whether its first token appeared (its record's `first_token` is set).
-    first_token: bool,
-}
-
 impl Hot {
-    /// Tokens whose KV must be present before decoding continues.
-    #[inline]
-    fn prompt_len(&self) -> u32 {
-        self.input_tokens + self.generated
-    }
-
-    /// Whether the whole prompt's KV is computed (the sequence decodes).
-    #[inline]
-    fn decoding(&self) -> bool {
-        self.prefilled >= self.prompt_len()
-    }
-
     /// `seq`'s counters, its full record kept at `slot`.
     fn of(seq: &Seq, slot: u32) -> Hot {
-        Hot {
-            input_tokens: seq.input_tokens,
-            output_tokens: seq.output_tokens,
-            prefilled: seq.prefilled,
-            generated: seq.generated,
-            pending_chunk: seq.pending_chunk,
-            cached: seq.cached,
+        Hot::new(
+            seq.input_tokens,
+            seq.output_tokens,
+            seq.prefilled,
+            seq.generated,
+            seq.pending_chunk,
+            seq.cached,
             slot,
-            admitted: seq.admitted.is_some(),
-            first_token: seq.first_token.is_some(),
-        }
+            seq.admitted.is_some(),
+            seq.first_token.is_some(),
+        )
     }
 
     /// Copies the counters back into the full record.
@@ -328,17 +297,14 @@ pub struct Replica {
     /// The queue, oldest first: slots in `parked`, whose records are up to date (4 bytes a
     /// queued request: queues grow long under overload).
     waiting: VecDeque<u32>,
-    /// The batch in admission order (the order steps serve it in).
-    running: Vec<Hot>,
+    /// The batch in admission order (the order steps serve it in): decoding sequences on a
+    /// shared token clock, prefilling ones apart (see [`super::batch`]).
+    batch: Batch,
     /// The full records of the queue and the batch.
     parked: Parked,
-    /// Sequences of the batch still prefilling (the others decode).
-    prefilling: usize,
     /// Σ `cached` over the batch: with `kv_used_tokens` (Σ `prefilled - cached`), the batch's
     /// total context without a pass over it.
     cached_sum: u64,
-    /// The fewest output tokens any batch sequence has left, if known (`None`: recount).
-    min_left: Option<u32>,
     kv_used_tokens: u64,
     run: Option<Run>,
     /// Static batching: the current batch is closed to newcomers.
@@ -367,11 +333,9 @@ impl Replica {
         Replica {
             limits,
             waiting: VecDeque::new(),
-            running: Vec::new(),
+            batch: Batch::default(),
             parked: Parked::default(),
-            prefilling: 0,
             cached_sum: 0,
-            min_left: None,
             kv_used_tokens: 0,
             run: None,
             batch_closed: false,
@@ -388,7 +352,7 @@ impl Replica {
 
     /// Requests here: running or waiting.
     pub fn outstanding(&self) -> usize {
-        self.running.len() + self.waiting.len()
+        self.batch.len() + self.waiting.len()
     }
 
     /// Requests waiting for a batch place.
@@ -403,7 +367,7 @@ impl Replica {
 
     /// Sequences in the current batch.
     pub fn batch_len(&self) -> usize {
-        self.running.len()
+        self.batch.len()
     }
 
     /// KV tokens held now.
@@ -411,10 +375,10 @@ impl Replica {
         self.kv_used_tokens
     }
 
-    /// Every request still here, running then waiting (for in-flight counts at the end of a
-    /// run): copies, with their counters up to date.
+    /// Every request still here, running (decoding ones first) then waiting (for in-flight
+    /// counts at the end of a run): copies, with their counters up to date.
     pub fn all_seqs(&self) -> impl Iterator<Item = Seq> + '_ {
-        let running = self.running.iter().map(|h| {
+        let running = self.batch.iter().map(|h| {
             let mut seq = self.parked.get(h.slot).clone();
             h.write_back(&mut seq);
             seq
@@ -438,7 +402,7 @@ impl Replica {
         let run = self.run.as_mut()?;
         if self.batch_closed
             || self.limits.batching == Batching::Static
-            || self.running.len() >= self.limits.max_batch as usize
+            || self.batch.len() >= self.limits.max_batch as usize
         {
             return None;
         }
@@ -486,62 +450,30 @@ impl Replica {
             return;
         };
         let costs = &*model.step_costs_cow();
-        // Every sequence of a decode run appends `k` tokens (none joined or left meanwhile).
-        let mut k = 0;
         if run.decode_only {
+            // Every sequence of a decode run appends `k` tokens (none joined or left
+            // meanwhile): one clock tick for the whole batch.
             self.account_decode(&run, costs);
-            k = run.steps as u32;
-            self.kv_used_tokens += u64::from(k) * self.running.len() as u64;
+            self.kv_used_tokens += run.steps * self.batch.len() as u64;
+            self.batch.advance(run.steps);
         } else {
             self.account_mixed(&run, costs);
             self.apply_mixed(now);
         }
-        let none_leave = |&left: &u32| run.decode_only && k < left && !self.running.is_empty();
-        if let Some(left) = self.min_left.filter(none_leave) {
-            // Nobody finishes (the run was cut short).
-            for h in &mut self.running {
-                h.generated += k;
-                h.prefilled += k;
-            }
-            self.min_left = Some(left - k);
-            return;
+        // Sequences that emitted their last token leave, in batch order.
+        while let Some(mut h) = self.batch.pop_finished() {
+            let mut seq = self.parked.take(&h);
+            Self::release_from(
+                &mut self.kv_used_tokens,
+                &mut self.cached_sum,
+                &mut self.cache,
+                &mut h,
+                &mut seq,
+            );
+            h.write_back(&mut seq);
+            done.push(Finished { seq, at: now });
         }
-        // Sequences that emitted their last token leave (in batch order, in one pass that
-        // keeps the others' order); the same pass applies a decode run's tokens. Each record
-        // is read whole before anything is written to it (no store-to-load stalls).
-        let mut kept = 0;
-        let mut min_left = u32::MAX;
-        for i in 0..self.running.len() {
-            let mut h = self.running[i];
-            let generated = h.generated + k;
-            if generated >= h.output_tokens {
-                h.generated = generated;
-                h.prefilled += k;
-                self.prefilling -= usize::from(!h.decoding());
-                let mut seq = self.parked.take(&h);
-                Self::release_from(
-                    &mut self.kv_used_tokens,
-                    &mut self.cached_sum,
-                    &mut self.cache,
-                    &mut h,
-                    &mut seq,
-                );
-                h.write_back(&mut seq);
-                done.push(Finished { seq, at: now });
-            } else {
-                min_left = min_left.min(h.output_tokens - generated);
-                let dst = &mut self.running[kept];
-                if kept != i {
-                    *dst = h;
-                }
-                dst.generated = generated;
-                dst.prefilled = h.prefilled + k;
-                kept += 1;
-            }
-        }
-        self.running.truncate(kept);
-        self.min_left = Some(min_left);
-        if self.running.is_empty() {
+        if self.batch.is_empty() {
             self.batch_closed = false;
         }
     }
@@ -549,45 +481,36 @@ impl Replica {
     /// Applies a mixed (prefill) step that ended at `at`: decodes append a token, prompt
     /// chunks land in KV, and a prompt that completes emits its first token.
     fn apply_mixed(&mut self, at: SimTime) {
-        let stall_decodes = self.limits.prefill_stalls_decodes;
-        let mut min_left = u32::MAX;
-        for s in &mut self.running {
-            if s.decoding() {
-                if !stall_decodes {
-                    s.generated += 1;
-                    s.prefilled += 1;
-                    self.kv_used_tokens += 1;
-                }
-            } else {
-                let chunk = s.pending_chunk;
-                s.prefilled += chunk;
-                self.kv_used_tokens += u64::from(chunk);
-                s.pending_chunk = 0;
-                if s.decoding() {
-                    if self.cache.is_some() {
-                        let seq = self.parked.get(s.slot);
-                        Self::publish_prefix(
-                            &mut self.cache,
-                            self.limits.prefix,
-                            seq,
-                            s.prompt_len(),
-                        );
-                    }
-                    if !s.first_token {
-                        s.first_token = true;
-                        self.parked.get_mut(s.slot).first_token = Some(at);
-                    }
-                    // The pass that completes a prompt emits the next token; like every
-                    // generated token, it holds a KV slot from now on.
-                    s.generated += 1;
-                    s.prefilled += 1;
-                    self.kv_used_tokens += 1;
-                    self.prefilling -= 1;
-                }
-            }
-            min_left = min_left.min(s.output_tokens.saturating_sub(s.generated));
+        if !self.limits.prefill_stalls_decodes {
+            self.kv_used_tokens += self.batch.decoding_len() as u64;
+            self.batch.advance(1);
         }
-        self.min_left = Some(min_left);
+        let mut i = 0;
+        while i < self.batch.prefilling().len() {
+            let s = &mut self.batch.prefilling_mut()[i];
+            let chunk = s.pending_chunk;
+            s.prefilled += chunk;
+            self.kv_used_tokens += u64::from(chunk);
+            s.pending_chunk = 0;
+            if !s.decoding() {
+                i += 1;
+                continue;
+            }
+            if self.cache.is_some() {
+                let seq = self.parked.get(s.slot);
+                Self::publish_prefix(&mut self.cache, self.limits.prefix, seq, s.prompt_len());
+            }
+            if !s.first_token {
+                s.first_token = true;
+                self.parked.get_mut(s.slot).first_token = Some(at);
+            }
+            // The pass that completes a prompt emits the next token; like every generated
+            // token, it holds a KV slot from now on.
+            s.generated += 1;
+            s.prefilled += 1;
+            self.kv_used_tokens += 1;
+            self.batch.promote(i);
+        }
     }
 
     /// Whether the planned mixed step leaves a batch that only decodes, with nobody leaving
@@ -601,23 +524,18 @@ impl Replica {
         {
             return false;
         }
-        let mut kv_after = self.kv_used_tokens;
-        for s in &self.running {
-            if s.decoding() {
-                if s.generated + 1 >= s.output_tokens {
-                    return false;
-                }
-                kv_after += 1;
-            } else {
-                if s.prefilled + s.pending_chunk < s.prompt_len()
-                    || s.generated + 1 >= s.output_tokens
-                {
-                    return false;
-                }
-                kv_after += u64::from(s.pending_chunk) + 1;
-            }
+        if self.batch.min_left_decoding().is_some_and(|left| left <= 1) {
+            return false;
         }
-        kv_after + self.running.len() as u64 <= self.limits.kv_capacity_tokens
+        let mut kv_after = self.kv_used_tokens + self.batch.decoding_len() as u64;
+        for s in self.batch.prefilling() {
+            if s.prefilled + s.pending_chunk < s.prompt_len() || s.generated + 1 >= s.output_tokens
+            {
+                return false;
+            }
+            kv_after += u64::from(s.pending_chunk) + 1;
+        }
+        kv_after + self.batch.len() as u64 <= self.limits.kv_capacity_tokens
     }
 
     /// Plans the next run of steps at `now`; returns its end, or `None` when idle.
@@ -626,21 +544,21 @@ impl Replica {
     pub fn plan<M: ToStepCosts + ?Sized>(&mut self, now: SimTime, model: &M) -> Option<SimTime> {
         debug_assert!(self.run.is_none());
         self.admit(now);
-        if self.running.is_empty() {
+        if self.batch.is_empty() {
             return None;
         }
         let costs = &*model.step_costs_cow();
         // KV for the next step: every decoding sequence appends one token.
-        let mut decoding = self.decoding_len();
+        let decoding = self.batch.decoding_len() as u64;
         if self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens {
+            // Preempt until the decodes counted before preempting fit.
             while self.kv_used_tokens + decoding > self.limits.kv_capacity_tokens
-                && self.running.len() > 1
+                && self.batch.len() > 1
             {
                 self.preempt_latest();
             }
-            decoding = self.decoding_len();
         }
-        let all_decoding = decoding == self.running.len() as u64;
+        let all_decoding = self.batch.prefilling().is_empty();
         let run = if all_decoding {
             self.plan_decode_run(now, costs, model)
         } else {
@@ -661,21 +579,12 @@ impl Replica {
         Some(end)
     }
 
-    /// Decoding sequences in the batch.
-    fn decoding_len(&self) -> u64 {
-        debug_assert_eq!(
-            self.prefilling,
-            self.running.iter().filter(|s| !s.decoding()).count()
-        );
-        (self.running.len() - self.prefilling) as u64
-    }
-
     fn admit(&mut self, now: SimTime) {
         if self.limits.batching == Batching::Static && self.batch_closed {
             return;
         }
         while let Some(&slot) = self.waiting.front() {
-            if self.running.len() >= self.limits.max_batch as usize {
+            if self.batch.len() >= self.limits.max_batch as usize {
                 break;
             }
             let head = Hot::of(self.parked.get(slot), slot);
@@ -686,7 +595,7 @@ impl Replica {
             // rather than blocking the queue for ever.
             let fits = self.kv_used_tokens + self.reserved_prefill() + need
                 <= self.limits.kv_capacity_tokens;
-            if !fits && !self.running.is_empty() {
+            if !fits && !self.batch.is_empty() {
                 break;
             }
             self.waiting.pop_front();
@@ -699,14 +608,10 @@ impl Replica {
             // Issue 17: a sequence whose KV arrived from a prefill replica holds it from
             // admission (zero for every other sequence: nothing is prefilled beyond its cache).
             self.kv_used_tokens += u64::from(hot.prefilled - hot.cached);
-            self.prefilling += usize::from(!hot.decoding());
             self.cached_sum += u64::from(hot.cached);
-            if let Some(m) = &mut self.min_left {
-                *m = (*m).min(hot.output_tokens.saturating_sub(hot.generated));
-            }
-            self.running.push(hot);
+            self.batch.push(hot);
         }
-        if self.limits.batching == Batching::Static && !self.running.is_empty() {
+        if self.limits.batching == Batching::Static && !self.batch.is_empty() {
             self.batch_closed = true;
         }
     }
@@ -773,19 +678,15 @@ impl Replica {
 
     /// KV still to be written by admitted sequences' unfinished prompts.
     fn reserved_prefill(&self) -> u64 {
-        if self.prefilling == 0 {
-            return 0;
-        }
-        self.running
+        self.batch
+            .prefilling()
             .iter()
             .map(|s| u64::from(s.prompt_len().saturating_sub(s.prefilled)))
             .sum()
     }
 
     fn preempt_latest(&mut self) {
-        if let Some(mut h) = self.running.pop() {
-            self.prefilling -= usize::from(!h.decoding());
-            self.min_left = None;
+        if let Some(mut h) = self.batch.pop_latest() {
             let seq = self.parked.get_mut(h.slot);
             Self::release_from(
                 &mut self.kv_used_tokens,
@@ -809,31 +710,21 @@ impl Replica {
         costs: &StepCosts,
         model: &M,
     ) -> Run {
-        let b = self.running.len() as u64;
+        let b = self.batch.len() as u64;
         // The batch's total context, and the run's end when the first sequence finishes;
         // it also ends when KV memory runs out or a waiting request can be admitted
         // (continuous batching admits at every boundary).
         // Both kept up to date as the batch changes, so no pass over it is needed here.
         let ctx0 = self.kv_used_tokens + self.cached_sum;
-        debug_assert_eq!(
-            ctx0,
-            self.running
+        debug_assert_eq!(ctx0, self.batch.decoding_ctx());
+        debug_assert!(
+            self.batch
+                .in_order()
                 .iter()
-                .map(|s| u64::from(s.prefilled))
-                .sum::<u64>()
+                .all(|h| h.decoding() && h.prefilled == h.input_tokens + h.generated)
         );
-        let scan = || {
-            self.running
-                .iter()
-                .map(|s| s.output_tokens - s.generated)
-                .min()
-                .unwrap_or(u32::MAX)
-        };
-        let min_left = self.min_left.unwrap_or_else(scan);
-        debug_assert_eq!(min_left, scan());
-        self.min_left = Some(min_left);
-        let mut to_finish = u64::from(min_left);
-        if self.running.is_empty() {
+        let mut to_finish = u64::from(self.batch.min_left_decoding().unwrap_or(u32::MAX));
+        if self.batch.is_empty() {
             to_finish = 1;
         }
         let kv_room = self
@@ -844,7 +735,7 @@ impl Replica {
         let mut steps = to_finish.min(kv_room.max(1));
         let admissible = self.limits.batching == Batching::Continuous
             && !self.waiting.is_empty()
-            && self.running.len() < self.limits.max_batch as usize;
+            && self.batch.len() < self.limits.max_batch as usize;
         if admissible {
             steps = 1;
         }
@@ -889,13 +780,7 @@ impl Replica {
             // Σ of `StepShape::decode(1, prefilled)` over decoding sequences, in integers: the
             // f64 sum of integer contexts is exact below 2^53 (the KV memory holds far fewer),
             // so the shape is the same bit for bit.
-            let (mut n, mut ctx) = (0u64, 0u64);
-            for s in &self.running {
-                if s.decoding() {
-                    n += 1;
-                    ctx += u64::from(s.prefilled);
-                }
-            }
+            let (n, ctx) = (self.batch.decoding_len() as u64, self.batch.decoding_ctx());
             debug_assert!(ctx < 1 << 53);
             if n > 0 {
                 shape = StepShape::decode(n, ctx);
@@ -904,10 +789,7 @@ impl Replica {
         }
         let chunked = self.limits.chunked_prefill;
         let mut first_prefill = true;
-        for s in &mut self.running {
-            if s.decoding() {
-                continue;
-            }
+        for s in self.batch.prefilling_mut() {
             let remaining = u64::from(s.prompt_len() - s.prefilled);
             let chunk = if chunked {
                 remaining.min(budget)
@@ -937,7 +819,7 @@ impl Replica {
 
     /// Adds a decode run's work to the totals, clipped to the measured window by time share.
     fn account_decode(&mut self, run: &Run, costs: &StepCosts) {
-        let b = self.running.len() as f64;
+        let b = self.batch.len() as f64;
         let k = run.steps as f64;
         // The context the run planned from (the batch is unchanged since): an integer below
         // 2^53, so this equals the sum of the sequences' contexts in f64.
@@ -970,13 +852,16 @@ impl Replica {
         let mut shape = StepShape::default();
         let mut out = 0u64;
         let mut pre = 0u64;
-        for s in &self.running {
-            if s.decoding() {
-                if !self.limits.prefill_stalls_decodes {
-                    shape.add(&StepShape::decode(1, u64::from(s.prefilled)));
-                    out += 1;
-                }
-            } else if s.pending_chunk > 0 {
+        let decoding = self.batch.decoding_len() as u64;
+        if !self.limits.prefill_stalls_decodes && decoding > 0 {
+            // Σ of the decodes' one-token shapes, in integers: every field is an integer (or,
+            // for prefills, a multiple of 1/2) far below 2^53, so sums in f64 are exact and
+            // the shape is the same bit for bit whatever the order of the terms.
+            shape.add(&StepShape::decode(decoding, self.batch.decoding_ctx()));
+            out += decoding;
+        }
+        for s in self.batch.prefilling() {
+            if s.pending_chunk > 0 {
                 shape.add(&StepShape::prefill(
                     u64::from(s.pending_chunk),
                     u64::from(s.prefilled),
@@ -992,7 +877,7 @@ impl Replica {
         let t = &mut self.totals;
         t.steps += 1;
         t.busy_s += busy_s * share;
-        t.batch_area += self.running.len() as f64 * busy_s * share;
+        t.batch_area += self.batch.len() as f64 * busy_s * share;
         t.kv_area += self.kv_used_tokens as f64 * busy_s * share;
         let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * share;

@@ -1,0 +1,409 @@
+//! A replica's running batch, kept so that a decode step costs O(1) whatever the batch size.
+//!
+//! Continuous batching spends most of its time in decode runs where every sequence appends
+//! the same number of tokens. The batch therefore keeps its decoding sequences apart from the
+//! ones still prefilling and counts their progress with one shared *token clock*: a decoding
+//! sequence stores the clock value at which it emits its last token (`finish`), so advancing
+//! the whole batch by `k` tokens is `clock += k`, the sequences that finish are the top of a
+//! min-heap of `finish`, and the batch's total context is a running sum. Only the (few)
+//! prefilling sequences are visited one by one.
+//!
+//! Both parts are in admission order, and every sequence carries its admission number, so the
+//! batch order of the scheduler (admission order: steps serve it in that order, preemption
+//! takes its end, and leavers leave in it) is kept exactly.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// What the scheduler reads and writes of a running sequence (its full record stays in the
+/// replica's slab; see `Replica`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Hot {
+    pub(super) input_tokens: u32,
+    pub(super) output_tokens: u32,
+    /// Prompt (plus, after a preemption, regenerated) tokens whose KV is computed.
+    pub(super) prefilled: u32,
+    /// Output tokens generated so far.
+    pub(super) generated: u32,
+    /// Prompt tokens planned for the step in progress.
+    pub(super) pending_chunk: u32,
+    /// Prompt tokens found in the prefix cache at admission.
+    pub(super) cached: u32,
+    /// The sequence's index in the replica's slab of full records.
+    pub(super) slot: u32,
+    /// Whether it was ever admitted (its record's `admitted` is set).
+    pub(super) admitted: bool,
+    /// Whether its first token appeared (its record's `first_token` is set).
+    pub(super) first_token: bool,
+    /// Admission number in this batch (set by [`Batch::push`]): batch order.
+    admit_no: u64,
+}
+
+impl Hot {
+    /// Counters of a sequence not (yet) in a batch.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        input_tokens: u32,
+        output_tokens: u32,
+        prefilled: u32,
+        generated: u32,
+        pending_chunk: u32,
+        cached: u32,
+        slot: u32,
+        admitted: bool,
+        first_token: bool,
+    ) -> Hot {
+        Hot {
+            input_tokens,
+            output_tokens,
+            prefilled,
+            generated,
+            pending_chunk,
+            cached,
+            slot,
+            admitted,
+            first_token,
+            admit_no: 0,
+        }
+    }
+
+    /// Tokens whose KV must be present before decoding continues.
+    #[inline]
+    pub(super) fn prompt_len(&self) -> u32 {
+        self.input_tokens + self.generated
+    }
+
+    /// Whether the whole prompt's KV is computed (the sequence decodes).
+    #[inline]
+    pub(super) fn decoding(&self) -> bool {
+        self.prefilled >= self.prompt_len()
+    }
+}
+
+/// A decoding sequence: its token counters follow from the batch's clock. A decoding sequence
+/// holds the KV of its whole context, so `prefilled = input + generated` always.
+#[derive(Clone, Copy, Debug)]
+struct Decoding {
+    admit_no: u64,
+    /// The clock value at which it has generated all its output tokens.
+    finish: u64,
+    input_tokens: u32,
+    output_tokens: u32,
+    cached: u32,
+    slot: u32,
+}
+
+/// The running batch of a replica (see the module docs).
+#[derive(Default)]
+pub(super) struct Batch {
+    /// Decoding sequences, in admission order.
+    decoding: VecDeque<Decoding>,
+    /// `(finish, admit_no)` of every decoding sequence, earliest finish on top.
+    finishes: BinaryHeap<Reverse<(u64, u64)>>,
+    /// Sequences still prefilling, in admission order.
+    prefilling: Vec<Hot>,
+    /// Tokens every decoding sequence has appended so far (see the module docs).
+    clock: u64,
+    /// Σ over decoding sequences of `input + output − finish` (wrapping): their total context
+    /// is this plus `clock` per sequence.
+    ctx_base: u64,
+    next_admit_no: u64,
+}
+
+impl Batch {
+    /// Sequences in the batch.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.decoding.len() + self.prefilling.len()
+    }
+
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sequences that decode.
+    #[inline]
+    pub(super) fn decoding_len(&self) -> usize {
+        self.decoding.len()
+    }
+
+    /// Sequences still prefilling, in admission order.
+    #[inline]
+    pub(super) fn prefilling(&self) -> &[Hot] {
+        &self.prefilling
+    }
+
+    /// Sequences still prefilling, to plan or apply a step.
+    #[inline]
+    pub(super) fn prefilling_mut(&mut self) -> &mut [Hot] {
+        &mut self.prefilling
+    }
+
+    /// Σ of the decoding sequences' contexts (KV tokens each one attends to).
+    #[inline]
+    pub(super) fn decoding_ctx(&self) -> u64 {
+        self.ctx_base
+            .wrapping_add((self.decoding.len() as u64).wrapping_mul(self.clock))
+    }
+
+    /// The fewest output tokens a decoding sequence has left (`None` when none decodes).
+    #[inline]
+    pub(super) fn min_left_decoding(&self) -> Option<u32> {
+        self.finishes
+            .peek()
+            .map(|Reverse((finish, _))| (finish - self.clock) as u32)
+    }
+
+    /// Every decoding sequence appends `k` tokens.
+    #[inline]
+    pub(super) fn advance(&mut self, k: u64) {
+        self.clock += k;
+        debug_assert!(self.finishes.peek().is_none_or(|r| r.0.0 >= self.clock));
+    }
+
+    /// Adds a newly admitted sequence at the end of the batch order.
+    pub(super) fn push(&mut self, mut h: Hot) {
+        h.admit_no = self.next_admit_no;
+        self.next_admit_no += 1;
+        if h.decoding() {
+            // The newest admission: the end of the decoding order.
+            self.insert_decoding(h, self.decoding.len());
+        } else {
+            self.prefilling.push(h);
+        }
+    }
+
+    /// The prefilling sequence at `i` finished its prompt: it now decodes.
+    pub(super) fn promote(&mut self, i: usize) {
+        let h = self.prefilling.remove(i);
+        debug_assert!(h.decoding());
+        // Mostly the newest admission among the decoding ones.
+        let at = if self.decoding.back().is_none_or(|d| d.admit_no < h.admit_no) {
+            self.decoding.len()
+        } else {
+            self.decoding.partition_point(|d| d.admit_no < h.admit_no)
+        };
+        self.insert_decoding(h, at);
+    }
+
+    fn insert_decoding(&mut self, h: Hot, at: usize) {
+        debug_assert_eq!(h.prefilled, h.input_tokens + h.generated);
+        debug_assert!(h.pending_chunk == 0 && h.generated <= h.output_tokens);
+        let finish = self.clock + u64::from(h.output_tokens - h.generated);
+        let d = Decoding {
+            admit_no: h.admit_no,
+            finish,
+            input_tokens: h.input_tokens,
+            output_tokens: h.output_tokens,
+            cached: h.cached,
+            slot: h.slot,
+        };
+        self.ctx_base = self
+            .ctx_base
+            .wrapping_add(u64::from(h.input_tokens) + u64::from(h.output_tokens))
+            .wrapping_sub(finish);
+        self.finishes.push(Reverse((finish, h.admit_no)));
+        self.decoding.insert(at, d);
+    }
+
+    /// The counters of a decoding sequence now.
+    #[inline]
+    fn hot_of(&self, d: &Decoding) -> Hot {
+        let generated = d.output_tokens - (d.finish - self.clock) as u32;
+        Hot {
+            input_tokens: d.input_tokens,
+            output_tokens: d.output_tokens,
+            prefilled: d.input_tokens + generated,
+            generated,
+            pending_chunk: 0,
+            cached: d.cached,
+            slot: d.slot,
+            admitted: true,
+            first_token: true,
+            admit_no: d.admit_no,
+        }
+    }
+
+    /// Removes the decoding sequence at `i` and returns its counters.
+    fn remove_decoding(&mut self, i: usize) -> Hot {
+        let d = self.decoding.remove(i).expect("index in range");
+        self.ctx_base = self
+            .ctx_base
+            .wrapping_sub(u64::from(d.input_tokens) + u64::from(d.output_tokens))
+            .wrapping_add(d.finish);
+        self.hot_of(&d)
+    }
+
+    /// Removes a sequence that generated all its output tokens, the first in batch order,
+    /// and returns its counters; `None` when no sequence has finished.
+    ///
+    /// Finished sequences are exactly those whose `finish` equals the clock (no step goes past
+    /// the first finish), so the heap's (finish, admission) order pops them in batch order.
+    #[inline]
+    pub(super) fn pop_finished(&mut self) -> Option<Hot> {
+        let &Reverse((finish, admit_no)) = self.finishes.peek()?;
+        if finish > self.clock {
+            return None;
+        }
+        debug_assert_eq!(finish, self.clock);
+        self.finishes.pop();
+        // Sequences mostly finish in admission order: the oldest first.
+        let i = if self
+            .decoding
+            .front()
+            .is_some_and(|d| d.admit_no == admit_no)
+        {
+            0
+        } else {
+            self.decoding
+                .binary_search_by_key(&admit_no, |d| d.admit_no)
+                .expect("a finished sequence decodes in this batch")
+        };
+        Some(self.remove_decoding(i))
+    }
+
+    /// Removes the most recently admitted sequence (to preempt it).
+    pub(super) fn pop_latest(&mut self) -> Option<Hot> {
+        let dec = self.decoding.back().map(|d| d.admit_no);
+        let pre = self.prefilling.last().map(|h| h.admit_no);
+        match (dec, pre) {
+            (Some(d), p) if p.is_none_or(|p| d > p) => {
+                self.finishes.retain(|Reverse((_, a))| *a != d);
+                Some(self.remove_decoding(self.decoding.len() - 1))
+            }
+            _ => self.prefilling.pop(),
+        }
+    }
+
+    /// Every sequence's counters (decoding ones first).
+    pub(super) fn iter(&self) -> impl Iterator<Item = Hot> + '_ {
+        self.decoding
+            .iter()
+            .map(|d| self.hot_of(d))
+            .chain(self.prefilling.iter().copied())
+    }
+
+    /// Every sequence's counters in batch (admission) order (for debug checks: allocates).
+    pub(super) fn in_order(&self) -> Vec<Hot> {
+        let mut all: Vec<Hot> = self.iter().collect();
+        all.sort_by_key(|h| h.admit_no);
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::ChaCha8Rng;
+    use rand::{RngExt, SeedableRng};
+
+    fn hot(input: u32, output: u32, prefilled: u32, generated: u32, slot: u32) -> Hot {
+        Hot::new(
+            input,
+            output,
+            prefilled,
+            generated,
+            0,
+            0,
+            slot,
+            true,
+            prefilled > 0,
+        )
+    }
+
+    /// The batch against a plain vector in admission order, under random pushes, decode
+    /// advances, prompt completions, finishes and preemptions.
+    #[test]
+    fn batch_matches_a_plain_vector() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let mut b = Batch::default();
+            let mut plain: Vec<Hot> = Vec::new();
+            let mut slot = 0u32;
+            for _ in 0..300 {
+                match rng.random_range(0..10) {
+                    0..=2 => {
+                        let input = rng.random_range(1..50);
+                        let output = rng.random_range(1..30);
+                        // Some arrive with their KV (disaggregated decode), most prefill.
+                        let h = if rng.random_bool(0.2) {
+                            hot(input, output.max(2), input + 1, 1, slot)
+                        } else {
+                            hot(input, output, 0, 0, slot)
+                        };
+                        slot += 1;
+                        b.push(h);
+                        plain.push(h);
+                    }
+                    3..=5 => {
+                        // A decode run of k steps, at most to the first finish.
+                        if b.prefilling().is_empty()
+                            && let Some(left) = b.min_left_decoding()
+                            && left > 0
+                        {
+                            let k = rng.random_range(1..=left);
+                            b.advance(u64::from(k));
+                            for h in &mut plain {
+                                h.generated += k;
+                                h.prefilled += k;
+                            }
+                        }
+                    }
+                    6 => {
+                        // A prompt completes.
+                        if !b.prefilling().is_empty() {
+                            let i = rng.random_range(0..b.prefilling().len());
+                            let h = &mut b.prefilling_mut()[i];
+                            h.prefilled = h.prompt_len() + 1;
+                            h.generated += 1;
+                            let id = h.slot;
+                            b.promote(i);
+                            let p = plain.iter_mut().find(|h| h.slot == id).unwrap();
+                            p.prefilled = p.prompt_len() + 1;
+                            p.generated += 1;
+                        }
+                    }
+                    7 => {
+                        let got = b.pop_latest().map(|h| h.slot);
+                        assert_eq!(got, plain.pop().map(|h| h.slot));
+                    }
+                    _ => {
+                        let mut out = Vec::new();
+                        while let Some(h) = b.pop_finished() {
+                            out.push(h);
+                        }
+                        let want: Vec<u32> = plain
+                            .iter()
+                            .filter(|h| h.decoding() && h.generated >= h.output_tokens)
+                            .map(|h| h.slot)
+                            .collect();
+                        plain.retain(|h| !(h.decoding() && h.generated >= h.output_tokens));
+                        assert_eq!(out.iter().map(|h| h.slot).collect::<Vec<_>>(), want);
+                    }
+                }
+                // Same sequences, order and counters; same aggregates.
+                let got: Vec<(u32, u32, u32)> = b
+                    .in_order()
+                    .iter()
+                    .map(|h| (h.slot, h.generated, h.prefilled))
+                    .collect();
+                let want: Vec<(u32, u32, u32)> = plain
+                    .iter()
+                    .map(|h| (h.slot, h.generated, h.prefilled))
+                    .collect();
+                assert_eq!(got, want);
+                let dec: Vec<&Hot> = plain.iter().filter(|h| h.decoding()).collect();
+                assert_eq!(b.decoding_len(), dec.len());
+                assert_eq!(
+                    b.decoding_ctx(),
+                    dec.iter().map(|h| u64::from(h.prefilled)).sum::<u64>()
+                );
+                assert_eq!(
+                    b.min_left_decoding(),
+                    dec.iter().map(|h| h.output_tokens - h.generated).min()
+                );
+            }
+        }
+    }
+}
