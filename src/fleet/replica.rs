@@ -8,7 +8,9 @@
 //! `k` steps is a closed form; an arrival that can join cuts the run short at the next step
 //! boundary ([`Replica::interrupt`]). A prefill step after which the batch only decodes is
 //! planned together with that decode run (one wake-up for both); an arrival during the
-//! prefill cuts the run to zero steps, so it still joins at the prefill's end.
+//! prefill cuts the run to zero steps, so it still joins at the prefill's end. Inside the
+//! batch ([`super::batch`]) decoding sequences advance on one shared token clock, so neither
+//! a run's end nor a prefill step visits them one by one.
 //!
 //! KV memory is counted in tokens (the capacity is already rounded down to 16-token blocks;
 //! paged attention wastes under 4% per sequence, which `mem_util` absorbs). A sequence holds
