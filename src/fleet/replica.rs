@@ -9,7 +9,7 @@
 //! boundary ([`Replica::interrupt`]). A prefill step after which the batch only decodes is
 //! planned together with that decode run (one wake-up for both); an arrival during the
 //! prefill cuts the run to zero steps, so it still joins at the prefill's end. Inside the
-//! batch ([`super::batch`]) decoding sequences advance on one shared token clock, so neither
+//! batch (`fleet/batch.rs`) decoding sequences advance on one shared token clock, so neither
 //! a run's end nor a prefill step visits them one by one.
 //!
 //! KV memory is counted in tokens (the capacity is already rounded down to 16-token blocks;
@@ -300,7 +300,7 @@ pub struct Replica {
     /// queued request: queues grow long under overload).
     waiting: VecDeque<u32>,
     /// The batch in admission order (the order steps serve it in): decoding sequences on a
-    /// shared token clock, prefilling ones apart (see [`super::batch`]).
+    /// shared token clock, prefilling ones apart (see `fleet/batch.rs`).
     batch: Batch,
     /// The full records of the queue and the batch.
     parked: Parked,
