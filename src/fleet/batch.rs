@@ -4,16 +4,16 @@
 //! the same number of tokens. The batch therefore keeps its decoding sequences apart from the
 //! ones still prefilling and counts their progress with one shared *token clock*: a decoding
 //! sequence stores the clock value at which it emits its last token (`finish`), so advancing
-//! the whole batch by `k` tokens is `clock += k`, the sequences that finish are the top of a
-//! min-heap of `finish`, and the batch's total context is a running sum. Only the (few)
-//! prefilling sequences are visited one by one.
+//! the whole batch by `k` tokens is `clock += k`, and the batch's total context is a running
+//! sum. Decoding sequences are kept in `finish` order, so the ones that finish are at the
+//! front. Only the (few) prefilling sequences are visited one by one.
 //!
-//! Both parts are in admission order, and every sequence carries its admission number, so the
-//! batch order of the scheduler (admission order: steps serve it in that order, preemption
-//! takes its end, and leavers leave in it) is kept exactly.
+//! Every sequence carries its admission number, so the batch order of the scheduler
+//! (admission order: steps serve it in that order, preemption takes its end, and leavers
+//! leave in it) is kept exactly: prefilling sequences are in admission order, and decoding
+//! ones that finish together are in admission order among themselves.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// What the scheduler reads and writes of a running sequence (its full record stays in the
 /// replica's slab; see `Replica`).
@@ -93,13 +93,21 @@ struct Decoding {
     slot: u32,
 }
 
+impl Decoding {
+    /// The order decoding sequences are kept in: by finish, ties in admission order.
+    #[inline]
+    fn key(&self) -> (u64, u64) {
+        (self.finish, self.admit_no)
+    }
+}
+
 /// The running batch of a replica (see the module docs).
-#[derive(Default)]
 pub(super) struct Batch {
-    /// Decoding sequences, in admission order.
+    /// Decoding sequences, by (finish, admission).
     decoding: VecDeque<Decoding>,
-    /// `(finish, admit_no)` of every decoding sequence, earliest finish on top.
-    finishes: BinaryHeap<Reverse<(u64, u64)>>,
+    /// The front's `finish` (`u64::MAX` when none decodes): checked at every step's end
+    /// without touching the queue.
+    first_finish: u64,
     /// Sequences still prefilling, in admission order.
     prefilling: Vec<Hot>,
     /// Tokens every decoding sequence has appended so far (see the module docs).
@@ -108,6 +116,19 @@ pub(super) struct Batch {
     /// is this plus `clock` per sequence.
     ctx_base: u64,
     next_admit_no: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            decoding: VecDeque::new(),
+            first_finish: u64::MAX,
+            prefilling: Vec::new(),
+            clock: 0,
+            ctx_base: 0,
+            next_admit_no: 0,
+        }
+    }
 }
 
 impl Batch {
@@ -150,16 +171,14 @@ impl Batch {
     /// The fewest output tokens a decoding sequence has left (`None` when none decodes).
     #[inline]
     pub(super) fn min_left_decoding(&self) -> Option<u32> {
-        self.finishes
-            .peek()
-            .map(|Reverse((finish, _))| (finish - self.clock) as u32)
+        (self.first_finish != u64::MAX).then(|| (self.first_finish - self.clock) as u32)
     }
 
     /// Every decoding sequence appends `k` tokens.
     #[inline]
     pub(super) fn advance(&mut self, k: u64) {
         self.clock += k;
-        debug_assert!(self.finishes.peek().is_none_or(|r| r.0.0 >= self.clock));
+        debug_assert!(self.first_finish >= self.clock);
     }
 
     /// Adds a newly admitted sequence at the end of the batch order.
@@ -167,8 +186,7 @@ impl Batch {
         h.admit_no = self.next_admit_no;
         self.next_admit_no += 1;
         if h.decoding() {
-            // The newest admission: the end of the decoding order.
-            self.insert_decoding(h, self.decoding.len());
+            self.insert_decoding(h);
         } else {
             self.prefilling.push(h);
         }
@@ -178,16 +196,10 @@ impl Batch {
     pub(super) fn promote(&mut self, i: usize) {
         let h = self.prefilling.remove(i);
         debug_assert!(h.decoding());
-        // Mostly the newest admission among the decoding ones.
-        let at = if self.decoding.back().is_none_or(|d| d.admit_no < h.admit_no) {
-            self.decoding.len()
-        } else {
-            self.decoding.partition_point(|d| d.admit_no < h.admit_no)
-        };
-        self.insert_decoding(h, at);
+        self.insert_decoding(h);
     }
 
-    fn insert_decoding(&mut self, h: Hot, at: usize) {
+    fn insert_decoding(&mut self, h: Hot) {
         debug_assert_eq!(h.prefilled, h.input_tokens + h.generated);
         debug_assert!(h.pending_chunk == 0 && h.generated <= h.output_tokens);
         let finish = self.clock + u64::from(h.output_tokens - h.generated);
@@ -203,8 +215,16 @@ impl Batch {
             .ctx_base
             .wrapping_add(u64::from(h.input_tokens) + u64::from(h.output_tokens))
             .wrapping_sub(finish);
-        self.finishes.push(Reverse((finish, h.admit_no)));
+        // A newcomer mostly finishes last (same output lengths): the back, without a search.
+        let at = if self.decoding.back().is_none_or(|b| b.key() < d.key()) {
+            self.decoding.len()
+        } else {
+            self.decoding.partition_point(|b| b.key() < d.key())
+        };
         self.decoding.insert(at, d);
+        if at == 0 {
+            self.first_finish = finish;
+        }
     }
 
     /// The counters of a decoding sequence now.
@@ -228,6 +248,9 @@ impl Batch {
     /// Removes the decoding sequence at `i` and returns its counters.
     fn remove_decoding(&mut self, i: usize) -> Hot {
         let d = self.decoding.remove(i).expect("index in range");
+        if i == 0 {
+            self.first_finish = self.decoding.front().map_or(u64::MAX, |d| d.finish);
+        }
         self.ctx_base = self
             .ctx_base
             .wrapping_sub(u64::from(d.input_tokens) + u64::from(d.output_tokens))
@@ -239,38 +262,23 @@ impl Batch {
     /// and returns its counters; `None` when no sequence has finished.
     ///
     /// Finished sequences are exactly those whose `finish` equals the clock (no step goes past
-    /// the first finish), so the heap's (finish, admission) order pops them in batch order.
+    /// the first finish): the front of the (finish, admission) order, in batch order.
     #[inline]
     pub(super) fn pop_finished(&mut self) -> Option<Hot> {
-        let &Reverse((finish, admit_no)) = self.finishes.peek()?;
-        if finish > self.clock {
+        if self.first_finish > self.clock {
             return None;
         }
-        debug_assert_eq!(finish, self.clock);
-        self.finishes.pop();
-        // Sequences mostly finish in admission order: the oldest first.
-        let i = if self
-            .decoding
-            .front()
-            .is_some_and(|d| d.admit_no == admit_no)
-        {
-            0
-        } else {
-            self.decoding
-                .binary_search_by_key(&admit_no, |d| d.admit_no)
-                .expect("a finished sequence decodes in this batch")
-        };
-        Some(self.remove_decoding(i))
+        debug_assert_eq!(self.first_finish, self.clock);
+        Some(self.remove_decoding(0))
     }
 
     /// Removes the most recently admitted sequence (to preempt it).
     pub(super) fn pop_latest(&mut self) -> Option<Hot> {
-        let dec = self.decoding.back().map(|d| d.admit_no);
+        let latest = (0..self.decoding.len()).max_by_key(|&i| self.decoding[i].admit_no);
         let pre = self.prefilling.last().map(|h| h.admit_no);
-        match (dec, pre) {
-            (Some(d), p) if p.is_none_or(|p| d > p) => {
-                self.finishes.retain(|Reverse((_, a))| *a != d);
-                Some(self.remove_decoding(self.decoding.len() - 1))
+        match latest {
+            Some(i) if pre.is_none_or(|p| self.decoding[i].admit_no > p) => {
+                Some(self.remove_decoding(i))
             }
             _ => self.prefilling.pop(),
         }
