@@ -342,8 +342,8 @@ impl DisaggFleet {
         }
         // The prefill replica generates exactly the first token.
         let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, 1);
-        seq.session = (req.session, req.round, req.session_start);
-        seq.blocks = req.blocks.clone();
+        seq.set_session(req.session, req.round, req.session_start);
+        seq.set_blocks(req.blocks.clone());
         self.pending.insert(
             req.id,
             Pending {
@@ -426,7 +426,7 @@ impl DisaggFleet {
                 .pending
                 .get_mut(&seq.id)
                 .expect("every prefilled request is pending");
-            p.prefill_admitted = seq.admitted;
+            p.prefill_admitted = seq.admitted();
             if p.output_tokens <= 1 {
                 // A one-token answer: done at its prefill, nothing to transfer.
                 finished.push((Finished { seq, at: f.at }, slot));
@@ -435,7 +435,7 @@ impl DisaggFleet {
             seq.output_tokens = p.output_tokens;
             let bytes = self.kv_bytes_per_token * f64::from(seq.input_tokens);
             let server = r / self.pre.per_server.max(1);
-            let tr = self.links[server].book(now, seq.admitted.unwrap_or(now), bytes);
+            let tr = self.links[server].book(now, seq.admitted().unwrap_or(now), bytes);
             p.kv_landed = tr.arrives;
             if self.tally.measured(seq.arrival) {
                 self.link.transfer.record(tr.arrives - now);
@@ -444,8 +444,8 @@ impl DisaggFleet {
             }
             // The first token reaches the client with the KV (module docs); the decode
             // replica's admission time is its own.
-            seq.first_token = Some(tr.arrives);
-            seq.admitted = None;
+            seq.set_first_token(Some(tr.arrives));
+            seq.set_admitted(None);
             // The decode replica keeps no prefix cache: the whole prompt's KV, cached on the
             // prefill side or not, lands in its memory and counts against its KV room.
             seq.cached = 0;
@@ -518,16 +518,16 @@ impl DisaggFleet {
             .remove(&f.seq.id)
             .expect("every finished request is pending");
         if p.output_tokens > 1 && self.tally.measured(f.seq.arrival) {
-            let admitted = f.seq.admitted.unwrap_or(p.kv_landed);
+            let admitted = f.seq.admitted().unwrap_or(p.kv_landed);
             self.link.decode_wait.record(admitted.since(p.kv_landed));
         }
-        f.seq.admitted = p.prefill_admitted;
+        f.seq.set_admitted(p.prefill_admitted);
         self.tally.left(now);
         record_steady(&mut self.tally.steady, &f);
         if self.tally.measured(f.seq.arrival) {
             self.record_measured(slot, &f);
         }
-        let (session, round, session_start) = f.seq.session;
+        let (session, round, session_start) = f.seq.session();
         let req = Request {
             id: f.seq.id,
             arrival: f.seq.arrival,
@@ -539,7 +539,7 @@ impl DisaggFleet {
             session_start,
             blocks: None,
         };
-        let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
+        let ttft = f.seq.first_token().map(|t| t - f.seq.arrival);
         self.sessions.round_done(&req, now, self.tally.warmup, ttft);
         if let Some(next) = self.workload.follow_up(&req, now) {
             queue.push(next.arrival, Event::Arrival(next));

@@ -176,8 +176,8 @@ impl LlmRequestFigures<'_> {
     pub(crate) fn record(self, t: &mut Tally, replica: u32, f: &Finished) {
         let s = &f.seq;
         t.counts.completed += 1;
-        let admitted = s.admitted.unwrap_or(f.at);
-        let first = s.first_token.unwrap_or(f.at);
+        let admitted = s.admitted().unwrap_or(f.at);
+        let first = s.first_token().unwrap_or(f.at);
         t.e2e.record(f.at - s.arrival);
         t.wait.record(admitted - s.arrival);
         t.service.record(f.at - admitted);
@@ -189,15 +189,15 @@ impl LlmRequestFigures<'_> {
             log.row(&RequestRow {
                 arrival: s.arrival,
                 done: f.at,
-                started: s.admitted,
-                first_token: s.first_token,
+                started: s.admitted(),
+                first_token: s.first_token(),
                 input_tokens: Some(s.input_tokens),
                 output_tokens: Some(s.output_tokens),
                 replica: Some(replica),
                 cache_hit: false,
             });
         }
-        *self.prefix_hits += u64::from(s.first_cached.unwrap_or(0));
+        *self.prefix_hits += u64::from(s.first_cached().unwrap_or(0));
         *self.prompt_tokens += u64::from(s.input_tokens);
     }
 }
@@ -206,8 +206,8 @@ impl LlmRequestFigures<'_> {
 #[inline]
 pub(crate) fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let s = &f.seq;
-    let admitted = s.admitted.unwrap_or(f.at);
-    let first = s.first_token.unwrap_or(f.at);
+    let admitted = s.admitted().unwrap_or(f.at);
+    let first = s.first_token().unwrap_or(f.at);
     steady.record(Metric::E2e, s.arrival, f.at, f.at - s.arrival);
     steady.record(Metric::QueueWait, s.arrival, f.at, admitted - s.arrival);
     steady.record(Metric::Ttft, s.arrival, f.at, first - s.arrival);
@@ -472,8 +472,8 @@ impl LlmFleet {
             return Flow::Continue;
         }
         let mut seq = Seq::new(req.id, req.arrival, req.input_tokens, req.output_tokens);
-        seq.session = (req.session, req.round, req.session_start);
-        seq.blocks = req.blocks;
+        seq.set_session(req.session, req.round, req.session_start);
+        seq.set_blocks(req.blocks);
         let r = self.route(&seq);
         self.outstanding.inc(r);
         let rep = &mut self.replicas[r];
@@ -616,7 +616,7 @@ impl LlmFleet {
         if self.tally.measured(f.seq.arrival) {
             self.record_measured(replica, f);
         }
-        let (session, round, session_start) = f.seq.session;
+        let (session, round, session_start) = f.seq.session();
         let req = Request {
             id: f.seq.id,
             arrival: f.seq.arrival,
@@ -628,7 +628,7 @@ impl LlmFleet {
             session_start,
             blocks: None,
         };
-        let ttft = f.seq.first_token.map(|t| t - f.seq.arrival);
+        let ttft = f.seq.first_token().map(|t| t - f.seq.arrival);
         self.sessions.round_done(&req, now, self.tally.warmup, ttft);
         if let Some(next) = self.workload.follow_up(&req, now) {
             queue.push(next.arrival, Event::Arrival(next));

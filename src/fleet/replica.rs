@@ -75,7 +75,7 @@ pub fn synthetic_chain(seq: &Seq, cfg: &PrefixConfig) -> Vec<u64> {
                 crate::engine::rng::mix64(0x5359_5354_454d ^ u64::from(i))
             } else {
                 crate::engine::rng::mix64(
-                    seq.session.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(i) << 1) ^ 1,
+                    seq.session().0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(i) << 1) ^ 1,
                 )
             }
         })
@@ -84,14 +84,17 @@ pub fn synthetic_chain(seq: &Seq, cfg: &PrefixConfig) -> Vec<u64> {
 
 /// The chain a sequence uses with the prefix cache.
 pub fn chain_of(seq: &Seq, cfg: &PrefixConfig) -> std::sync::Arc<Vec<u64>> {
-    match &seq.blocks {
+    match seq.blocks() {
         Some(b) => b.clone(),
         None => std::sync::Arc::new(synthetic_chain(seq, cfg)),
     }
 }
 
-/// A request inside a replica.
+/// A request inside a replica: one 64-byte cache line (a replica holds thousands of them
+/// and touches each one when it arrives, joins the batch and leaves); what only sessions of
+/// several rounds and the prefix cache need sits in a box beside it.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 pub struct Seq {
     /// Request id (arrival order).
     pub id: u64,
@@ -105,26 +108,41 @@ pub struct Seq {
     prefilled: u32,
     /// Output tokens generated so far.
     generated: u32,
-    /// When it was first admitted into a batch.
-    pub admitted: Option<SimTime>,
-    /// When its first output token appeared.
-    pub first_token: Option<SimTime>,
     /// Prompt tokens planned for the step in progress.
     pending_chunk: u32,
-    /// The session this request belongs to (its first round's id), its round (from 1) and
-    /// when the session began.
-    pub session: (u64, u32, SimTime),
-    /// KV block ids of the prompt (a trace's hash ids), if known; otherwise the prefix cache
-    /// derives them from the session (see [`synthetic_chain`]).
-    pub blocks: Option<std::sync::Arc<Vec<u64>>>,
     /// Prompt tokens found in the prefix cache at admission (their prefill is skipped).
     pub cached: u32,
+    /// When it was first admitted into a batch ([`SimTime::NEVER`]: not yet).
+    admitted: SimTime,
+    /// When its first output token appeared ([`SimTime::NEVER`]: not yet).
+    first_token: SimTime,
+    /// Session and prefix-cache state, when there is any.
+    ext: Option<Box<SeqExt>>,
+}
+
+const _: () = assert!(std::mem::size_of::<Seq>() == 64);
+
+/// The rarely needed part of a [`Seq`].
+#[derive(Clone, Debug, Default)]
+struct SeqExt {
+    /// The session (its first round's id), round (from 1) and when the session began, when
+    /// not the request's own (id, 1, arrival).
+    session: Option<(u64, u32, SimTime)>,
+    /// KV block ids of the prompt (a trace's hash ids), if known; otherwise the prefix cache
+    /// derives them from the session (see [`synthetic_chain`]).
+    blocks: Option<std::sync::Arc<Vec<u64>>>,
     /// Leading blocks of `chain` pinned in the prefix cache while this sequence runs.
     pinned: usize,
     /// The block chain used with the prefix cache.
     chain: Option<std::sync::Arc<Vec<u64>>>,
     /// Prompt tokens found cached at the first admission (for the hit fraction).
-    pub first_cached: Option<u32>,
+    first_cached: Option<u32>,
+}
+
+/// `SimTime::NEVER` reads as `None`.
+#[inline]
+fn known(t: SimTime) -> Option<SimTime> {
+    (t != SimTime::NEVER).then_some(t)
 }
 
 impl Seq {
@@ -137,17 +155,28 @@ impl Seq {
             output_tokens: output_tokens.max(1),
             prefilled: 0,
             generated: 0,
-            admitted: None,
-            first_token: None,
             pending_chunk: 0,
-            session: (id, 1, arrival),
-            blocks: None,
             cached: 0,
-            pinned: 0,
-            chain: None,
-            first_cached: None,
+            admitted: SimTime::NEVER,
+            first_token: SimTime::NEVER,
+            ext: None,
         }
     }
+
+    /// The record a free slot of a replica's slab holds.
+    const VACANT: Seq = Seq {
+        id: u64::MAX,
+        arrival: SimTime::NEVER,
+        input_tokens: 0,
+        output_tokens: 0,
+        prefilled: 0,
+        generated: 0,
+        pending_chunk: 0,
+        cached: 0,
+        admitted: SimTime::NEVER,
+        first_token: SimTime::NEVER,
+        ext: None,
+    };
 
     /// Tokens whose KV must be present before decoding continues.
     fn prompt_len(&self) -> u32 {
@@ -157,6 +186,70 @@ impl Seq {
     /// Output tokens generated so far.
     pub fn generated(&self) -> u32 {
         self.generated
+    }
+
+    /// When it was first admitted into a batch.
+    #[inline]
+    pub fn admitted(&self) -> Option<SimTime> {
+        known(self.admitted)
+    }
+
+    /// Sets (or clears) when it was first admitted.
+    pub fn set_admitted(&mut self, at: Option<SimTime>) {
+        self.admitted = at.unwrap_or(SimTime::NEVER);
+    }
+
+    /// When its first output token appeared.
+    #[inline]
+    pub fn first_token(&self) -> Option<SimTime> {
+        known(self.first_token)
+    }
+
+    /// Sets (or clears) when its first output token appeared.
+    pub fn set_first_token(&mut self, at: Option<SimTime>) {
+        self.first_token = at.unwrap_or(SimTime::NEVER);
+    }
+
+    /// The session this request belongs to (its first round's id), its round (from 1) and
+    /// when the session began.
+    #[inline]
+    pub fn session(&self) -> (u64, u32, SimTime) {
+        self.ext
+            .as_ref()
+            .and_then(|e| e.session)
+            .unwrap_or((self.id, 1, self.arrival))
+    }
+
+    /// Sets the session, round and session start (see [`Seq::session`]).
+    pub fn set_session(&mut self, session: u64, round: u32, start: SimTime) {
+        let own = (session, round, start) == (self.id, 1, self.arrival);
+        if !own {
+            self.ext_mut().session = Some((session, round, start));
+        } else if let Some(e) = &mut self.ext {
+            e.session = None;
+        }
+    }
+
+    /// KV block ids of the prompt (a trace's hash ids), if known.
+    pub fn blocks(&self) -> Option<&std::sync::Arc<Vec<u64>>> {
+        self.ext.as_ref().and_then(|e| e.blocks.as_ref())
+    }
+
+    /// Sets the prompt's KV block ids.
+    pub fn set_blocks(&mut self, blocks: Option<std::sync::Arc<Vec<u64>>>) {
+        if blocks.is_some() || self.ext.is_some() {
+            self.ext_mut().blocks = blocks;
+        }
+    }
+
+    /// Prompt tokens found cached at the first admission (for the hit fraction).
+    #[inline]
+    pub fn first_cached(&self) -> Option<u32> {
+        self.ext.as_ref().and_then(|e| e.first_cached)
+    }
+
+    fn ext_mut(&mut self) -> &mut SeqExt {
+        self.ext.get_or_insert_with(Box::default)
     }
 }
 
@@ -229,8 +322,8 @@ impl Hot {
             seq.pending_chunk,
             seq.cached,
             slot,
-            seq.admitted.is_some(),
-            seq.first_token.is_some(),
+            seq.admitted().is_some(),
+            seq.first_token().is_some(),
         )
     }
 
@@ -247,7 +340,8 @@ impl Hot {
 /// sequences that left are reused, so records never move while their sequence is here.
 #[derive(Default)]
 struct Parked {
-    seqs: Vec<Option<Seq>>,
+    /// Records by slot; a free slot holds [`Seq::VACANT`].
+    seqs: Vec<Seq>,
     free: Vec<u32>,
 }
 
@@ -256,11 +350,11 @@ impl Parked {
     fn put(&mut self, seq: Seq) -> u32 {
         match self.free.pop() {
             Some(slot) => {
-                self.seqs[slot as usize] = Some(seq);
+                self.seqs[slot as usize] = seq;
                 slot
             }
             None => {
-                self.seqs.push(Some(seq));
+                self.seqs.push(seq);
                 (self.seqs.len() - 1) as u32
             }
         }
@@ -269,24 +363,23 @@ impl Parked {
     /// The record of a sequence here.
     #[inline]
     fn get(&self, slot: u32) -> &Seq {
-        self.seqs[slot as usize]
-            .as_ref()
-            .expect("a sequence's slot holds its record")
+        let seq = &self.seqs[slot as usize];
+        debug_assert_ne!(seq.id, u64::MAX, "a sequence's slot holds its record");
+        seq
     }
 
     /// The record of a sequence here, to update.
     #[inline]
     fn get_mut(&mut self, slot: u32) -> &mut Seq {
-        self.seqs[slot as usize]
-            .as_mut()
-            .expect("a sequence's slot holds its record")
+        let seq = &mut self.seqs[slot as usize];
+        debug_assert_ne!(seq.id, u64::MAX, "a sequence's slot holds its record");
+        seq
     }
 
     /// Takes back the record of `hot`'s sequence, counters up to date, freeing its slot.
     fn take(&mut self, hot: &Hot) -> Seq {
-        let mut seq = self.seqs[hot.slot as usize]
-            .take()
-            .expect("a sequence's slot holds its record");
+        let mut seq = std::mem::replace(&mut self.seqs[hot.slot as usize], Seq::VACANT);
+        debug_assert_ne!(seq.id, u64::MAX, "a sequence's slot holds its record");
         self.free.push(hot.slot);
         hot.write_back(&mut seq);
         seq
@@ -504,7 +597,7 @@ impl Replica {
             }
             if !s.first_token {
                 s.first_token = true;
-                self.parked.get_mut(s.slot).first_token = Some(at);
+                self.parked.get_mut(s.slot).first_token = at;
             }
             // The pass that completes a prompt emits the next token; like every generated
             // token, it holds a KV slot from now on.
@@ -604,7 +697,7 @@ impl Replica {
             let mut hot = head;
             if !hot.admitted {
                 hot.admitted = true;
-                self.parked.get_mut(hot.slot).admitted = Some(now);
+                self.parked.get_mut(hot.slot).admitted = now;
             }
             self.attach_prefix(&mut hot);
             // Issue 17: a sequence whose KV arrived from a prefill replica holds it from
@@ -638,11 +731,12 @@ impl Replica {
         let chain = chain_of(seq, cfg);
         let blocks = cache.pin(&chain);
         let hit = (blocks as u64 * u64::from(cfg.block_tokens)).min(u64::from(s.prompt_len() - 1));
-        seq.pinned = blocks;
         s.cached = hit as u32;
         s.prefilled = s.cached;
-        seq.first_cached.get_or_insert(s.cached);
-        seq.chain = Some(chain);
+        let ext = seq.ext_mut();
+        ext.pinned = blocks;
+        ext.first_cached.get_or_insert(s.cached);
+        ext.chain = Some(chain);
     }
 
     /// Frees a leaving (finished or preempted) sequence's KV memory and cache pins: `s` and
@@ -656,12 +750,14 @@ impl Replica {
     ) {
         *kv_used_tokens -= u64::from(s.prefilled - s.cached);
         *cached_sum -= u64::from(s.cached);
-        if let (Some(cache), Some(chain)) = (cache, &seq.chain) {
-            cache.unpin(&chain[..seq.pinned]);
-        }
-        seq.pinned = 0;
         s.cached = 0;
-        seq.chain = None;
+        if let Some(ext) = &mut seq.ext {
+            if let (Some(cache), Some(chain)) = (cache, &ext.chain) {
+                cache.unpin(&chain[..ext.pinned]);
+            }
+            ext.pinned = 0;
+            ext.chain = None;
+        }
     }
 
     /// Puts a prompt's whole blocks into the prefix cache once its KV is computed
@@ -672,7 +768,8 @@ impl Replica {
         s: &Seq,
         prompt_len: u32,
     ) {
-        if let (Some(cache), Some(cfg), Some(chain)) = (cache, cfg, &s.chain) {
+        let chain = s.ext.as_ref().and_then(|e| e.chain.as_ref());
+        if let (Some(cache), Some(cfg), Some(chain)) = (cache, cfg, chain) {
             let full = (prompt_len / cfg.block_tokens.max(1)) as usize;
             cache.insert_or_refresh(&chain[..full.min(chain.len())]);
         }
@@ -984,7 +1081,7 @@ mod tests {
             vec![Seq::new(0, SimTime::ZERO, 2048, 100)],
         );
         let s = &done[0].seq;
-        let ttft = s.first_token.unwrap().as_secs_f64();
+        let ttft = s.first_token().unwrap().as_secs_f64();
         let want = dep.prefill_time_s(2048);
         assert!((ttft - want).abs() < 1e-6, "ttft {ttft} vs prefill {want}");
         // The other 99 tokens are decode steps at batch 1.
@@ -1007,7 +1104,7 @@ mod tests {
         arrivals.push(Seq::new(99, SimTime::from_secs_f64(2.0), 9000, 10));
         let done = drive(&dep, limits(&dep), arrivals);
         let long = done.iter().find(|f| f.seq.id == 99).unwrap();
-        let ttft = long.seq.first_token.unwrap().as_secs_f64() - 2.0;
+        let ttft = long.seq.first_token().unwrap().as_secs_f64() - 2.0;
         assert!(
             ttft < 2.0 * dep.prefill_time_s(9000) + 0.5,
             "ttft {ttft} s, prefill alone {} s",
@@ -1027,10 +1124,10 @@ mod tests {
         let a = &done.iter().find(|f| f.seq.id == 0).unwrap().seq;
         let b = &done.iter().find(|f| f.seq.id == 1).unwrap().seq;
         assert!(
-            a.first_token.unwrap().as_secs_f64() > 0.05,
+            a.first_token().unwrap().as_secs_f64() > 0.05,
             "the arrival is inside A's prefill"
         );
-        assert_eq!(b.admitted, a.first_token);
+        assert_eq!(b.admitted(), a.first_token());
     }
 
     /// vLLM v0's prefill-first iterations: a prompt arriving while a request decodes gets a
@@ -1083,7 +1180,7 @@ mod tests {
         );
         let ttft = |done: &[Finished]| {
             let s = &done.iter().find(|f| f.seq.id == 1).unwrap().seq;
-            s.first_token.unwrap().as_secs_f64()
+            s.first_token().unwrap().as_secs_f64()
         };
         assert!(ttft(&stalled) < ttft(&fused));
         assert_eq!(stalled.len(), 2);
