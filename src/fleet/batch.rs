@@ -105,9 +105,10 @@ impl Decoding {
 pub(super) struct Batch {
     /// Decoding sequences, by (finish, admission).
     decoding: VecDeque<Decoding>,
-    /// The front's `finish` (`u64::MAX` when none decodes): checked at every step's end
-    /// without touching the queue.
+    /// The front's `finish` (`u64::MAX` when none decodes) and slot: checked at every step's
+    /// end without touching the queue.
     first_finish: u64,
+    first_slot: u32,
     /// Sequences still prefilling, in admission order.
     prefilling: Vec<Hot>,
     /// Tokens every decoding sequence has appended so far (see the module docs).
@@ -123,6 +124,7 @@ impl Default for Batch {
         Batch {
             decoding: VecDeque::new(),
             first_finish: u64::MAX,
+            first_slot: 0,
             prefilling: Vec::new(),
             clock: 0,
             ctx_base: 0,
@@ -174,6 +176,20 @@ impl Batch {
         (self.first_finish != u64::MAX).then(|| (self.first_finish - self.clock) as u32)
     }
 
+    /// The slot of the first decoding sequence to finish if it finishes within `k` more
+    /// tokens.
+    #[inline]
+    pub(super) fn finishing_within(&self, k: u64) -> Option<u32> {
+        (self.first_finish <= self.clock + k).then_some(self.first_slot)
+    }
+
+    /// Starts loading the record of the first decoding sequence to finish (see
+    /// `Replica::complete`).
+    #[inline]
+    pub(super) fn touch_first(&self) {
+        std::hint::black_box(self.decoding.front().map(|d| d.finish));
+    }
+
     /// Every decoding sequence appends `k` tokens.
     #[inline]
     pub(super) fn advance(&mut self, k: u64) {
@@ -194,7 +210,11 @@ impl Batch {
 
     /// The prefilling sequence at `i` finished its prompt: it now decodes.
     pub(super) fn promote(&mut self, i: usize) {
-        let h = self.prefilling.remove(i);
+        let h = if i + 1 == self.prefilling.len() {
+            self.prefilling.pop().expect("index in range")
+        } else {
+            self.prefilling.remove(i)
+        };
         debug_assert!(h.decoding());
         self.insert_decoding(h);
     }
@@ -217,13 +237,15 @@ impl Batch {
             .wrapping_sub(finish);
         // A newcomer mostly finishes last (same output lengths): the back, without a search.
         let at = if self.decoding.back().is_none_or(|b| b.key() < d.key()) {
-            self.decoding.len()
+            self.decoding.push_back(d);
+            self.decoding.len() - 1
         } else {
-            self.decoding.partition_point(|b| b.key() < d.key())
+            let at = self.decoding.partition_point(|b| b.key() < d.key());
+            self.decoding.insert(at, d);
+            at
         };
-        self.decoding.insert(at, d);
         if at == 0 {
-            self.first_finish = finish;
+            (self.first_finish, self.first_slot) = (finish, h.slot);
         }
     }
 
@@ -249,7 +271,10 @@ impl Batch {
     fn remove_decoding(&mut self, i: usize) -> Hot {
         let d = self.decoding.remove(i).expect("index in range");
         if i == 0 {
-            self.first_finish = self.decoding.front().map_or(u64::MAX, |d| d.finish);
+            (self.first_finish, self.first_slot) = self
+                .decoding
+                .front()
+                .map_or((u64::MAX, 0), |d| (d.finish, d.slot));
         }
         self.ctx_base = self
             .ctx_base

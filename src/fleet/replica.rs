@@ -309,6 +309,43 @@ impl Run {
     fn end_of(&self, j: u64) -> SimTime {
         self.start + SimDuration::from_secs_f64(self.elapsed_s(j))
     }
+
+    /// The fewest steps `j` in `1..=steps` whose end is at or after `target_s` seconds from
+    /// the start (`steps` if none): what a bisection over `elapsed_s` finds, found from the
+    /// closed form of the quadratic and checked against `elapsed_s` itself. `elapsed_s` is
+    /// monotone in `j` in floating point when `a_s, b_s ≥ 0` (every operation is), so the
+    /// checked answer is the bisection's; otherwise it bisects.
+    fn first_boundary_at(&self, target_s: f64) -> u64 {
+        let reached = |j: u64| self.elapsed_s(j) >= target_s;
+        let (a, b) = (self.a_s, self.b_s);
+        if !(a > 0.0 && b >= 0.0 && target_s.is_finite()) {
+            let (mut lo, mut hi) = (1u64, self.steps);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if reached(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            return lo;
+        }
+        // a·j + b·j(j−1)/2 = target.
+        let guess = if b > 0.0 {
+            let p = a - b / 2.0;
+            ((p * p + 2.0 * b * target_s).sqrt() - p) / b
+        } else {
+            target_s / a
+        };
+        let mut j = (guess.ceil().max(1.0) as u64).min(self.steps);
+        while j > 1 && reached(j - 1) {
+            j -= 1;
+        }
+        while j < self.steps && !reached(j) {
+            j += 1;
+        }
+        j
+    }
 }
 
 impl Hot {
@@ -514,16 +551,7 @@ impl Replica {
             return None;
         }
         // The first step boundary at or after `now`.
-        let target = now.since(run.start).as_secs_f64();
-        let (mut lo, mut hi) = (1u64, run.steps);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if run.elapsed_s(mid) >= target {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = run.first_boundary_at(now.since(run.start).as_secs_f64());
         if lo >= run.steps {
             return None;
         }
@@ -546,6 +574,13 @@ impl Replica {
         };
         let costs = &*model.step_costs_cow();
         if run.decode_only {
+            if let Some(slot) = self.batch.finishing_within(run.steps) {
+                // Someone leaves: start loading its records (not read since it joined) now,
+                // so the loads overlap each other and the accounting below instead of
+                // stalling the leaving one after the other.
+                std::hint::black_box(self.parked.seqs[slot as usize].id);
+                self.batch.touch_first();
+            }
             // Every sequence of a decode run appends `k` tokens (none joined or left
             // meanwhile): one clock tick for the whole batch.
             self.account_decode(&run, costs);
@@ -1070,6 +1105,45 @@ mod tests {
             }
         }
         done
+    }
+
+    /// The closed-form step boundary is the bisection's, on random runs and targets.
+    #[test]
+    fn first_boundary_matches_bisection() {
+        use rand::rngs::ChaCha8Rng;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..200_000 {
+            let run = Run {
+                start: SimTime::ZERO,
+                steps: rng.random_range(2..3000),
+                a_s: rng.random_range(1e-4..0.1),
+                b_s: if rng.random_bool(0.1) {
+                    0.0
+                } else {
+                    rng.random_range(0.0..1e-5)
+                },
+                decode_only: true,
+                ctx0: 0,
+            };
+            let end = run.elapsed_s(run.steps);
+            let target = match rng.random_range(0..3) {
+                // Exactly on a boundary, or anywhere.
+                0 => run.elapsed_s(rng.random_range(1..=run.steps)),
+                1 => rng.random_range(0.0..end * 1.1),
+                _ => 0.0,
+            };
+            let (mut lo, mut hi) = (1u64, run.steps);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if run.elapsed_s(mid) >= target {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            assert_eq!(run.first_boundary_at(target), lo, "{run:?} target {target}");
+        }
     }
 
     #[test]
