@@ -355,7 +355,7 @@ impl DisaggFleet {
         let r = match (self.router.policy(), &self.pre.limits.prefix) {
             (RouterPolicy::PrefixAffinity, Some(cfg)) => prefix_affinity(
                 &chain_of(&seq, cfg),
-                self.pre.replicas.iter().map(|rep| rep.cache.as_ref()),
+                self.pre.replicas.iter().map(|rep| rep.cache.as_deref()),
                 &self.outstanding,
             ),
             _ => self.router.choose(&self.outstanding),

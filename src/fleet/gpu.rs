@@ -500,7 +500,7 @@ impl LlmFleet {
                 &chain_of(seq, cfg),
                 self.replicas[..active_replicas]
                     .iter()
-                    .map(|rep| rep.cache.as_ref()),
+                    .map(|rep| rep.cache.as_deref()),
                 &self.outstanding,
             ),
             _ => self.router.choose(&self.outstanding),

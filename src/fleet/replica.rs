@@ -444,7 +444,7 @@ pub struct Replica {
     /// Preemptions so far.
     pub preemptions: u64,
     /// The prefix cache, if enabled.
-    pub cache: Option<crate::cache::prefix::PrefixCache>,
+    pub cache: Option<Box<crate::cache::prefix::PrefixCache>>,
     /// Step accounting inside the measured window.
     pub totals: StepTotals,
     measure_from: SimTime,
@@ -472,9 +472,11 @@ impl Replica {
             run: None,
             batch_closed: false,
             preemptions: 0,
-            cache: limits
-                .prefix
-                .map(|p| crate::cache::prefix::PrefixCache::new(Some(p.capacity_blocks))),
+            cache: limits.prefix.map(|p| {
+                Box::new(crate::cache::prefix::PrefixCache::new(Some(
+                    p.capacity_blocks,
+                )))
+            }),
             totals: StepTotals::default(),
             measure_from,
             measure_to,
@@ -779,7 +781,7 @@ impl Replica {
     fn release_from(
         kv_used_tokens: &mut u64,
         cached_sum: &mut u64,
-        cache: &mut Option<crate::cache::prefix::PrefixCache>,
+        cache: &mut Option<Box<crate::cache::prefix::PrefixCache>>,
         s: &mut Hot,
         seq: &mut Seq,
     ) {
@@ -798,7 +800,7 @@ impl Replica {
     /// Puts a prompt's whole blocks into the prefix cache once its KV is computed
     /// (`prompt_len`: its prompt length now; `s`'s own counters may be stale).
     fn publish_prefix(
-        cache: &mut Option<crate::cache::prefix::PrefixCache>,
+        cache: &mut Option<Box<crate::cache::prefix::PrefixCache>>,
         cfg: Option<PrefixConfig>,
         s: &Seq,
         prompt_len: u32,
