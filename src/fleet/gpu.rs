@@ -18,7 +18,7 @@ use crate::metrics::replication::{
     DayProfile, LlmMetrics, ReplicationOutcome, RoundMetrics, SessionMetrics,
 };
 use crate::metrics::request_log::{RequestLog, RequestRow};
-use crate::metrics::steady::{Metric, SteadyRecorder};
+use crate::metrics::steady::SteadyRecorder;
 use crate::router::{Loads, Router, prefix_affinity};
 use crate::scenario::RouterPolicy;
 use crate::scenario::{LlmServerSpec, Scenario};
@@ -208,12 +208,17 @@ pub(crate) fn record_steady(steady: &mut SteadyRecorder, f: &Finished) {
     let s = &f.seq;
     let admitted = s.admitted().unwrap_or(f.at);
     let first = s.first_token().unwrap_or(f.at);
-    steady.record(Metric::E2e, s.arrival, f.at, f.at - s.arrival);
-    steady.record(Metric::QueueWait, s.arrival, f.at, admitted - s.arrival);
-    steady.record(Metric::Ttft, s.arrival, f.at, first - s.arrival);
-    if let Some(per) = tpot(s, first, f.at) {
-        steady.record(Metric::Tpot, s.arrival, f.at, per);
-    }
+    // Indexed like `Metric`: e2e, queue wait, TTFT, TPOT.
+    steady.record_request(
+        s.arrival,
+        f.at,
+        [
+            Some(f.at - s.arrival),
+            Some(admitted - s.arrival),
+            Some(first - s.arrival),
+            tpot(s, first, f.at),
+        ],
+    );
 }
 
 /// The autoscaler of a run with `[autoscale]`, and its settings.

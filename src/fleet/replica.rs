@@ -1024,6 +1024,10 @@ impl Replica {
 
     /// The fraction of [start, end] inside the measured window.
     fn window_share(&self, start: SimTime, end: SimTime) -> f64 {
+        if start >= self.measure_from && end <= self.measure_to && end > start {
+            // Wholly inside: the general formula's x / x, which is exactly 1.
+            return 1.0;
+        }
         let lo = start.max(self.measure_from);
         let hi = end.min(self.measure_to);
         if end <= start {
