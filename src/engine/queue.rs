@@ -55,19 +55,27 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Children per inner node of [`SlotTree`]: four 16-byte keys fill one 64-byte cache line, so
+/// a 4-ary tree is half as deep as a binary one for about the same work per level.
+const ARITY: usize = 4;
+
 /// A tournament (winner) tree over a fixed set of slots, each holding at most one pending
-/// wake-up: leaf `width + slot` holds the slot's packed key (or `u128::MAX` when none is
-/// pending) and every inner node the least key below it, so the root is the earliest wake-up.
-/// Setting or clearing a slot recomputes one leaf-to-root path.
+/// wake-up: leaf `slot` holds the slot's packed key (or `u128::MAX` when none is pending) and
+/// every inner node the least key of its [`ARITY`] children, so the root is the earliest
+/// wake-up. Setting or clearing a slot recomputes one leaf-to-root path.
 ///
 /// A packed key is `time << 64 | seq << slot_bits | slot`: since sequence numbers are unique,
-/// it orders exactly as `(time, seq)` and carries its slot along.
+/// it orders exactly as `(time, seq)` and carries its slot along (so the tree's shape never
+/// changes which key is least).
 ///
 /// Popping leaves the popped key in its leaf (`popped`) until the next operation: the usual
 /// next operation reschedules the same slot, which then costs one path update instead of two.
 struct SlotTree {
+    /// Every level, leaves first (`width` of them), then each level a quarter of the one
+    /// below, ending with the root.
     tree: Vec<u128>,
-    width: usize,
+    /// Where each level starts in `tree` (the last is the root's index).
+    level_start: Vec<usize>,
     slot_bits: u32,
     /// Pending wake-ups (the popped one excluded).
     len: usize,
@@ -80,10 +88,20 @@ const NO_SLOT: u32 = u32::MAX;
 
 impl SlotTree {
     fn new(n: usize) -> Self {
-        let width = n.max(1).next_power_of_two();
+        let mut width = 1;
+        while width < n {
+            width *= ARITY;
+        }
+        let mut level_start = vec![0];
+        let (mut start, mut level) = (0, width);
+        while level > 1 {
+            start += level;
+            level /= ARITY;
+            level_start.push(start);
+        }
         SlotTree {
-            tree: vec![u128::MAX; 2 * width],
-            width,
+            tree: vec![u128::MAX; start + 1],
+            level_start,
             slot_bits: width.trailing_zeros(),
             len: 0,
             popped: NO_SLOT,
@@ -95,6 +113,12 @@ impl SlotTree {
         let low = packed as u64;
         let slot = (low & ((1u64 << self.slot_bits) - 1)) as u32;
         ((packed >> 64) as u64, low >> self.slot_bits, slot)
+    }
+
+    /// The root's key.
+    #[inline]
+    fn top(&self) -> u128 {
+        self.tree[*self.level_start.last().expect("a tree has a root")]
     }
 
     /// Clears the leaf of the slot popped last, if still there.
@@ -110,14 +134,20 @@ impl SlotTree {
     /// The least packed key, the popped one excluded.
     fn root(&self) -> u128 {
         if self.popped == NO_SLOT {
-            return self.tree[1];
+            return self.top();
         }
-        // The popped key is the root: the least of the siblings along its path is the next.
-        let mut node = self.width + self.popped as usize;
+        // The popped key is the root: the least of the other children along its path is
+        // the next.
+        let mut i = self.popped as usize;
         let mut m = u128::MAX;
-        while node > 1 {
-            m = m.min(self.tree[node ^ 1]);
-            node /= 2;
+        for &start in &self.level_start[..self.level_start.len() - 1] {
+            let first = i - i % ARITY;
+            for j in first..first + ARITY {
+                if j != i {
+                    m = m.min(self.tree[start + j]);
+                }
+            }
+            i /= ARITY;
         }
         m
     }
@@ -136,30 +166,33 @@ impl SlotTree {
     /// Puts `value` in `slot`'s leaf and recomputes the path above it.
     #[inline]
     fn write(&mut self, slot: u32, value: u128) {
-        let mut node = self.width + slot as usize;
-        self.tree[node] = value;
-        while node > 1 {
-            let m = self.tree[node].min(self.tree[node ^ 1]);
-            node /= 2;
-            if self.tree[node] == m {
+        let mut i = slot as usize;
+        self.tree[i] = value;
+        for k in 1..self.level_start.len() {
+            let first = self.level_start[k - 1] + i - i % ARITY;
+            let group = &self.tree[first..first + ARITY];
+            let m = group[0].min(group[1]).min(group[2].min(group[3]));
+            i /= ARITY;
+            let parent = &mut self.tree[self.level_start[k] + i];
+            if *parent == m {
                 // Ancestors depend on this node's value only: nothing above changes.
                 break;
             }
-            self.tree[node] = m;
+            *parent = m;
         }
     }
 
     #[inline]
     fn set(&mut self, slot: u32, time: u64, seq: u64) {
         assert!(
-            (slot as usize) < self.width && seq < u64::MAX >> self.slot_bits,
+            (slot as usize) < 1 << self.slot_bits && seq < u64::MAX >> self.slot_bits,
             "slot {slot} or sequence number {seq} out of range"
         );
         if self.popped == slot {
             self.popped = NO_SLOT;
         } else {
             self.settle();
-            if self.tree[self.width + slot as usize] != u128::MAX {
+            if self.tree[slot as usize] != u128::MAX {
                 self.len -= 1;
             }
         }
@@ -171,7 +204,7 @@ impl SlotTree {
 
     fn remove(&mut self, slot: u32) {
         self.settle();
-        if self.tree[self.width + slot as usize] != u128::MAX {
+        if self.tree[slot as usize] != u128::MAX {
             self.len -= 1;
             self.write(slot, u128::MAX);
         }
@@ -181,7 +214,7 @@ impl SlotTree {
     #[inline]
     fn pop(&mut self) -> Option<(u64, u32)> {
         self.settle();
-        let root = self.tree[1];
+        let root = self.top();
         if root == u128::MAX {
             return None;
         }
@@ -320,14 +353,16 @@ mod tests {
         /// scheme they replace).
         #[test]
         fn slots_match_push_and_skip_stale(
-            ops in proptest::collection::vec((0u8..4, 0u32..6, 0u64..40), 0..300)
+            n in prop_oneof![Just(1u32), Just(6u32), Just(70u32)],
+            ops in proptest::collection::vec((0u8..4, 0u32..70, 0u64..40), 0..300)
         ) {
-            let mut q: EventQueue<Ev> = EventQueue::with_slots(6, Ev::Slot);
+            let mut q: EventQueue<Ev> = EventQueue::with_slots(n as usize, Ev::Slot);
             // Reference: every wake-up pushed with a generation; stale ones skipped.
             let mut r: EventQueue<(Ev, u32)> = EventQueue::new();
-            let mut generation = [0u32; 6];
+            let mut generation = [0u32; 70];
             let mut now = 0u64;
             for (op, slot, dt) in ops {
+                let slot = slot % n;
                 match op {
                     0 => {
                         q.push(SimTime(now + dt), Ev::Plain(slot));
