@@ -2,6 +2,7 @@
 //! the one event loop with its stop conditions.
 
 pub mod event_loop;
+pub mod hint;
 pub mod queue;
 pub mod rng;
 pub mod time;

@@ -186,8 +186,10 @@ impl Batch {
     /// Starts loading the record of the first decoding sequence to finish (see
     /// `Replica::complete`).
     #[inline]
-    pub(super) fn touch_first(&self) {
-        std::hint::black_box(self.decoding.front().map(|d| d.finish));
+    pub(super) fn prefetch_first(&self) {
+        if let Some(d) = self.decoding.front() {
+            crate::engine::hint::prefetch(d);
+        }
     }
 
     /// Every decoding sequence appends `k` tokens.

@@ -580,8 +580,8 @@ impl Replica {
                 // Someone leaves: start loading its records (not read since it joined) now,
                 // so the loads overlap each other and the accounting below instead of
                 // stalling the leaving one after the other.
-                std::hint::black_box(self.parked.seqs[slot as usize].id);
-                self.batch.touch_first();
+                crate::engine::hint::prefetch(&self.parked.seqs[slot as usize]);
+                self.batch.prefetch_first();
             }
             // Every sequence of a decode run appends `k` tokens (none joined or left
             // meanwhile): one clock tick for the whole batch.
