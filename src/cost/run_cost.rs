@@ -4,7 +4,9 @@
 //!
 //! Accounting: the fleet is paid for all the time (`servers x price`), whatever it does; a
 //! request's cost is that spend divided by the requests completed per second (cache hits
-//! included, as the formula's `(1 - hit rate)` counts them).
+//! included, as the formula's `(1 - hit rate)` counts them). A disaggregated fleet whose
+//! pools run on other servers than `[servers]` pays each pool's own price (cloud and
+//! self-built).
 
 use serde::Serialize;
 
@@ -13,6 +15,8 @@ use super::{
     equivalent_idle_rate, formula_cost_cents,
 };
 use crate::metrics::replication::{IdleComparison, MetricMeans};
+use crate::scenario::servers::LlmServerSpec;
+use crate::scenario::tco::{default_tco_preset, tco_preset};
 use crate::scenario::{DistSpec, RequestSpec, Scenario, ServerKind};
 use crate::timing::Model;
 
@@ -124,10 +128,12 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
         .unwrap_or(f64::from(scenario.servers.count));
     let throughput = means.throughput_per_s;
     let tco = c.tco().tco_usd_per_server_hour();
-    let per_request =
-        |usd_per_hour: f64| (throughput > 0.0).then(|| n * usd_per_hour / S_PER_HOUR / throughput);
-    let cloud_req = per_request(c.cloud_usd_per_server_hour);
-    let self_req = per_request(tco);
+    let (cloud_fleet_usd_per_hour, tco_fleet_usd_per_hour) = fleet_usd_per_hour(scenario, n, tco);
+    let per_request = |fleet_usd_per_hour: f64| {
+        (throughput > 0.0).then(|| fleet_usd_per_hour / S_PER_HOUR / throughput)
+    };
+    let cloud_req = per_request(cloud_fleet_usd_per_hour);
+    let self_req = per_request(tco_fleet_usd_per_hour);
     let llm = match (&scenario.servers.kind, &scenario.model, &scenario.request) {
         (ServerKind::Llm(_), Some(model), Some(req)) => Some(formula_and_bridge(
             scenario, model, req, means, n, cloud_req,
@@ -159,7 +165,7 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
         source: preset.map(|p| p.source),
         per_request_usd: cloud_req,
         per_1k_tokens_usd: per_1k(cloud_req),
-        per_day_usd: n * c.cloud_usd_per_server_hour * 24.0,
+        per_day_usd: cloud_fleet_usd_per_hour * 24.0,
     };
     let self_built = SelfBuiltCost {
         tco_preset: c.tco_preset.clone(),
@@ -167,7 +173,7 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
         usd_per_server_hour: tco,
         per_request_usd: self_req,
         per_1k_tokens_usd: per_1k(self_req),
-        per_day_usd: n * tco * 24.0,
+        per_day_usd: tco_fleet_usd_per_hour * 24.0,
         reports_shortcut_per_request_usd: cloud_req.map(|u| u * SELF_BUILT_FRACTION_OF_CLOUD),
     };
     let idle = IdleComparison {
@@ -185,6 +191,46 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
         bridge,
     };
     (cost, idle)
+}
+
+/// What the fleet of `n` paid servers costs per hour, (cloud, self-built), at `[cost]`'s
+/// prices (`tco`: its self-built server-hour). A disaggregated fleet with a pool on other
+/// servers pays each pool's own: the cloud price of its GPUs
+/// ([`Scenario::pool_usd_per_server_hour`]) and the self-built system built from them
+/// ([`pool_tco_usd_per_server_hour`]).
+fn fleet_usd_per_hour(scenario: &Scenario, n: f64, tco: f64) -> (f64, f64) {
+    let c = &scenario.cost;
+    if let Some(split) = scenario.servers.disagg.as_deref() {
+        let pools = [&split.prefill, &split.decode];
+        let cloud = pools.map(|p| scenario.pool_usd_per_server_hour(&p.spec));
+        if cloud.iter().any(|&usd| usd != c.cloud_usd_per_server_hour) {
+            let self_built = pools.map(|p| pool_tco_usd_per_server_hour(scenario, &p.spec, tco));
+            let servers = pools.map(|p| f64::from(p.count));
+            return (
+                servers[0] * cloud[0] + servers[1] * cloud[1],
+                servers[0] * self_built[0] + servers[1] * self_built[1],
+            );
+        }
+    }
+    (n * c.cloud_usd_per_server_hour, n * tco)
+}
+
+/// Self-built cost of one server of `pool`, USD per hour: `[cost]`'s (`tco`) when the pool
+/// has `[servers]`'s GPUs (scaled by its GPU count), else the default system built from its
+/// GPUs (`dgx-h100` for H100s, ...), like its cloud price.
+pub fn pool_tco_usd_per_server_hour(scenario: &Scenario, pool: &LlmServerSpec, tco: f64) -> f64 {
+    if let ServerKind::Llm(top) = &scenario.servers.kind
+        && top.hardware.eq_ignore_ascii_case(&pool.hardware)
+    {
+        if top.gpus_per_server == pool.gpus_per_server {
+            return tco;
+        }
+        return tco / f64::from(top.gpus_per_server.max(1)) * f64::from(pool.gpus_per_server);
+    }
+    let hw = pool.hardware.to_ascii_lowercase();
+    tco_preset(default_tco_preset(Some(&hw))).map_or(tco, |p| {
+        p.inputs_for(pool.gpus_per_server).tco_usd_per_server_hour()
+    })
 }
 
 /// The LLM-only parts of the cost: the formula, the equivalent idle rate and the bridge.

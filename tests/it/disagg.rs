@@ -594,3 +594,82 @@ fn a_prefix_cached_prompt_still_fills_the_decode_replicas_kv() {
         "decode KV occupancy with a prefill-side prefix cache",
     );
 }
+
+/// A split fleet whose decode pool runs on other GPUs than `[servers]` pays each pool's own
+/// price, cloud and self-built: not `servers.count` servers at `[servers]`'s price. With both
+/// pools on `[servers]`'s GPUs the cost is that price times the servers, as before.
+#[test]
+fn pools_on_other_gpus_are_paid_at_their_own_prices() {
+    let sets = ["run.replications=1", "traffic.duration_s=1500"];
+    let same = run(&parse(LOW_LOAD, &sets), None).summary;
+    let mixed_scenario = parse(
+        LOW_LOAD,
+        &[sets[0], sets[1], "servers.decode.hardware=\"h100-80gb\""],
+    );
+    let mixed = run(&mixed_scenario, None).summary;
+    assert!(same.stable && mixed.stable);
+    let day = |s: &RunSummary| s.cost.cloud.per_day_usd;
+    // Same GPUs: 2 servers at the [servers] price.
+    within(
+        day(&same),
+        2.0 * 24.0 * same.cost.cloud.usd_per_server_hour,
+        1e-12,
+        "colocated-priced split fleet, cloud per day",
+    );
+    // Mixed: the pools' own prices, as the disaggregated section reports them.
+    let split = split_of(&mixed);
+    let pools_usd_per_hour = split.prefill.usd_per_hour + split.decode.usd_per_hour;
+    within(
+        day(&mixed),
+        24.0 * pools_usd_per_hour,
+        1e-9,
+        "pools' cloud per day",
+    );
+    let h100_server = mixed_scenario.pool_usd_per_server_hour(
+        &mixed_scenario
+            .servers
+            .disagg
+            .as_deref()
+            .unwrap()
+            .decode
+            .spec,
+    );
+    let a100_server = mixed.cost.cloud.usd_per_server_hour;
+    assert!(
+        h100_server > 1.2 * a100_server,
+        "an H100 server ({h100_server}/h) costs more than an A100 one ({a100_server}/h)"
+    );
+    within(
+        day(&mixed),
+        24.0 * (a100_server + h100_server),
+        1e-9,
+        "one A100 and one H100 server",
+    );
+    let per_request = mixed.cost.cloud.per_request_usd.unwrap();
+    within(
+        per_request,
+        pools_usd_per_hour / 3600.0 / mixed.means.throughput_per_s,
+        1e-9,
+        "cloud per request",
+    );
+    // Self-built: the prefill server at [cost]'s DGX A100 figure, the decode server a DGX
+    // H100 (the system built from its GPUs).
+    let a100_tco = mixed.cost.self_built.usd_per_server_hour;
+    let h100_tco = fleetsim::scenario::tco::tco_preset("dgx-h100")
+        .expect("the dgx-h100 preset")
+        .inputs_for(8)
+        .tco_usd_per_server_hour();
+    assert!(h100_tco > 1.2 * a100_tco, "{h100_tco} vs {a100_tco}");
+    within(
+        mixed.cost.self_built.per_day_usd,
+        24.0 * (a100_tco + h100_tco),
+        1e-9,
+        "self-built per day",
+    );
+    within(
+        same.cost.self_built.per_day_usd,
+        24.0 * 2.0 * same.cost.self_built.usd_per_server_hour,
+        1e-12,
+        "colocated-priced split fleet, self-built per day",
+    );
+}
