@@ -652,7 +652,7 @@ fn check_out_free(out: Option<&PathBuf>) -> Result<()> {
 }
 
 /// `grid.json`: the grid definition, pretty-printed.
-fn grid_json(grid: &crate::drivers::sweep::Grid) -> Result<ResultFile> {
+fn grid_json(grid: &crate::report::outcome::Grid) -> Result<ResultFile> {
     let mut text = serde_json::to_string_pretty(grid)?;
     text.push('\n');
     Ok(ResultFile::text("grid.json", text))
@@ -661,7 +661,7 @@ fn grid_json(grid: &crate::drivers::sweep::Grid) -> Result<ResultFile> {
 /// Writes `sweep.csv`, `sweep.json`, `grid.json` and `report.html` for a whole grid, and
 /// prints them.
 fn write_sweep(
-    grid: &crate::drivers::sweep::Grid,
+    grid: &crate::report::outcome::Grid,
     rows: &[serde_json::Map<String, serde_json::Value>],
     out: Option<&PathBuf>,
     results_dir: &std::path::Path,
@@ -688,7 +688,8 @@ fn write_sweep(
 }
 
 fn cmd_sweep(args: SweepArgs) -> Result<()> {
-    use crate::drivers::sweep::{self, Grid, Shard, ShardFile};
+    use crate::drivers::sweep::{self, Shard, ShardFile};
+    use crate::report::outcome::Grid;
     use std::io::IsTerminal;
     let axes = args
         .vary

@@ -2,10 +2,12 @@
 //! report's own inputs, the R1 formula values, the cost bridge, the equivalent idle rate, TCO.
 
 use fleetsim::cost::{
-    BridgeFactors, FormulaInputs, PRICE_PRESETS, PerTokenInputs, TcoInputs, all_estimates, bridge,
-    equivalent_idle_rate, estimate_scenario, find_estimate, formula_breakdown, formula_cost_cents,
-    price_preset, render_estimates_json, render_estimates_text, self_built_from_cloud_usd,
+    BridgeFactors, FormulaInputs, PerTokenInputs, all_estimates, bridge, equivalent_idle_rate,
+    estimate_scenario, find_estimate, formula_breakdown, formula_cost_cents, render_estimates_json,
+    render_estimates_text, self_built_from_cloud_usd,
 };
+use fleetsim::scenario::TcoInputs;
+use fleetsim::scenario::prices::{PRICE_PRESETS, price_preset};
 use proptest::prelude::*;
 
 fn get(report: &str, item: &str) -> fleetsim::cost::Estimate {

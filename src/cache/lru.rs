@@ -9,7 +9,7 @@
 //!   `HashMap` from key to a slot in a slab, plus an intrusive doubly linked recency list
 //!   through the slab, so each lookup is O(1). Nothing iterates the hash map, so results
 //!   depend only on the sequence of calls.
-//! - [`che_hit_rate`] predicts the hit rate of an LRU cache of `C` entries under IRM Zipf
+//! - [`che_hit_rate`](crate::scenario::cache::che_hit_rate) predicts the hit rate of an LRU cache of `C` entries under IRM Zipf
 //!   traffic (Che, Tung and Wang 2002; Fricker, Robert and Roberts 2012), which the tests
 //!   check against the simulated cache.
 
@@ -243,13 +243,10 @@ impl LruCache {
     }
 }
 
-/// Che's approximation of an LRU cache's hit rate; it lives with the scenario, which uses it
-/// as the hit rate a cost estimate assumes.
-pub use crate::scenario::cache::che_hit_rate;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::cache::che_hit_rate;
     use proptest::prelude::*;
     use rand::SeedableRng;
 

@@ -7,8 +7,8 @@
 //! - [`formula`]: R1's per-token and per-task cost method, and the equivalent idle rate.
 //! - [`bridge`](mod@bridge): multiplicative (log-ratio) decomposition of formula vs simulated cost.
 //! - [`reports`]: every figure of every report recomputed from its own inputs ([`Estimate`]).
-//! - [`prices`]: dated, sourced cloud price presets per GPU type and count.
-//! - [`tco`]: self-built cost per server-hour, with a sourced preset per server type.
+//! - [`tco`]: self-built cost per server-hour (the presets, scenario inputs, are in
+//!   [`crate::scenario::tco`]; cloud prices in [`crate::scenario::prices`]).
 //! - [`render`]: text table and JSON for a list of estimates ([`number`] formats their figures).
 //!
 //! Convention: every monetary name carries its unit (`_usd`, `_cents`), every time `_s` or
@@ -17,7 +17,6 @@
 pub mod bridge;
 pub mod formula;
 pub mod number;
-pub mod prices;
 pub mod render;
 pub mod reports;
 pub mod tco;
@@ -28,14 +27,10 @@ pub use formula::{
     FormulaInputs, FormulaTerm, PerTokenInputs, equivalent_idle_rate, formula_breakdown,
     formula_cost_cents,
 };
-pub use prices::{PRICE_PRESETS, PricePreset, default_price_preset, presets_for, price_preset};
 pub use render::{render_estimates_json, render_estimates_text};
 pub use reports::{
     Estimate, EstimateInput, all_estimates, estimate_for_scenario, estimate_scenario,
     find_estimate, not_llm_message,
 };
 pub use run_cost::{RunCost, run_costs};
-pub use tco::{
-    SELF_BUILT_FRACTION_OF_CLOUD, TCO_PRESETS, TcoBreakdown, TcoInputs, TcoPreset,
-    default_tco_preset, self_built_from_cloud_usd, tco_preset,
-};
+pub use tco::{SELF_BUILT_FRACTION_OF_CLOUD, TcoBreakdown, self_built_from_cloud_usd};

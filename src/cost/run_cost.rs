@@ -150,7 +150,7 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
         ServerKind::Queue { .. } => None,
     };
     // The preset's provenance, only when the price is the preset's (not set by hand).
-    let preset = super::price_preset(&c.cloud_preset).filter(|p| {
+    let preset = crate::scenario::prices::price_preset(&c.cloud_preset).filter(|p| {
         let preset_price = gpus.map_or(p.usd_per_hour, |g| p.usd_per_gpu_hour() * f64::from(g));
         (preset_price - c.cloud_usd_per_server_hour).abs() <= 1e-9 * preset_price
     });
@@ -169,7 +169,7 @@ pub fn run_costs(scenario: &Scenario, means: &MetricMeans) -> (RunCost, IdleComp
     };
     let self_built = SelfBuiltCost {
         tco_preset: c.tco_preset.clone(),
-        system: super::tco_preset(&c.tco_preset).map(|p| p.system),
+        system: tco_preset(&c.tco_preset).map(|p| p.system),
         usd_per_server_hour: tco,
         per_request_usd: self_req,
         per_1k_tokens_usd: per_1k(self_req),

@@ -19,7 +19,7 @@ pub fn self_built_from_cloud_usd(cloud_usd: f64) -> f64 {
     cloud_usd * SELF_BUILT_FRACTION_OF_CLOUD
 }
 
-pub use crate::scenario::tco::{TCO_PRESETS, TcoInputs, TcoPreset, default_tco_preset, tco_preset};
+use crate::scenario::tco::TcoInputs;
 
 /// TCO per server-hour split into its parts (USD per server-hour each).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,6 +57,7 @@ impl TcoInputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::tco::{TCO_PRESETS, default_tco_preset, tco_preset};
 
     #[test]
     fn default_tco() {

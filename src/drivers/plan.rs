@@ -4,10 +4,7 @@
 //! search over both pools ([`super::plan_disagg`]) with the colocated plan beside it.
 
 pub use super::plan_colocated::{DEFAULT_MAX_SERVERS, PlanError, plannable, replications_bound};
-pub use crate::report::outcome::{
-    AUTO_REPLICATIONS_MAX, AUTO_REPLICATIONS_START, Below, CurvePoint, PlanOutcome, TargetValue,
-    TimingBand,
-};
+use crate::report::outcome::PlanOutcome;
 use crate::scenario::Scenario;
 
 /// Plans with the default upper bound ([`DEFAULT_MAX_SERVERS`]).

@@ -29,8 +29,9 @@
 use std::collections::BTreeMap;
 
 use crate::drivers::run::{run_replications, summarize};
-use crate::fleet::{ReplicationOutcome, control::UNCONTROLLED, offered_load};
+use crate::fleet::{control::UNCONTROLLED, offered_load};
 use crate::metrics::replication::LatencyStat;
+use crate::metrics::replication::ReplicationOutcome;
 use crate::report::summary::RunSummary;
 use crate::scenario::{Scenario, ServerKind, SloTarget};
 

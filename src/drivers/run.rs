@@ -5,14 +5,13 @@
 
 use rayon::prelude::*;
 
-use crate::fleet::{
-    ReplicationMetrics, ReplicationOutcome, RunControl, offered_load, run_replication_with,
-};
+use crate::fleet::{RunControl, offered_load, run_replication_with};
 use crate::metrics::ci::Replicated;
+use crate::metrics::replication::{ReplicationMetrics, ReplicationOutcome};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
-pub use crate::report::outcome::RunOutput;
+use crate::report::outcome::RunOutput;
 
 /// Runs every replication of `scenario` on `threads` worker threads (default: all cores).
 pub fn run(scenario: &Scenario, threads: Option<usize>) -> RunOutput {

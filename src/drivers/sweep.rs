@@ -29,7 +29,7 @@ use crate::drivers::run::run;
 use crate::report::sweep::{plain, row};
 use crate::scenario::{self, Overrides, Scenario};
 
-pub use crate::report::outcome::{Axis, Grid, REPORT_MAX_POINTS};
+use crate::report::outcome::{Axis, Grid};
 
 /// The most values one `--vary` range may produce; a guard against typos like `0..1e9:1`.
 pub const MAX_AXIS_VALUES: usize = 100_000;

@@ -2,7 +2,7 @@
 //! randomness) that the LLM fleet feeds with its load every `interval_s`; its settings are
 //! the scenario's [`AutoscalerConfig`].
 
-pub use crate::scenario::autoscale::AutoscalerConfig;
+use crate::scenario::autoscale::AutoscalerConfig;
 
 /// What the autoscaler wants after one observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,8 +21,6 @@ pub struct RunControl {
 /// A control nobody cancels (plain CLI runs).
 pub static UNCONTROLLED: RunControl = RunControl::new();
 
-pub use crate::engine::event_loop::{CANCELLED, CHECK_EVERY_EVENTS};
-
 impl RunControl {
     /// Not cancelled, nothing done.
     pub const fn new() -> RunControl {

@@ -23,9 +23,7 @@ pub mod queue_server;
 pub mod replica;
 pub mod shard;
 mod tally;
-pub use crate::metrics::replication::{
-    IdleRates, Latencies, LlmMetrics, ReplicationMetrics, ReplicationOutcome, RequestCounts,
-};
+use crate::metrics::replication::ReplicationOutcome;
 pub use control::RunControl;
 
 /// The offered load ratio λ·(1 − h)·E\[S\] / (servers · slots) where it is known before running
@@ -58,7 +56,7 @@ pub fn run_replication(scenario: &Scenario, replication: u32) -> ReplicationOutc
 }
 
 /// Runs replication `replication`, stopping early (as `overload`, with
-/// [`control::CANCELLED`]) if `ctl` is cancelled.
+/// [`crate::engine::event_loop::CANCELLED`]) if `ctl` is cancelled.
 pub fn run_replication_with(
     scenario: &Scenario,
     replication: u32,

@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 
 /// The batching mode is a scenario setting (`servers.batching`).
-pub use crate::scenario::Batching;
+use crate::scenario::Batching;
 
 use super::batch::{Batch, Hot};
 use crate::engine::time::round_to_u64;

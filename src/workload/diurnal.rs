@@ -15,7 +15,7 @@ use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
-pub use crate::scenario::profile::DailyProfile;
+use crate::scenario::profile::DailyProfile;
 
 /// Arrival times of a non-homogeneous Poisson process with rate
 /// `mean_rate_per_s * profile.hourly_weights[hour of day]`, sampled by thinning.

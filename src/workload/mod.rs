@@ -137,7 +137,7 @@ impl Workload {
                 diurnal::DiurnalArrivals::new(
                     // Normalised once more, as the arrivals always were: the weights then
                     // match the last bit of every earlier run.
-                    diurnal::DailyProfile::from_weights(&profile.hourly_weights)
+                    crate::scenario::DailyProfile::from_weights(&profile.hourly_weights)
                         .expect("a validated profile has 24 usable weights"),
                     tr.requests_per_s,
                     *start_hour,

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use fleetsim::drivers::run::run;
 use fleetsim::engine::SimTime;
-use fleetsim::fleet::replica::{BatchLimits, Batching, Replica, Seq};
+use fleetsim::fleet::replica::{BatchLimits, Replica, Seq};
 use fleetsim::report::summary::RunSummary;
+use fleetsim::scenario::Batching;
 use fleetsim::scenario::{self, Overrides, Scenario};
 use fleetsim::timing::{Deployment, Efficiency, gpu_preset, model_preset};
 use proptest::prelude::*;

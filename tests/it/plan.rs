@@ -5,8 +5,9 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use fleetsim::drivers::plan::{CurvePoint, PlanOutcome, plan};
+use fleetsim::drivers::plan::plan;
 use fleetsim::drivers::run::run;
+use fleetsim::report::outcome::{CurvePoint, PlanOutcome};
 use fleetsim::report::summary::RunSummary;
 use fleetsim::scenario::Scenario;
 use fleetsim::theory::mmc_mean_wait_s;
@@ -326,7 +327,7 @@ fn plan_without_replications_chooses_them_and_matches_erlang_c() {
         assert!(
             c.replications == 0 && !c.stable
                 || [3, 6, 12, 24].contains(&r)
-                    && r <= fleetsim::drivers::plan::AUTO_REPLICATIONS_MAX,
+                    && r <= fleetsim::report::outcome::AUTO_REPLICATIONS_MAX,
             "{} servers: {r} replications",
             c.servers
         );

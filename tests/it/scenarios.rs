@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use fleetsim::cache::lru::che_hit_rate;
 use fleetsim::drivers::run::run;
 use fleetsim::report::figures as fig;
+use fleetsim::scenario::cache::che_hit_rate;
 use fleetsim::scenario::{self, Overrides};
 
 use crate::support::load;

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use fleetsim::drivers::run::{RunOutput, run};
+use fleetsim::drivers::run::run;
 use fleetsim::metrics::replication::{LatencyMetric, LatencyStat};
 use fleetsim::report::figures::{Figure, Reading, latency};
+use fleetsim::report::outcome::RunOutput;
 use fleetsim::report::summary::RunSummary;
 use fleetsim::scenario::{self, Overrides, Scenario};
 
