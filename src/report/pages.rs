@@ -259,7 +259,29 @@ fn day_plot(summary: &RunSummary) -> Option<Plot> {
 /// `report.html` content for a `plan`: the answer, the curve of counts tried, plots against
 /// server count, and the chosen count's full summary tables.
 pub fn plan_report(plan: &PlanOutcome) -> ReportData {
-    let mut tables = Vec::new();
+    let mut tables = vec![plan_answer_table(plan), plan_curve_table(plan)];
+    let mut plots = plan_plots(plan);
+    mark_chosen(&mut plots, plan.servers);
+    if let Some(summary) = &plan.summary {
+        tables.extend(summary_tables(
+            summary,
+            &format!("At {} servers: ", plan.servers),
+        ));
+        plots.extend(summary_plots(summary));
+    }
+    ReportData {
+        title: format!("fleetsim plan: {}", plan.scenario),
+        subtitle: format!(
+            "{} servers meet every target · seed {} · {} replications per count · fleetsim {}",
+            plan.servers, plan.seed, plan.replications, plan.fleetsim_version
+        ),
+        tables,
+        plots,
+    }
+}
+
+/// The plan's answer: the count, the targets, why one fewer fails, idle rates and costs.
+fn plan_answer_table(plan: &PlanOutcome) -> Table {
     let mut answer = vec![
         vec!["chosen servers".to_string(), plan.servers.to_string()],
         vec![
@@ -304,12 +326,15 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         ],
         vec!["counts tried".to_string(), plan.curve.len().to_string()],
     ]);
-    tables.push(Table {
+    Table {
         title: "Plan".into(),
         headers: vec!["".into(), "".into()],
         rows: answer,
-    });
+    }
+}
 
+/// One row per count tried: pass or fail, each target's interval, idle rates and costs.
+fn plan_curve_table(plan: &PlanOutcome) -> Table {
     let mut headers = vec!["servers".to_string(), "meets all".to_string()];
     if let Some(p) = plan.curve.first() {
         headers.extend(
@@ -354,12 +379,15 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
             row
         })
         .collect();
-    tables.push(Table {
+    Table {
         title: "Counts tried (mean ± 95% half-width over replications)".into(),
         headers,
         rows,
-    });
+    }
+}
 
+/// Latency targets, idle rates and cost per request against the counts tried.
+fn plan_plots(plan: &PlanOutcome) -> Vec<Plot> {
     let xs = |f: &dyn Fn(&crate::report::outcome::CurvePoint) -> Option<f64>| -> Vec<(f64, f64)> {
         plan.curve
             .iter()
@@ -457,14 +485,18 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         log_y: false,
         x_axis: XAxis::Integer,
     });
+    plots
+}
 
+/// Drops empty series and marks `servers` with a dashed vertical line across each plot.
+fn mark_chosen(plots: &mut [Plot], servers: u32) {
     // Queue fleets have no formula estimate or equivalent idle rate: leave those series out.
-    for p in &mut plots {
+    for p in plots.iter_mut() {
         p.series.retain(|s| !s.points.is_empty());
     }
     // The chosen count, as a dashed vertical line across each plot's data.
-    let chosen = f64::from(plan.servers);
-    for p in &mut plots {
+    let chosen = f64::from(servers);
+    for p in plots.iter_mut() {
         let ys = || {
             p.series
                 .iter()
@@ -477,27 +509,11 @@ pub fn plan_report(plan: &PlanOutcome) -> ReportData {
         );
         if y0 <= y1 {
             p.series.push(series(
-                &format!("chosen: {} servers", plan.servers),
+                &format!("chosen: {} servers", servers),
                 vec![(chosen, y0), (chosen, y1)],
                 SeriesStyle::Line,
                 true,
             ));
         }
-    }
-    if let Some(summary) = &plan.summary {
-        tables.extend(summary_tables(
-            summary,
-            &format!("At {} servers: ", plan.servers),
-        ));
-        plots.extend(summary_plots(summary));
-    }
-    ReportData {
-        title: format!("fleetsim plan: {}", plan.scenario),
-        subtitle: format!(
-            "{} servers meet every target · seed {} · {} replications per count · fleetsim {}",
-            plan.servers, plan.seed, plan.replications, plan.fleetsim_version
-        ),
-        tables,
-        plots,
     }
 }
