@@ -89,6 +89,9 @@ fn summary_tables(summary: &RunSummary, prefix: &str) -> Vec<Table> {
             .map(|f| vec![f.label.to_string(), f.mean_ci(summary)])
             .collect(),
     });
+    if let Some(d) = &summary.means.disaggregated {
+        tables.extend(disagg_tables(d, prefix));
+    }
     tables.push(Table {
         title: format!("{prefix}Idle rate and cost"),
         headers: vec!["figure".into(), "value".into()],
@@ -115,6 +118,53 @@ fn summary_tables(summary: &RunSummary, prefix: &str) -> Vec<Table> {
         });
     }
     tables
+}
+
+/// Issue 17: a disaggregated run's pools side by side, and its KV link (means over
+/// replications, as the terminal prints them).
+fn disagg_tables(d: &crate::metrics::disagg::DisaggMeans, prefix: &str) -> [Table; 2] {
+    type Pool = crate::metrics::disagg::PoolMetrics;
+    let figures: [(&str, fn(&Pool) -> f64, usize); 9] = [
+        ("servers", |p| p.servers, 0),
+        ("replicas", |p| p.replicas, 0),
+        ("utilisation", |p| p.utilization, 3),
+        ("idle rate", |p| p.idle_rate, 3),
+        ("mean batch", |p| p.mean_batch, 2),
+        ("KV occupancy", |p| p.kv_occupancy, 3),
+        ("mean wait (s)", |p| p.wait_mean_s, 4),
+        ("preemptions", |p| p.preemptions, 0),
+        ("USD per hour", |p| p.usd_per_hour, 2),
+    ];
+    let pools = Table {
+        title: format!("{prefix}Pools (disaggregated)"),
+        headers: vec!["figure".into(), "prefill".into(), "decode".into()],
+        rows: figures
+            .iter()
+            .map(|(label, read, digits)| {
+                vec![
+                    label.to_string(),
+                    fmt(Some(read(&d.prefill)), *digits),
+                    fmt(Some(read(&d.decode)), *digits),
+                ]
+            })
+            .collect(),
+    };
+    let t = &d.transfer_s;
+    let link = Table {
+        title: format!("{prefix}KV link (prefill to decode)"),
+        headers: vec!["figure".into(), "value".into()],
+        rows: [
+            ("transfer mean (s)", t.mean, 4),
+            ("transfer p99 (s)", t.p99, 4),
+            ("link wait mean (s)", d.link_wait_mean_s, 4),
+            ("link utilisation", d.link_utilization, 3),
+            ("GB per request", d.kv_bytes_per_request / 1e9, 3),
+        ]
+        .into_iter()
+        .map(|(label, v, digits)| vec![label.to_string(), fmt(Some(v), digits)])
+        .collect(),
+    };
+    [pools, link]
 }
 
 /// The plots of one run: latency percentiles per metric, and the cost bridge as a staircase.

@@ -76,3 +76,40 @@ fn every_exporter_shows_the_summarys_figures() {
         m.throughput_per_s
     );
 }
+
+/// A disaggregated run's report shows its pools and KV link (issue 17), with the figures the
+/// terminal prints; a colocated run's report has no pools table.
+#[test]
+fn the_report_of_a_split_fleet_shows_its_pools_and_link() {
+    let sets = [
+        "traffic.duration_s=300.0",
+        "traffic.warmup_s=30.0",
+        "run.replications=1",
+    ];
+    let out = run(&load("disaggregated-chat.toml", &sets), Some(1));
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    let html = text(Html.serialize(&out).unwrap());
+    let table = text(Table.serialize(&out).unwrap());
+    let d = out
+        .summary
+        .means
+        .disaggregated
+        .as_ref()
+        .expect("a disaggregated section");
+    assert!(html.contains("Pools (disaggregated)") && html.contains("KV link"));
+    for usd in [d.prefill.usd_per_hour, d.decode.usd_per_hour] {
+        let cell = format!("{usd:.2}");
+        assert!(
+            html.contains(&cell) && table.contains(&format!("${cell}/h")),
+            "{cell} in the report and the terminal"
+        );
+    }
+    let cell = format!("{:.4}", d.transfer_s.p99);
+    assert!(
+        html.contains(&cell) && table.contains(&cell),
+        "transfer p99 {cell}"
+    );
+    let colocated = run(&load("llama7b-plan.toml", &sets), Some(1));
+    let html = text(Html.serialize(&colocated).unwrap());
+    assert!(!html.contains("Pools (disaggregated)"));
+}
