@@ -124,7 +124,9 @@ fn summary_tables(summary: &RunSummary, prefix: &str) -> Vec<Table> {
 /// replications, as the terminal prints them).
 fn disagg_tables(d: &crate::metrics::disagg::DisaggMeans, prefix: &str) -> [Table; 2] {
     type Pool = crate::metrics::disagg::PoolMetrics;
-    let figures: [(&str, fn(&Pool) -> f64, usize); 9] = [
+    /// Label, how the figure is read from a pool, digits.
+    type PoolFigure = (&'static str, fn(&Pool) -> f64, usize);
+    let figures: [PoolFigure; 9] = [
         ("servers", |p| p.servers, 0),
         ("replicas", |p| p.replicas, 0),
         ("utilisation", |p| p.utilization, 3),
