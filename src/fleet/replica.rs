@@ -153,17 +153,12 @@ impl Seq {
             arrival,
             input_tokens: input_tokens.max(1),
             output_tokens: output_tokens.max(1),
-            prefilled: 0,
-            generated: 0,
-            pending_chunk: 0,
-            cached: 0,
-            admitted: SimTime::NEVER,
-            first_token: SimTime::NEVER,
-            ext: None,
+            ..Seq::VACANT
         }
     }
 
-    /// The record a free slot of a replica's slab holds.
+    /// The record a free slot of a replica's slab holds (and, with an id, arrival and token
+    /// counts, a new request: nothing computed, admitted or emitted yet).
     const VACANT: Seq = Seq {
         id: u64::MAX,
         arrival: SimTime::NEVER,
