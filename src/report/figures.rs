@@ -108,6 +108,18 @@ macro_rules! figure {
             },
         }
     };
+    ($key:literal, $label:literal, $digits:literal, disagg: $($f:ident).+) => {
+        Figure {
+            key: $key,
+            label: $label,
+            digits: $digits,
+            read: |s| {
+                let m = s.means.disaggregated.as_ref()?;
+                let h = s.ci95.disaggregated.as_ref()?;
+                Some(Reading::averaged(m.$($f).+, h.$($f).+))
+            },
+        }
+    };
     ($key:literal, $label:literal, $digits:literal, $($f:ident).+) => {
         Figure {
             key: $key,
@@ -270,9 +282,45 @@ macro_rules! latency_figure {
     };
 }
 
+/// Issue 17: a split fleet's prefill-pool utilisation.
+pub const PREFILL_UTILIZATION: Figure = figure!(
+    "disaggregated.prefill.utilization",
+    "prefill pool utilisation",
+    4,
+    disagg: prefill.utilization
+);
+/// Issue 17: a split fleet's decode-pool utilisation.
+pub const DECODE_UTILIZATION: Figure = figure!(
+    "disaggregated.decode.utilization",
+    "decode pool utilisation",
+    4,
+    disagg: decode.utilization
+);
+/// Issue 17: a split fleet's mean decode batch.
+pub const DECODE_MEAN_BATCH: Figure = figure!(
+    "disaggregated.decode.mean_batch",
+    "decode pool mean batch",
+    2,
+    disagg: decode.mean_batch
+);
+/// Issue 17: a split fleet's KV-link utilisation.
+pub const LINK_UTILIZATION: Figure = figure!(
+    "disaggregated.link_utilization",
+    "KV link utilisation",
+    4,
+    disagg: link_utilization
+);
+/// Issue 17: a split fleet's 99th-percentile KV transfer time.
+pub const TRANSFER_P99: Figure = figure!(
+    "disaggregated.transfer_s.p99",
+    "KV transfer p99 (s)",
+    4,
+    disagg: transfer_s.p99
+);
+
 /// The figures a sweep keeps per point (after `stable`, `offered_load` and `servers`), in
 /// column order; each also gets a `ci95.` column when it has a half-width.
-pub const SWEEP: [Figure; 17] = [
+pub const SWEEP: [Figure; 22] = [
     latency_figure!(E2e, Mean, "latency_s.e2e.mean"),
     latency_figure!(E2e, P50, "latency_s.e2e.p50"),
     latency_figure!(E2e, P99, "latency_s.e2e.p99"),
@@ -290,4 +338,9 @@ pub const SWEEP: [Figure; 17] = [
     UTILIZATION,
     THROUGHPUT,
     CLOUD_PER_REQUEST,
+    PREFILL_UTILIZATION,
+    DECODE_UTILIZATION,
+    DECODE_MEAN_BATCH,
+    LINK_UTILIZATION,
+    TRANSFER_P99,
 ];

@@ -242,3 +242,64 @@ fn merge_refuses_missing_overlapping_or_foreign_shards() {
     merge(&["a1", "c2"], "come from different grids");
     merge(&["nope.json"], "nope.json");
 }
+
+/// Issue 17: a sweep over a split fleet's decode pool carries the pools' utilisation, the
+/// decode batch and the KV link per point (with half-widths); a colocated sweep has none of
+/// those columns.
+#[test]
+fn a_split_fleet_sweep_shows_the_pools_per_point() {
+    let dir = tempfile::tempdir().unwrap();
+    fleetsim(dir.path())
+        .arg("sweep")
+        .arg(root().join("workloads/disaggregated-chat.toml"))
+        .args(["--vary", "servers.decode.count=1,2"])
+        .args([
+            "--set",
+            "traffic.duration_s=300",
+            "--set",
+            "traffic.warmup_s=30",
+        ])
+        .args(["--set", "run.replications=2", "--out", "split"])
+        .assert()
+        .success();
+    let rows: serde_json::Value =
+        serde_json::from_slice(&read(dir.path().join("split/sweep.json"))).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let u = |r: &serde_json::Value, k: &str| {
+        r[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} missing in {r}"))
+    };
+    for r in rows {
+        for k in [
+            "disaggregated.prefill.utilization",
+            "disaggregated.decode.utilization",
+            "disaggregated.link_utilization",
+        ] {
+            assert!((0.0..=1.0).contains(&u(r, k)), "{k} = {}", u(r, k));
+        }
+        assert!(u(r, "disaggregated.decode.mean_batch") >= 1.0);
+        assert!(u(r, "disaggregated.transfer_s.p99") > 0.0);
+        assert!(u(r, "ci95.disaggregated.decode.utilization") >= 0.0);
+    }
+    // A second decode server splits the decodes: smaller batches on each replica (its
+    // replicas stay busy either way, so utilisation barely moves).
+    let (one, two) = (
+        u(&rows[0], "disaggregated.decode.mean_batch"),
+        u(&rows[1], "disaggregated.decode.mean_batch"),
+    );
+    assert!(
+        two < 0.75 * one,
+        "decode batch {one} with 1 server, {two} with 2"
+    );
+    let csv = String::from_utf8(read(dir.path().join("split/sweep.csv"))).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("disaggregated.decode.utilization")
+    );
+    let colocated = sweep(dir.path(), "colocated", &["--threads", "1"]);
+    let csv = String::from_utf8(read(colocated.join("sweep.csv"))).unwrap();
+    assert!(!csv.contains("disaggregated"));
+}
