@@ -42,6 +42,13 @@ pub trait Model {
 
     /// Requests waiting for service fleet-wide (compared with [`StopRules::max_queue`]).
     fn waiting(&self) -> u64;
+
+    /// Whether [`Model::prefetch_slot`] is worth the loop's look at the next event.
+    const PREFETCH: bool = false;
+
+    /// The next event is `slot`'s wake-up: start loading what handling it will read (a
+    /// memory hint, no effect on results).
+    fn prefetch_slot(&self, _slot: u32) {}
 }
 
 /// When a run stops.
@@ -99,7 +106,14 @@ pub fn run<M: Model>(
             }
         }
         now = t;
-        if model.handle(now, ev, queue) == Flow::Queued {
+        let flow = model.handle(now, ev, queue);
+        if M::PREFETCH
+            && let Some(slot) = queue.peek_slot()
+        {
+            // What it reads starts arriving while the loop pops it.
+            model.prefetch_slot(slot);
+        }
+        if flow == Flow::Queued {
             let waiting = model.waiting();
             if waiting > stop.max_queue {
                 overload = Some(format!(

@@ -17,3 +17,20 @@ pub fn prefetch<T>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// [`prefetch`] of the cache line at address `addr` (0: nothing). A prefetch of an address
+/// that is no longer in use is harmless: it only warms a cache line.
+#[inline(always)]
+pub fn prefetch_addr(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if addr != 0 {
+        // SAFETY: as for `prefetch`; `_mm_prefetch` never dereferences its pointer in the
+        // language's sense and cannot fault on any address.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}

@@ -304,6 +304,22 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// The slot whose wake-up is the earliest event, if it is one (`None` also right after
+    /// a slot's wake-up popped and before the next change: a cheap look, for hints).
+    #[inline]
+    pub fn peek_slot(&self) -> Option<u32> {
+        if self.slots.popped != NO_SLOT {
+            return None;
+        }
+        let root = self.slots.top();
+        if root == u128::MAX {
+            return None;
+        }
+        let (time, seq, slot) = self.slots.unpack(root);
+        let earlier_push = self.heap.peek().is_some_and(|e| e.key() < key(time, seq));
+        (!earlier_push).then_some(slot)
+    }
+
     /// The time of the earliest event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
         let heap_key = self.heap.peek().map(Entry::key);
@@ -392,7 +408,12 @@ mod tests {
                                 None => break None,
                             }
                         };
+                        // A hint that names a slot names the next event.
+                        let hint = q.peek_slot();
                         let got = q.pop();
+                        if let Some(s) = hint {
+                            prop_assert_eq!(got.map(|(_, e)| e), Some(Ev::Slot(s)));
+                        }
                         prop_assert_eq!(got, want);
                         if let Some((t, _)) = got {
                             now = t.0;

@@ -192,6 +192,14 @@ impl Batch {
         }
     }
 
+    /// The address of the first decoding sequence to finish (0 when none decodes), for
+    /// memory hints.
+    pub(super) fn first_addr(&self) -> usize {
+        self.decoding
+            .front()
+            .map_or(0, |d| d as *const Decoding as usize)
+    }
+
     /// Every decoding sequence appends `k` tokens.
     #[inline]
     pub(super) fn advance(&mut self, k: u64) {

@@ -307,6 +307,9 @@ pub struct LlmFleet {
     /// Replicas of the largest fleet; those of servers at or above `active` take no new
     /// requests.
     replicas: Vec<Replica>,
+    /// Per replica, the records its next wake-up will read first (memory hints for the event
+    /// loop, see [`Replica::next_wake_addrs`]).
+    hints: Vec<[usize; 2]>,
     /// Requests at each replica, plus [`OFF`] on replicas of inactive servers.
     outstanding: Loads,
     per_server: usize,
@@ -417,6 +420,7 @@ impl LlmFleet {
                     Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale)
                 })
                 .collect(),
+            hints: vec![[0; 2]; n],
             dep,
             limits,
             outstanding,
@@ -592,6 +596,7 @@ impl LlmFleet {
         if let Some(at) = wake {
             queue.set_slot(replica, at);
         }
+        self.hints[r] = rep.next_wake_addrs();
         // Taken out and put back (emptied), so that its allocation is reused.
         let mut done = std::mem::take(&mut self.done);
         for f in &done {
@@ -772,6 +777,18 @@ impl Model for LlmFleet {
     #[inline]
     fn waiting(&self) -> u64 {
         self.waiting_total
+    }
+
+    const PREFETCH: bool = true;
+
+    #[inline]
+    fn prefetch_slot(&self, slot: u32) {
+        use crate::engine::hint::prefetch_addr;
+        let r = slot as usize;
+        if let (Some(rep), Some(hints)) = (self.replicas.get(r), self.hints.get(r)) {
+            rep.prefetch();
+            hints.iter().for_each(|&a| prefetch_addr(a));
+        }
     }
 }
 

@@ -479,6 +479,31 @@ impl Replica {
         }
     }
 
+    /// Starts loading this replica's record (a memory hint): every cache line of it.
+    #[inline]
+    pub fn prefetch(&self) {
+        let base = self as *const Replica as usize;
+        for line in (0..std::mem::size_of::<Replica>()).step_by(64) {
+            crate::engine::hint::prefetch_addr(base + line);
+        }
+    }
+
+    /// Addresses of what the wake-up planned last will read first when a sequence then leaves
+    /// (its record and its batch entry; 0 for none): memory hints, stale ones are harmless.
+    pub fn next_wake_addrs(&self) -> [usize; 2] {
+        let leaves = self
+            .run
+            .as_ref()
+            .and_then(|run| self.batch.finishing_within(run.steps));
+        match leaves {
+            Some(slot) => [
+                &self.parked.seqs[slot as usize] as *const Seq as usize,
+                self.batch.first_addr(),
+            ],
+            None => [0; 2],
+        }
+    }
+
     /// Requests here: running or waiting.
     pub fn outstanding(&self) -> usize {
         self.batch.len() + self.waiting.len()
