@@ -6,16 +6,7 @@
 /// waiting for it (a hint: no effect on results; a no-op off x86-64).
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only hints the cache hierarchy: it reads nothing in the
-    // language's sense and cannot fault, and `value` is a live reference anyway. SSE, which
-    // it needs, is part of the x86-64 baseline.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    prefetch_addr(value as *const T as usize);
 }
 
 /// [`prefetch`] of the cache line at address `addr` (0: nothing). A prefetch of an address
@@ -24,8 +15,9 @@ pub fn prefetch<T>(value: &T) {
 pub fn prefetch_addr(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     if addr != 0 {
-        // SAFETY: as for `prefetch`; `_mm_prefetch` never dereferences its pointer in the
-        // language's sense and cannot fault on any address.
+        // SAFETY: `_mm_prefetch` only hints the cache hierarchy: it reads nothing in the
+        // language's sense and cannot fault, whatever the address. SSE, which it needs, is
+        // part of the x86-64 baseline.
         unsafe {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
