@@ -2,15 +2,9 @@
 //! CPU's private caches hold, so a record needed a little later can be asked for early and
 //! arrive while other work runs.
 
-/// Asks the CPU to start loading the cache line holding `value` into its caches, without
-/// waiting for it (a hint: no effect on results; a no-op off x86-64).
-#[inline(always)]
-pub fn prefetch<T>(value: &T) {
-    prefetch_addr(value as *const T as usize);
-}
-
-/// [`prefetch`] of the cache line at address `addr` (0: nothing). A prefetch of an address
-/// that is no longer in use is harmless: it only warms a cache line.
+/// Asks the CPU to start loading the cache line at address `addr` (0: nothing) into its
+/// caches, without waiting for it: a hint with no effect on results (a no-op off x86-64). An
+/// address no longer in use is harmless: it only warms a cache line.
 #[inline(always)]
 pub fn prefetch_addr(addr: usize) {
     #[cfg(target_arch = "x86_64")]

@@ -183,15 +183,6 @@ impl Batch {
         (self.first_finish <= self.clock + k).then_some(self.first_slot)
     }
 
-    /// Starts loading the record of the first decoding sequence to finish (see
-    /// `Replica::complete`).
-    #[inline]
-    pub(super) fn prefetch_first(&self) {
-        if let Some(d) = self.decoding.front() {
-            crate::engine::hint::prefetch(d);
-        }
-    }
-
     /// The address of the first decoding sequence to finish (0 when none decodes), for
     /// memory hints.
     pub(super) fn first_addr(&self) -> usize {

@@ -569,27 +569,19 @@ impl DisaggFleet {
                 _ => {}
             }
         }
-        for rep in self.pre.replicas.iter().chain(&self.dec.replicas) {
-            in_flight += rep
-                .all_seqs()
-                .filter(|s| self.tally.measured(s.arrival))
-                .count() as u64;
-        }
         in_flight
+            + self
+                .tally
+                .measured_at(self.pre.replicas.iter().chain(&self.dec.replicas))
     }
 
-    /// The overload verdict at the end: a queue (links included) that grew through the
-    /// measured window by more than 1% of the measured arrivals is not keeping up.
+    /// The overload verdict at the end (links included in the queue; see
+    /// `Tally::queue_growth_verdict`).
     fn queue_growth_verdict(&self) -> Option<String> {
-        let waiting_total = self.waiting_at_end.unwrap_or(self.waiting_total);
-        let grew = waiting_total.saturating_sub(self.waiting_at_warmup.unwrap_or(0));
-        let arrived = self.tally.counts.arrived;
-        (grew > 50 && grew as f64 > 0.01 * arrived as f64).then(|| {
-            format!(
-                "the queue grew by {grew} requests over the measured window ({waiting_total} \
-                 waiting at the end): the fleet cannot keep up with the offered load"
-            )
-        })
+        self.tally.queue_growth_verdict(
+            self.waiting_at_warmup.unwrap_or(0),
+            self.waiting_at_end.unwrap_or(self.waiting_total),
+        )
     }
 
     /// Both pools' batching, bandwidth and KV figures over a measured window `window_s`

@@ -596,13 +596,6 @@ impl Replica {
         };
         let costs = &*model.step_costs_cow();
         if run.decode_only {
-            if let Some(slot) = self.batch.finishing_within(run.steps) {
-                // Someone leaves: start loading its records (not read since it joined) now,
-                // so the loads overlap each other and the accounting below instead of
-                // stalling the leaving one after the other.
-                crate::engine::hint::prefetch(&self.parked.seqs[slot as usize]);
-                self.batch.prefetch_first();
-            }
             // Every sequence of a decode run appends `k` tokens (none joined or left
             // meanwhile): one clock tick for the whole batch.
             self.account_decode(&run, costs);

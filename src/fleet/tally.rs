@@ -4,6 +4,7 @@
 
 use crate::engine::{Ending, SimTime};
 use crate::fleet::RunControl;
+use crate::fleet::replica::Replica;
 use crate::metrics::replication::{
     IdleRates, Latencies, ReplicationMetrics, ReplicationOutcome, RequestCounts,
 };
@@ -116,6 +117,32 @@ impl Tally {
         self.wait.merge(&other.wait);
         self.service.merge(&other.service);
         debug_assert!(other.log.is_none(), "a shard's request log is closed first");
+    }
+
+    /// Measured requests still at `replicas` (running or queued), for the in-flight count at
+    /// the end of a run.
+    pub fn measured_at<'a>(&self, replicas: impl Iterator<Item = &'a Replica>) -> u64 {
+        replicas
+            .map(|rep| rep.all_seqs().filter(|s| self.measured(s.arrival)).count() as u64)
+            .sum()
+    }
+
+    /// The overload verdict at the end of an LLM fleet's run: a queue that grew through the
+    /// measured window (from `waiting_at_warmup` to `waiting_at_end`) by more than 1% of the
+    /// measured arrivals is not keeping up, even if it never reached run.max_queue.
+    pub fn queue_growth_verdict(
+        &self,
+        waiting_at_warmup: u64,
+        waiting_at_end: u64,
+    ) -> Option<String> {
+        let grew = waiting_at_end.saturating_sub(waiting_at_warmup);
+        let arrived = self.counts.arrived;
+        (grew > 50 && grew as f64 > 0.01 * arrived as f64).then(|| {
+            format!(
+                "the queue grew by {grew} requests over the measured window ({waiting_at_end} \
+                 waiting at the end): the fleet cannot keep up with the offered load"
+            )
+        })
     }
 
     /// Takes the request log out (a shard closes its own).

@@ -84,16 +84,36 @@ impl SteadyRecorder {
     /// reached the metric's event) at `at`.
     #[inline]
     pub fn record(&mut self, m: Metric, arrival: SimTime, at: SimTime, d: SimDuration) {
-        let m = m as usize;
+        let (window, measured, second_half) = self.placing(arrival, at);
+        self.add(m as usize, d, window, measured, second_half);
+    }
+
+    /// Where a completion at `at` of a request that arrived at `arrival` counts: its window
+    /// (none after the end), whether it is measured, whether it is in the second half.
+    #[inline(always)]
+    fn placing(&self, arrival: SimTime, at: SimTime) -> (Option<usize>, bool, bool) {
+        let window = (at < self.end).then(|| ((at.0 / self.window_ns) as usize).min(WINDOWS - 1));
+        (window, arrival >= self.warmup, at >= self.mid)
+    }
+
+    /// Adds value `d` of metric `m` placed by [`SteadyRecorder::placing`].
+    #[inline(always)]
+    fn add(
+        &mut self,
+        m: usize,
+        d: SimDuration,
+        window: Option<usize>,
+        measured: bool,
+        second_half: bool,
+    ) {
         let s = d.as_secs_f64();
-        if at < self.end {
-            let w = ((at.0 / self.window_ns) as usize).min(WINDOWS - 1);
+        if let Some(w) = window {
             let slot = &mut self.windows[w][m];
             slot.0 += 1;
             slot.1 += s;
         }
-        if arrival >= self.warmup {
-            if at >= self.mid {
+        if measured {
+            if second_half {
                 self.halves[m][1].record(d);
             }
             self.sum_sq[m] += s * s;
@@ -110,22 +130,10 @@ impl SteadyRecorder {
         at: SimTime,
         values: [Option<SimDuration>; N_METRICS],
     ) {
-        let window = (at < self.end).then(|| ((at.0 / self.window_ns) as usize).min(WINDOWS - 1));
-        let measured = arrival >= self.warmup;
-        let second_half = at >= self.mid;
+        let (window, measured, second_half) = self.placing(arrival, at);
         for (m, d) in values.into_iter().enumerate() {
-            let Some(d) = d else { continue };
-            let s = d.as_secs_f64();
-            if let Some(w) = window {
-                let slot = &mut self.windows[w][m];
-                slot.0 += 1;
-                slot.1 += s;
-            }
-            if measured {
-                if second_half {
-                    self.halves[m][1].record(d);
-                }
-                self.sum_sq[m] += s * s;
+            if let Some(d) = d {
+                self.add(m, d, window, measured, second_half);
             }
         }
     }
