@@ -59,10 +59,33 @@ impl<E> Ord for Entry<E> {
 /// a 4-ary tree is half as deep as a binary one for about the same work per level.
 const ARITY: usize = 4;
 
+/// The keys of one inner node's [`ARITY`] children, on a cache line of their own: updating a
+/// level of the tree reads and writes exactly one line.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Siblings([u128; ARITY]);
+
+/// Where node `n` (≥ 1) of the implicit 4-ary tree lives: its parent's children group (which
+/// is the parent's node number) and its lane in it.
+#[inline(always)]
+fn place(n: usize) -> (usize, usize) {
+    ((n - 1) / ARITY, (n - 1) % ARITY)
+}
+
+/// The least of four keys.
+#[inline(always)]
+fn least(keys: &[u128; ARITY]) -> u128 {
+    keys[0].min(keys[1]).min(keys[2].min(keys[3]))
+}
+
 /// A tournament (winner) tree over a fixed set of slots, each holding at most one pending
 /// wake-up: leaf `slot` holds the slot's packed key (or `u128::MAX` when none is pending) and
 /// every inner node the least key of its [`ARITY`] children, so the root is the earliest
 /// wake-up. Setting or clearing a slot recomputes one leaf-to-root path.
+///
+/// The tree is implicit: node 0 is the root, the children of node `p` are nodes
+/// `ARITY·p + 1 ..= ARITY·p + ARITY`, kept together in `groups[p]` (one cache line), and the
+/// leaves are the last level.
 ///
 /// A packed key is `time << 64 | seq << slot_bits | slot`: since sequence numbers are unique,
 /// it orders exactly as `(time, seq)` and carries its slot along (so the tree's shape never
@@ -71,11 +94,12 @@ const ARITY: usize = 4;
 /// Popping leaves the popped key in its leaf (`popped`) until the next operation: the usual
 /// next operation reschedules the same slot, which then costs one path update instead of two.
 struct SlotTree {
-    /// Every level, leaves first (`width` of them), then each level a quarter of the one
-    /// below, ending with the root.
-    tree: Vec<u128>,
-    /// Where each level starts in `tree` (the last is the root's index).
-    level_start: Vec<usize>,
+    /// Children of every inner node, by the inner node's number.
+    groups: Vec<Siblings>,
+    /// The root's key: the least pending key.
+    root: u128,
+    /// The node number of slot 0's leaf (the number of inner nodes).
+    leaf_base: usize,
     slot_bits: u32,
     /// Pending wake-ups (the popped one excluded).
     len: usize,
@@ -88,20 +112,17 @@ const NO_SLOT: u32 = u32::MAX;
 
 impl SlotTree {
     fn new(n: usize) -> Self {
-        let mut width = 1;
+        // At least one inner node (the root), so that every leaf has a parent.
+        let mut width = ARITY;
         while width < n {
             width *= ARITY;
         }
-        let mut level_start = vec![0];
-        let (mut start, mut level) = (0, width);
-        while level > 1 {
-            start += level;
-            level /= ARITY;
-            level_start.push(start);
-        }
+        // A complete tree with `width` leaves has `(width − 1) / (ARITY − 1)` inner nodes.
+        let inner = (width - 1) / (ARITY - 1);
         SlotTree {
-            tree: vec![u128::MAX; start + 1],
-            level_start,
+            groups: vec![Siblings([u128::MAX; ARITY]); inner],
+            root: u128::MAX,
+            leaf_base: inner,
             slot_bits: width.trailing_zeros(),
             len: 0,
             popped: NO_SLOT,
@@ -118,7 +139,14 @@ impl SlotTree {
     /// The root's key.
     #[inline]
     fn top(&self) -> u128 {
-        self.tree[*self.level_start.last().expect("a tree has a root")]
+        self.root
+    }
+
+    /// The key in `slot`'s leaf.
+    #[inline]
+    fn leaf(&self, slot: u32) -> u128 {
+        let (g, lane) = place(self.leaf_base + slot as usize);
+        self.groups[g].0[lane]
     }
 
     /// Clears the leaf of the slot popped last, if still there.
@@ -138,16 +166,16 @@ impl SlotTree {
         }
         // The popped key is the root: the least of the other children along its path is
         // the next.
-        let mut i = self.popped as usize;
+        let mut n = self.leaf_base + self.popped as usize;
         let mut m = u128::MAX;
-        for &start in &self.level_start[..self.level_start.len() - 1] {
-            let first = i - i % ARITY;
-            for j in first..first + ARITY {
-                if j != i {
-                    m = m.min(self.tree[start + j]);
+        while n > 0 {
+            let (g, lane) = place(n);
+            for (j, &k) in self.groups[g].0.iter().enumerate() {
+                if j != lane {
+                    m = m.min(k);
                 }
             }
-            i /= ARITY;
+            n = g;
         }
         m
     }
@@ -166,19 +194,23 @@ impl SlotTree {
     /// Puts `value` in `slot`'s leaf and recomputes the path above it.
     #[inline]
     fn write(&mut self, slot: u32, value: u128) {
-        let mut i = slot as usize;
-        self.tree[i] = value;
-        for k in 1..self.level_start.len() {
-            let first = self.level_start[k - 1] + i - i % ARITY;
-            let group = &self.tree[first..first + ARITY];
-            let m = group[0].min(group[1]).min(group[2].min(group[3]));
-            i /= ARITY;
-            let parent = &mut self.tree[self.level_start[k] + i];
-            if *parent == m {
-                // Ancestors depend on this node's value only: nothing above changes.
-                break;
+        let (mut g, mut lane) = place(self.leaf_base + slot as usize);
+        let mut value = value;
+        loop {
+            let siblings = &mut self.groups[g].0;
+            siblings[lane] = value;
+            let m = least(siblings);
+            // Node `g` is the parent: it now holds `m`.
+            if g == 0 {
+                self.root = m;
+                return;
             }
-            *parent = m;
+            let (pg, plane) = place(g);
+            if self.groups[pg].0[plane] == m {
+                // Ancestors depend on this node's value only: nothing above changes.
+                return;
+            }
+            (g, lane, value) = (pg, plane, m);
         }
     }
 
@@ -192,7 +224,7 @@ impl SlotTree {
             self.popped = NO_SLOT;
         } else {
             self.settle();
-            if self.tree[slot as usize] != u128::MAX {
+            if self.leaf(slot) != u128::MAX {
                 self.len -= 1;
             }
         }
@@ -204,7 +236,7 @@ impl SlotTree {
 
     fn remove(&mut self, slot: u32) {
         self.settle();
-        if self.tree[slot as usize] != u128::MAX {
+        if self.leaf(slot) != u128::MAX {
             self.len -= 1;
             self.write(slot, u128::MAX);
         }

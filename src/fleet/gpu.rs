@@ -514,7 +514,8 @@ impl LlmFleet {
             ),
             _ => self.router.choose(&self.outstanding),
         };
-        if r / self.per_server >= self.active {
+        // `r` is on an inactive server (`r / per_server >= active`, without the division).
+        if r >= active_replicas {
             self.outstanding.argmin()
         } else {
             r

@@ -292,6 +292,8 @@ struct Run {
     /// Decode-only run: the batch's total context at the run's start (the batch does not
     /// change until the run completes). 0 for a mixed step.
     ctx0: u64,
+    /// The end of its `steps` steps (`end_of(steps)`, kept with `steps`).
+    end: SimTime,
 }
 
 impl Run {
@@ -303,6 +305,12 @@ impl Run {
 
     fn end_of(&self, j: u64) -> SimTime {
         self.start + SimDuration::from_secs_f64(self.elapsed_s(j))
+    }
+
+    /// Shortens (or sets) the run to `steps` steps, and its end with it.
+    fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+        self.end = self.end_of(steps);
     }
 
     /// The fewest steps `j` in `1..=steps` whose end is at or after `target_s` seconds from
@@ -566,8 +574,8 @@ impl Replica {
             if run.steps == 0 {
                 return None;
             }
-            run.steps = 0;
-            return Some(run.start);
+            run.set_steps(0);
+            return Some(run.end);
         }
         if !run.decode_only || run.steps <= 1 {
             return None;
@@ -577,8 +585,8 @@ impl Replica {
         if lo >= run.steps {
             return None;
         }
-        run.steps = lo;
-        Some(run.end_of(lo))
+        run.set_steps(lo);
+        Some(run.end)
     }
 
     /// Ends the current run at `now` (its planned end), applying its steps; finished requests
@@ -711,7 +719,7 @@ impl Replica {
             if self.mixed_step_fuses() {
                 // Apply the prefill step now and plan the decode run that follows it; the
                 // run starts at the step's end (an arrival meanwhile cuts it to zero steps).
-                let at = mixed.end_of(1);
+                let at = mixed.end;
                 self.account_mixed(&mixed, costs);
                 self.apply_mixed(at);
                 self.plan_decode_run(at, costs, model)
@@ -719,7 +727,7 @@ impl Replica {
                 mixed
             }
         };
-        let end = run.end_of(run.steps);
+        let end = run.end;
         self.run = Some(run);
         Some(end)
     }
@@ -905,14 +913,17 @@ impl Replica {
                 b_s = 0.0;
             }
         }
-        Run {
+        let mut run = Run {
             start: now,
             steps,
             a_s: t0 * self.step_time_scale,
             b_s: b_s * self.step_time_scale,
             decode_only: true,
             ctx0,
-        }
+            end: now,
+        };
+        run.set_steps(steps);
+        run
     }
 
     fn plan_mixed_step<M: ToStepCosts + ?Sized>(
@@ -956,14 +967,17 @@ impl Replica {
             shape.add(&StepShape::prefill(chunk, u64::from(s.prefilled)));
             s.pending_chunk = chunk as u32;
         }
-        Run {
+        let mut run = Run {
             start: now,
             steps: 1,
             a_s: model.step_time_s_with(costs, &shape) * self.step_time_scale,
             b_s: 0.0,
             decode_only: false,
             ctx0: 0,
-        }
+            end: now,
+        };
+        run.set_steps(1);
+        run
     }
 
     /// Adds a decode run's work to the totals, clipped to the measured window by time share.
@@ -985,7 +999,7 @@ impl Replica {
             prefills: 0,
         };
         let busy_s = run.elapsed_s(run.steps);
-        let share = self.window_share(run.start, run.end_of(run.steps));
+        let share = self.window_share(run.start, run.end);
         let t = &mut self.totals;
         t.steps += run.steps;
         t.busy_s += busy_s * share;
@@ -1022,7 +1036,7 @@ impl Replica {
             }
         }
         let busy_s = run.a_s;
-        let share = self.window_share(run.start, run.end_of(1));
+        let share = self.window_share(run.start, run.end);
         let t = &mut self.totals;
         t.steps += 1;
         t.busy_s += busy_s * share;
@@ -1144,6 +1158,7 @@ mod tests {
                 },
                 decode_only: true,
                 ctx0: 0,
+                end: SimTime::ZERO,
             };
             let end = run.elapsed_s(run.steps);
             let target = match rng.random_range(0..3) {
