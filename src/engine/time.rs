@@ -28,7 +28,7 @@ impl SimTime {
 
     /// Seconds since the start of the run, for reports only.
     pub fn as_secs_f64(self) -> f64 {
-        secs_of_ns(self.0)
+        self.0 as f64 / NS_PER_S as f64
     }
 
     /// Time elapsed since `earlier`; zero if `earlier` is later (never negative).
@@ -50,20 +50,28 @@ impl SimDuration {
 
     /// The duration in seconds, for reports only.
     pub fn as_secs_f64(self) -> f64 {
-        secs_of_ns(self.0)
+        self.0 as f64 / NS_PER_S as f64
     }
 }
 
-/// `ns` nanoseconds in seconds: `ns as f64 / 1e9`, with the signed conversion (one instruction
-/// on x86-64, and the same value) below 2^63.
-#[inline]
-fn secs_of_ns(ns: u64) -> f64 {
-    let x = if ns < 1 << 63 {
-        ns as i64 as f64
-    } else {
-        ns as f64
-    };
-    x / NS_PER_S as f64
+/// `x as f64` for a count below 2^63 (token counts, batch sizes, steps), through the signed
+/// conversion: one instruction on x86-64, where the unsigned one is a sequence of six; the
+/// same value in that range.
+#[inline(always)]
+pub fn f64_of(x: u64) -> f64 {
+    debug_assert!(x < 1 << 63, "{x} is not a count below 2^63");
+    x as i64 as f64
+}
+
+/// `x as u64` for `0 ≤ x < 2^63`, through the signed conversion (fewer instructions than the
+/// unsigned one; the same value in that range).
+#[inline(always)]
+pub fn trunc_to_u64(x: f64) -> u64 {
+    debug_assert!(
+        (0.0..9_223_372_036_854_775_808.0).contains(&x),
+        "{x} is out of range"
+    );
+    x as i64 as u64
 }
 
 /// `x.round() as u64` (half away from zero; NaN and negatives give 0, huge values saturate),
@@ -144,18 +152,24 @@ mod tests {
     }
 
     #[test]
-    fn seconds_of_nanoseconds_match_the_unsigned_conversion() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut cases = vec![0, 1, (1 << 53) + 1, (1 << 63) - 1, 1 << 63, u64::MAX];
+    fn signed_conversions_match_the_unsigned_ones() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut floats = vec![0.0, 0.999, 1.0, 9.2e18];
         for _ in 0..200_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            cases.extend([x, x >> 1, x >> 11, x >> 30]);
+            for c in [x >> 1, x >> 11, x >> 40] {
+                assert_eq!(f64_of(c).to_bits(), (c as f64).to_bits(), "{c}");
+            }
+            floats.extend([(x >> 11) as f64 / 1024.0, f64::from_bits(x >> 2)]);
         }
-        for ns in cases {
-            let want = ns as f64 / NS_PER_S as f64;
-            assert_eq!(secs_of_ns(ns).to_bits(), want.to_bits(), "{ns}");
+        for v in floats {
+            for v in [v, v.next_up(), v.next_down()] {
+                if (0.0..9_223_372_036_854_775_808.0).contains(&v) {
+                    assert_eq!(trunc_to_u64(v), v as u64, "{v:e}");
+                }
+            }
         }
     }
 

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use crate::scenario::Batching;
 
 use super::batch::{Batch, Hot};
-use crate::engine::time::round_to_u64;
+use crate::engine::time::{f64_of, round_to_u64, trunc_to_u64};
 use crate::engine::{SimDuration, SimTime};
 use crate::timing::{StepCosts, StepShape, ToStepCosts};
 
@@ -982,18 +982,18 @@ impl Replica {
 
     /// Adds a decode run's work to the totals, clipped to the measured window by time share.
     fn account_decode(&mut self, run: &Run, costs: &StepCosts) {
-        let b = self.batch.len() as f64;
-        let k = run.steps as f64;
+        let b = f64_of(self.batch.len() as u64);
+        let k = f64_of(run.steps);
         // The context the run planned from (the batch is unchanged since): an integer below
         // 2^53, so this equals the sum of the sequences' contexts in f64.
-        let ctx0 = run.ctx0 as f64;
+        let ctx0 = f64_of(run.ctx0);
         // Mean context over the run's steps.
         let ctx_mean = ctx0 + b * (k - 1.0) / 2.0;
         let shape = StepShape {
             tokens: b as u64,
             attn_pairs: ctx_mean,
             prefill_pairs: 0.0,
-            kv_read_tokens: ctx_mean as u64,
+            kv_read_tokens: trunc_to_u64(ctx_mean),
             kv_write_tokens: b as u64,
             seqs: b as u64,
             prefills: 0,
@@ -1004,7 +1004,7 @@ impl Replica {
         t.steps += run.steps;
         t.busy_s += busy_s * share;
         t.batch_area += b * busy_s * share;
-        t.kv_area += (self.kv_used_tokens as f64 + b * k / 2.0) * busy_s * share;
+        t.kv_area += (f64_of(self.kv_used_tokens) + b * k / 2.0) * busy_s * share;
         let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * k * share;
         t.flops += flops * k * share;
@@ -1040,13 +1040,13 @@ impl Replica {
         let t = &mut self.totals;
         t.steps += 1;
         t.busy_s += busy_s * share;
-        t.batch_area += self.batch.len() as f64 * busy_s * share;
-        t.kv_area += self.kv_used_tokens as f64 * busy_s * share;
+        t.batch_area += f64_of(self.batch.len() as u64) * busy_s * share;
+        t.kv_area += f64_of(self.kv_used_tokens) * busy_s * share;
         let (bytes, flops) = step_work(costs, &shape);
         t.bytes += bytes * share;
         t.flops += flops * share;
-        t.output_tokens += round_to_u64(out as f64 * share);
-        t.prefill_tokens += round_to_u64(pre as f64 * share);
+        t.output_tokens += round_to_u64(f64_of(out) * share);
+        t.prefill_tokens += round_to_u64(f64_of(pre) * share);
     }
 
     /// The fraction of [start, end] inside the measured window.

@@ -26,6 +26,7 @@ use super::kernels::KernelProfile;
 use super::model::Model;
 use super::roofline::StepShape;
 use super::stack::StackProfile;
+use crate::engine::time::f64_of;
 
 /// Token counts above this are not memoised by [`ComponentCache`] (computed each time).
 const TOKENS_CACHE_MAX: u64 = 1 << 15;
@@ -334,8 +335,8 @@ impl ComponentCosts {
         let dense = self.layers * layer + head + self.small_floor_s * 0.4;
         let attn_fixed = self.layers
             * (self.attn_floor_s
-                + seqs as f64 * self.attn_per_seq_s
-                + kv_write as f64 * self.attn_s_per_kv_token);
+                + f64_of(seqs) * self.attn_per_seq_s
+                + f64_of(kv_write) * self.attn_s_per_kv_token);
         let comm = if self.tensor_parallel > 1 {
             self.layers * 2.0 * allreduce_tokens + allreduce_rows
         } else {
@@ -349,8 +350,8 @@ impl ComponentCosts {
     #[inline]
     fn host_s(&self, seqs: u64, prefills: u64) -> f64 {
         self.host_per_step_s
-            + seqs as f64 * self.host_per_seq_s
-            + prefills as f64 * self.host_per_prefill_s
+            + f64_of(seqs) * self.host_per_seq_s
+            + f64_of(prefills) * self.host_per_prefill_s
     }
 
     /// Host time added to a step whose context-independent GPU part is `gpu_fixed_s`.
@@ -396,7 +397,7 @@ impl ComponentCosts {
         let fixed = dense + attn_fixed + comm;
         let host_added_s = self.host_added_s(s.seqs, s.prefills, fixed);
         let ctx = self.layers
-            * (s.kv_read_tokens as f64 * self.attn_s_per_kv_token
+            * (f64_of(s.kv_read_tokens) * self.attn_s_per_kv_token
                 + (s.attn_pairs - s.prefill_pairs) * self.attn_s_per_decode_pair
                 + s.prefill_pairs * self.attn_s_per_pair);
         ComponentTimes {
@@ -437,7 +438,7 @@ impl ComponentCosts {
         if empty && ctx_tokens_total == 0 {
             return 0.0;
         }
-        let c = ctx_tokens_total as f64;
+        let c = f64_of(ctx_tokens_total);
         fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_decode_pair)
     }
 }
@@ -462,7 +463,7 @@ impl ComponentDecode {
         if self.empty && ctx_tokens_total == 0 {
             return 0.0;
         }
-        let c = ctx_tokens_total as f64;
+        let c = f64_of(ctx_tokens_total);
         self.fixed_s + self.layers * (c * self.attn_s_per_kv_token + c * self.attn_s_per_pair)
     }
 

@@ -50,6 +50,7 @@ use super::hardware::Gpu;
 use super::model::Model;
 use super::roofline::{RooflineTerm, StepBreakdown, StepShape};
 use super::stack::StackProfile;
+use crate::engine::time::f64_of;
 
 /// Efficiency and calibration constants of one serving stack on one TP degree.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -586,8 +587,8 @@ impl Work {
         };
         (
             weight_bytes,
-            self.gemm_flops_per_token * s.tokens as f64 / self.tp,
-            (s.kv_read_tokens + s.kv_write_tokens) as f64 * self.kv_bytes_per_token / self.tp,
+            self.gemm_flops_per_token * f64_of(s.tokens) / self.tp,
+            f64_of(s.kv_read_tokens + s.kv_write_tokens) * self.kv_bytes_per_token / self.tp,
             self.attn_flops_per_pair * s.attn_pairs / self.tp,
         )
     }
@@ -670,7 +671,7 @@ impl RooflineDecode {
         if self.batch == 0 && ctx_tokens_total == 0 {
             return 0.0;
         }
-        let attn = c.attn(ctx_tokens_total as f64, ctx_tokens_total + self.batch);
+        let attn = c.attn(f64_of(ctx_tokens_total), ctx_tokens_total + self.batch);
         c.alpha * (self.gemm_s + attn.time_s + self.tp_comm_s) + c.beta_s
     }
 }
@@ -827,7 +828,7 @@ impl RooflineCosts {
             0.0
         };
         RooflineTerm::new(
-            self.gemm_flops_per_token * tokens as f64 / self.tp,
+            self.gemm_flops_per_token * f64_of(tokens) / self.tp,
             weight_bytes,
             self.compute_rate,
             self.memory_rate,
@@ -838,7 +839,7 @@ impl RooflineCosts {
     #[inline]
     fn attn(&self, attn_pairs: f64, kv_tokens: u64) -> RooflineTerm {
         let attn_flops = self.attn_flops_per_pair * attn_pairs / self.tp;
-        let kv_bytes = kv_tokens as f64 * self.kv_bytes_per_token / self.tp;
+        let kv_bytes = f64_of(kv_tokens) * self.kv_bytes_per_token / self.tp;
         RooflineTerm::new(
             attn_flops,
             kv_bytes,
@@ -851,7 +852,7 @@ impl RooflineCosts {
     #[inline]
     fn tp_comm_s(&self, tokens: u64) -> f64 {
         if self.tensor_parallel > 1 && tokens > 0 {
-            let bytes = tokens as f64 * self.hidden * ACTIVATION_BYTES;
+            let bytes = f64_of(tokens) * self.hidden * ACTIVATION_BYTES;
             2.0 * self.layers
                 * (self.allreduce_latency_s + self.allreduce_factor * bytes / self.nvlink_bw)
         } else {
@@ -984,7 +985,7 @@ impl StepCosts {
                 if batch == 0 && ctx_tokens_total == 0 {
                     return 0.0;
                 }
-                let attn = c.attn(ctx_tokens_total as f64, ctx_tokens_total + batch);
+                let attn = c.attn(f64_of(ctx_tokens_total), ctx_tokens_total + batch);
                 c.alpha * (fixed.a_s + attn.time_s + fixed.b_s) + c.beta_s
             }
             CostMode::Components(c) => {

@@ -1,5 +1,7 @@
 //! The shape of one forward pass, in the units the step-time model needs.
 
+use crate::engine::time::f64_of;
+
 /// What one forward pass (one batching iteration) processes.
 ///
 /// Shapes add: a mixed step (chunked prefill plus decodes) is the [`StepShape::add`] of its
@@ -31,7 +33,7 @@ impl StepShape {
     pub fn decode(batch: u64, ctx_total: u64) -> Self {
         StepShape {
             tokens: batch,
-            attn_pairs: ctx_total as f64,
+            attn_pairs: f64_of(ctx_total),
             prefill_pairs: 0.0,
             kv_read_tokens: ctx_total,
             kv_write_tokens: batch,
@@ -43,8 +45,8 @@ impl StepShape {
     /// Prefill of `prompt` new tokens on top of `cached` tokens already in the KV cache
     /// (prefix-cache hit or an earlier chunk).
     pub fn prefill(prompt: u64, cached: u64) -> Self {
-        let t = prompt as f64;
-        let pairs = cached as f64 * t + t * t / 2.0;
+        let t = f64_of(prompt);
+        let pairs = f64_of(cached) * t + t * t / 2.0;
         StepShape {
             tokens: prompt,
             attn_pairs: pairs,

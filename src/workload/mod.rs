@@ -332,7 +332,8 @@ struct TokenDraws {
 /// A drawn token count as a whole number of tokens, at least 1.
 fn round_tokens(x: f64) -> u32 {
     if x.is_finite() {
-        x.round().clamp(1.0, f64::from(u32::MAX)) as u32
+        // `x.round().clamp(1.0, u32::MAX)`, without `f64::round`'s library call.
+        crate::engine::time::round_to_u64(x).clamp(1, u64::from(u32::MAX)) as u32
     } else {
         1
     }
