@@ -309,7 +309,7 @@ pub struct LlmFleet {
     replicas: Vec<Replica>,
     /// Per replica, the records its next wake-up will read first (memory hints for the event
     /// loop, see [`Replica::next_wake_addrs`]).
-    hints: Vec<[usize; 2]>,
+    hints: Vec<[usize; 3]>,
     /// Requests at each replica, plus [`OFF`] on replicas of inactive servers.
     outstanding: Loads,
     per_server: usize,
@@ -420,7 +420,7 @@ impl LlmFleet {
                     Replica::new(limits, warmup, end).with_step_time_scale(spec.step_time_scale)
                 })
                 .collect(),
-            hints: vec![[0; 2]; n],
+            hints: vec![[0; 3]; n],
             dep,
             limits,
             outstanding,

@@ -496,20 +496,21 @@ impl Replica {
         }
     }
 
-    /// Addresses of what the wake-up planned last will read first when a sequence then leaves
-    /// (its record and its batch entry; 0 for none): memory hints, stale ones are harmless.
-    pub fn next_wake_addrs(&self) -> [usize; 2] {
+    /// Addresses of what the wake-up planned last will read first (0 for none): memory hints,
+    /// stale ones are harmless. When a sequence then leaves, its record and its batch entry;
+    /// when requests wait, the record of the first (admission reads it at every wake-up).
+    pub fn next_wake_addrs(&self) -> [usize; 3] {
+        let record = |slot: u32| &self.parked.seqs[slot as usize] as *const Seq as usize;
         let leaves = self
             .run
             .as_ref()
             .and_then(|run| self.batch.finishing_within(run.steps));
-        match leaves {
-            Some(slot) => [
-                &self.parked.seqs[slot as usize] as *const Seq as usize,
-                self.batch.first_addr(),
-            ],
-            None => [0; 2],
-        }
+        let (leaving, entry) = match leaves {
+            Some(slot) => (record(slot), self.batch.first_addr()),
+            None => (0, 0),
+        };
+        let head = self.waiting.front().map_or(0, |&slot| record(slot));
+        [leaving, entry, head]
     }
 
     /// Requests here: running or waiting.
