@@ -191,6 +191,15 @@ impl Batch {
             .map_or(0, |d| d as *const Decoding as usize)
     }
 
+    /// Slots of the decoding sequences that have generated all their output tokens (those
+    /// [`Batch::pop_finished`] returns next), for memory hints.
+    pub(super) fn finished_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.decoding
+            .iter()
+            .take_while(|d| d.finish <= self.clock)
+            .map(|d| d.slot)
+    }
+
     /// Every decoding sequence appends `k` tokens.
     #[inline]
     pub(super) fn advance(&mut self, k: u64) {
@@ -237,11 +246,25 @@ impl Batch {
             .wrapping_add(u64::from(h.input_tokens) + u64::from(h.output_tokens))
             .wrapping_sub(finish);
         // A newcomer mostly finishes last (same output lengths): the back, without a search.
-        let at = if self.decoding.back().is_none_or(|b| b.key() < d.key()) {
+        let key = d.key();
+        let at = if self.decoding.back().is_none_or(|b| b.key() < key) {
             self.decoding.push_back(d);
             self.decoding.len() - 1
         } else {
-            let at = self.decoding.partition_point(|b| b.key() < d.key());
+            // Inserting moves the entries on the shorter side of the place, so a scan from
+            // that side touches only memory the move then reads (a binary search would miss
+            // the cache at every probe). The middle entry tells the side. Keys are unique.
+            let n = self.decoding.len();
+            let at = if key < self.decoding[n / 2].key() {
+                self.decoding.iter().position(|b| b.key() > key)
+            } else {
+                self.decoding
+                    .iter()
+                    .rposition(|b| b.key() < key)
+                    .map(|j| j + 1)
+            }
+            .unwrap_or(0);
+            debug_assert_eq!(at, self.decoding.partition_point(|b| b.key() < key));
             self.decoding.insert(at, d);
             at
         };

@@ -376,6 +376,9 @@ impl Hot {
     }
 }
 
+/// Waiting requests whose records admission asks for ahead (most wake-ups admit fewer).
+const ADMIT_PREFETCH: usize = 4;
+
 /// The full records of a replica's sequences (queued or running), by slot; slots of
 /// sequences that left are reused, so records never move while their sequence is here.
 #[derive(Default)]
@@ -397,6 +400,15 @@ impl Parked {
                 self.seqs.push(seq);
                 (self.seqs.len() - 1) as u32
             }
+        }
+    }
+
+    /// Starts loading the record at `slot` into the caches (a memory hint; any slot is
+    /// harmless).
+    #[inline]
+    fn prefetch(&self, slot: u32) {
+        if let Some(seq) = self.seqs.get(slot as usize) {
+            crate::engine::hint::prefetch_addr(seq as *const Seq as usize);
         }
     }
 
@@ -614,7 +626,11 @@ impl Replica {
             self.account_mixed(&run, costs);
             self.apply_mixed(now);
         }
-        // Sequences that emitted their last token leave, in batch order.
+        // Sequences that emitted their last token leave, in batch order. Their records are
+        // asked for first, so that the cache misses of several leavers overlap.
+        for slot in self.batch.finished_slots() {
+            self.parked.prefetch(slot);
+        }
         while let Some(mut h) = self.batch.pop_finished() {
             let mut seq = self.parked.take(&h);
             Self::release_from(
@@ -635,6 +651,12 @@ impl Replica {
     /// Applies a mixed (prefill) step that ended at `at`: decodes append a token, prompt
     /// chunks land in KV, and a prompt that completes emits its first token.
     fn apply_mixed(&mut self, at: SimTime) {
+        // The records of prompts this step completes are written below: asked for first.
+        for s in self.batch.prefilling() {
+            if s.prefilled + s.pending_chunk >= s.prompt_len() {
+                self.parked.prefetch(s.slot);
+            }
+        }
         if !self.limits.prefill_stalls_decodes {
             self.kv_used_tokens += self.batch.decoding_len() as u64;
             self.batch.advance(1);
@@ -736,6 +758,10 @@ impl Replica {
     fn admit(&mut self, now: SimTime) {
         if self.limits.batching == Batching::Static && self.batch_closed {
             return;
+        }
+        // Admission reads the records of the first waiting requests: asked for first.
+        for &slot in self.waiting.iter().take(ADMIT_PREFETCH) {
+            self.parked.prefetch(slot);
         }
         while let Some(&slot) = self.waiting.front() {
             if self.batch.len() >= self.limits.max_batch as usize {
