@@ -200,6 +200,16 @@ impl Batch {
             .map(|d| d.slot)
     }
 
+    /// Slots of the decoding sequences that will have generated all their output tokens
+    /// after `k` more, for memory hints.
+    pub(super) fn finishing_slots_within(&self, k: u64) -> impl Iterator<Item = u32> + '_ {
+        let by = self.clock + k;
+        self.decoding
+            .iter()
+            .take_while(move |d| d.finish <= by)
+            .map(|d| d.slot)
+    }
+
     /// Every decoding sequence appends `k` tokens.
     #[inline]
     pub(super) fn advance(&mut self, k: u64) {

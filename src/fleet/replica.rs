@@ -752,7 +752,22 @@ impl Replica {
         };
         let end = run.end;
         self.run = Some(run);
+        self.prefetch_for_wake();
         Some(end)
+    }
+
+    /// Asks early for the records the next wake-up will read (memory hints: hundreds of
+    /// other events usually come first, time enough for the loads): those of the sequences
+    /// that then leave, and those of the first waiting requests.
+    fn prefetch_for_wake(&self) {
+        if let Some(run) = &self.run {
+            for slot in self.batch.finishing_slots_within(run.steps) {
+                self.parked.prefetch(slot);
+            }
+        }
+        for &slot in self.waiting.iter().take(ADMIT_PREFETCH) {
+            self.parked.prefetch(slot);
+        }
     }
 
     fn admit(&mut self, now: SimTime) {
