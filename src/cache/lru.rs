@@ -6,8 +6,8 @@
 //!   draw. Sampling uses rejection (`rand_distr::Zipf`), so no per-query table is built
 //!   and `n` may be as large as 2^53.
 //! - [`LruCache`] is an exact LRU over `u64` keys with an optional time to live. Cost: a
-//!   `HashMap` from key to a slot in a slab, plus an intrusive doubly linked recency list
-//!   through the slab, so each lookup is O(1). Nothing iterates the hash map, so results
+//!   `HashMap` from key to a slot in a [`Recency`] slab (an intrusive doubly linked
+//!   recency list, shared with the prefix cache), so each lookup is O(1). Nothing iterates the hash map, so results
 //!   depend only on the sequence of calls.
 //! - [`che_hit_rate`](crate::scenario::cache::che_hit_rate) predicts the hit rate of an LRU cache of `C` entries under IRM Zipf
 //!   traffic (Che, Tung and Wang 2002; Fricker, Robert and Roberts 2012), which the tests
@@ -17,6 +17,8 @@ use std::collections::HashMap;
 
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
+
+use super::recency::Recency;
 
 /// Largest number of distinct queries [`ZipfQueries`] accepts: ids above 2^53 are not
 /// exact in `f64`, which the sampler works in.
@@ -74,20 +76,13 @@ impl ZipfQueries {
     }
 }
 
-/// Slab index meaning "no node".
-const NIL: usize = usize::MAX;
-
-/// One cached entry, linked into the recency list.
+/// One cached entry (its place in the recency order is kept by [`Recency`]).
 #[derive(Clone, Debug)]
-struct Node {
+struct Entry {
     /// The cached key.
     key: u64,
     /// Simulation time, in seconds, when the entry was (last) inserted.
     inserted_s: f64,
-    /// More recently used neighbour, or `NIL` at the head.
-    prev: usize,
-    /// Less recently used neighbour, or `NIL` at the tail.
-    next: usize,
 }
 
 /// An exact least-recently-used cache of `u64` keys with an optional time to live.
@@ -104,14 +99,11 @@ pub struct LruCache {
     capacity: usize,
     /// Time to live since insertion, in seconds; `None` for no expiry.
     ttl_s: Option<f64>,
-    /// Key to its slot in `nodes`.
+    /// Key to its slot in `entries`.
     index: HashMap<u64, usize>,
-    /// The slab. Slots are never freed: once full, the tail's slot is reused.
-    nodes: Vec<Node>,
-    /// Most recently used slot, or `NIL` when empty.
-    head: usize,
-    /// Least recently used slot, or `NIL` when empty.
-    tail: usize,
+    /// The entries in recency order. Slots are never freed: once full, the least recently
+    /// used entry's slot is reused.
+    entries: Recency<Entry>,
 }
 
 impl LruCache {
@@ -134,9 +126,7 @@ impl LruCache {
             capacity,
             ttl_s,
             index: HashMap::with_capacity(reserve),
-            nodes: Vec::with_capacity(reserve),
-            head: NIL,
-            tail: NIL,
+            entries: Recency::with_capacity(reserve),
         })
     }
 
@@ -163,83 +153,44 @@ impl LruCache {
     /// if the cache is full. `now_s` is expected not to decrease between calls.
     pub fn lookup_insert(&mut self, key: u64, now_s: f64) -> bool {
         if let Some(&slot) = self.index.get(&key) {
-            self.move_to_front(slot);
-            let node = &mut self.nodes[slot];
-            let expired = self.ttl_s.is_some_and(|ttl| now_s - node.inserted_s > ttl);
+            self.entries.move_to_front(slot);
+            let entry = self.entries.get_mut(slot);
+            let expired = self.ttl_s.is_some_and(|ttl| now_s - entry.inserted_s > ttl);
             if expired {
-                node.inserted_s = now_s;
+                entry.inserted_s = now_s;
             }
             return !expired;
         }
         if self.capacity == 0 {
             return false;
         }
-        let slot = if self.nodes.len() < self.capacity {
-            self.nodes.push(Node {
-                key,
-                inserted_s: now_s,
-                prev: NIL,
-                next: NIL,
-            });
-            self.nodes.len() - 1
+        let fresh = Entry {
+            key,
+            inserted_s: now_s,
+        };
+        let slot = if self.entries.slots() < self.capacity {
+            self.entries.alloc(fresh)
         } else {
             // Full: reuse the least recently used slot.
-            let slot = self.tail;
-            self.unlink(slot);
-            let node = &mut self.nodes[slot];
-            self.index.remove(&node.key);
-            node.key = key;
-            node.inserted_s = now_s;
+            let slot = self
+                .entries
+                .least_recent()
+                .expect("a full cache has entries");
+            self.entries.unlink(slot);
+            let entry = self.entries.get_mut(slot);
+            self.index.remove(&entry.key);
+            *entry = fresh;
             slot
         };
         self.index.insert(key, slot);
-        self.push_front(slot);
+        self.entries.push_front(slot);
         false
-    }
-
-    /// Removes `slot` from the recency list, leaving its links dangling.
-    fn unlink(&mut self, slot: usize) {
-        let (prev, next) = (self.nodes[slot].prev, self.nodes[slot].next);
-        match prev {
-            NIL => self.head = next,
-            p => self.nodes[p].next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => self.nodes[n].prev = prev,
-        }
-    }
-
-    /// Links an unlinked `slot` in as most recently used.
-    fn push_front(&mut self, slot: usize) {
-        let old_head = self.head;
-        self.nodes[slot].prev = NIL;
-        self.nodes[slot].next = old_head;
-        match old_head {
-            NIL => self.tail = slot,
-            h => self.nodes[h].prev = slot,
-        }
-        self.head = slot;
-    }
-
-    /// Makes a linked `slot` most recently used.
-    fn move_to_front(&mut self, slot: usize) {
-        if self.head != slot {
-            self.unlink(slot);
-            self.push_front(slot);
-        }
     }
 
     /// Keys from most to least recently used (for tests).
     #[cfg(test)]
     fn keys_by_recency(&self) -> Vec<u64> {
-        let mut out = Vec::with_capacity(self.len());
-        let mut at = self.head;
-        while at != NIL {
-            out.push(self.nodes[at].key);
-            at = self.nodes[at].next;
-        }
-        out
+        self.entries.by_recency().map(|e| e.key).collect()
     }
 }
 

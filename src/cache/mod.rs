@@ -2,6 +2,7 @@
 
 pub mod lru;
 pub mod prefix;
+pub mod recency;
 pub mod response;
 
 pub use response::ResponseCache;

@@ -6,27 +6,24 @@
 //! prefill, all its blocks are stored or refreshed ([`PrefixCache::insert_or_refresh`]).
 //! Blocks used by running requests can be pinned so eviction never takes them.
 //!
-//! Cost: a `HashMap` from id to a slot in a slab, plus an intrusive doubly linked LRU list
-//! through the slab, so lookup, insert, refresh, eviction, pin and unpin are O(1) per
-//! block. Nothing iterates the hash map, so results are deterministic.
+//! Cost: a `HashMap` from id to a slot in a [`Recency`] slab (an intrusive doubly linked LRU
+//! list, shared with the response cache), so lookup, insert, refresh, eviction, pin and
+//! unpin are O(1) per block. Nothing iterates the hash map, so results are deterministic.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::recency::Recency;
 use crate::trace::TraceRecord;
 
 /// Tokens per KV block in the Mooncake traces.
 pub const DEFAULT_BLOCK_TOKENS: u32 = 512;
 
-const NIL: usize = usize::MAX;
-
 #[derive(Clone, Debug)]
-struct Node {
+struct Block {
     id: u64,
-    prev: usize,
-    next: usize,
-    /// Number of outstanding pins. A pinned node is not on the LRU list.
+    /// Number of outstanding pins. A pinned block is not on the LRU list.
     pins: u32,
 }
 
@@ -52,12 +49,8 @@ pub struct InsertOutcome {
 pub struct PrefixCache {
     capacity_blocks: Option<u64>,
     index: HashMap<u64, usize>,
-    slab: Vec<Node>,
-    free: Vec<usize>,
-    /// Most recently used unpinned node.
-    head: usize,
-    /// Least recently used unpinned node: the next victim.
-    tail: usize,
+    /// Cached blocks; the unpinned ones on the recency list (its back: the next victim).
+    blocks: Recency<Block>,
     pinned_blocks: usize,
     evictions: u64,
 }
@@ -68,10 +61,7 @@ impl PrefixCache {
         PrefixCache {
             capacity_blocks,
             index: HashMap::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            blocks: Recency::with_capacity(0),
             pinned_blocks: 0,
             evictions: 0,
         }
@@ -109,7 +99,7 @@ impl PrefixCache {
 
     /// How many pins block `id` holds (0 if absent or unpinned).
     pub fn pin_count(&self, id: u64) -> u32 {
-        self.index.get(&id).map_or(0, |&i| self.slab[i].pins)
+        self.index.get(&id).map_or(0, |&i| self.blocks.get(i).pins)
     }
 
     /// Number of leading blocks of `chain` that are cached: the reusable prefix. Does not
@@ -130,9 +120,8 @@ impl PrefixCache {
         let mut out = InsertOutcome::default();
         for &id in chain {
             if let Some(&i) = self.index.get(&id) {
-                if self.slab[i].pins == 0 {
-                    self.unlink(i);
-                    self.push_front(i);
+                if self.blocks.get(i).pins == 0 {
+                    self.blocks.move_to_front(i);
                 }
                 out.refreshed += 1;
                 continue;
@@ -141,35 +130,22 @@ impl PrefixCache {
                 .capacity_blocks
                 .is_some_and(|c| self.index.len() as u64 >= c)
             {
-                if self.tail == NIL || self.capacity_blocks == Some(0) {
-                    out.rejected += 1;
-                    continue;
-                }
-                let victim = self.tail;
-                self.unlink(victim);
-                self.index.remove(&self.slab[victim].id);
-                self.free.push(victim);
+                let victim = match self.blocks.least_recent() {
+                    Some(victim) if self.capacity_blocks != Some(0) => victim,
+                    _ => {
+                        out.rejected += 1;
+                        continue;
+                    }
+                };
+                self.blocks.unlink(victim);
+                self.index.remove(&self.blocks.get(victim).id);
+                self.blocks.free(victim);
                 self.evictions += 1;
                 out.evicted += 1;
             }
-            let node = Node {
-                id,
-                prev: NIL,
-                next: NIL,
-                pins: 0,
-            };
-            let i = match self.free.pop() {
-                Some(i) => {
-                    self.slab[i] = node;
-                    i
-                }
-                None => {
-                    self.slab.push(node);
-                    self.slab.len() - 1
-                }
-            };
+            let i = self.blocks.alloc(Block { id, pins: 0 });
             self.index.insert(id, i);
-            self.push_front(i);
+            self.blocks.push_front(i);
             out.inserted += 1;
         }
         out
@@ -182,11 +158,11 @@ impl PrefixCache {
         let n = self.lookup(chain);
         for id in &chain[..n] {
             let i = self.index[id];
-            if self.slab[i].pins == 0 {
-                self.unlink(i);
+            if self.blocks.get(i).pins == 0 {
+                self.blocks.unlink(i);
                 self.pinned_blocks += 1;
             }
-            self.slab[i].pins += 1;
+            self.blocks.get_mut(i).pins += 1;
         }
         n
     }
@@ -203,55 +179,24 @@ impl PrefixCache {
             let Some(&i) = self.index.get(id) else {
                 panic!("PrefixCache::unpin: block {id} is not cached, so it was never pinned");
             };
-            let node = &mut self.slab[i];
+            let block = self.blocks.get_mut(i);
             assert!(
-                node.pins > 0,
+                block.pins > 0,
                 "PrefixCache::unpin: block {id} is not pinned"
             );
-            node.pins -= 1;
-            if node.pins == 0 {
+            block.pins -= 1;
+            if block.pins == 0 {
                 self.pinned_blocks -= 1;
-                self.push_front(i);
+                self.blocks.push_front(i);
             }
         }
-    }
-
-    fn unlink(&mut self, i: usize) {
-        let (prev, next) = (self.slab[i].prev, self.slab[i].next);
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.slab[prev].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.slab[next].prev = prev;
-        }
-        self.slab[i].prev = NIL;
-        self.slab[i].next = NIL;
-    }
-
-    fn push_front(&mut self, i: usize) {
-        self.slab[i].prev = NIL;
-        self.slab[i].next = self.head;
-        if self.head == NIL {
-            self.tail = i;
-        } else {
-            self.slab[self.head].prev = i;
-        }
-        self.head = i;
     }
 
     /// Ids on the LRU list from least to most recently used (test helper, O(n)).
     #[cfg(test)]
     fn lru_order(&self) -> Vec<u64> {
-        let mut v = Vec::new();
-        let mut i = self.tail;
-        while i != NIL {
-            v.push(self.slab[i].id);
-            i = self.slab[i].prev;
-        }
+        let mut v: Vec<u64> = self.blocks.by_recency().map(|b| b.id).collect();
+        v.reverse();
         v
     }
 
@@ -265,12 +210,12 @@ impl PrefixCache {
         let pinned = self
             .index
             .values()
-            .filter(|&&i| self.slab[i].pins > 0)
+            .filter(|&&i| self.blocks.get(i).pins > 0)
             .count();
         assert_eq!(pinned, self.pinned_blocks);
         assert_eq!(listed.len() + pinned, self.index.len());
         for (&id, &i) in &self.index {
-            assert_eq!(self.slab[i].id, id);
+            assert_eq!(self.blocks.get(i).id, id);
         }
         if let Some(c) = self.capacity_blocks {
             assert!(self.index.len() as u64 <= c);
