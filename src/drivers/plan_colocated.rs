@@ -367,6 +367,8 @@ fn timing_band(
         step_time_scale_high: high,
         servers_low,
         servers_high,
+        pair_low: None,
+        pair_high: None,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
     }
 }

@@ -21,7 +21,9 @@
 use std::collections::BTreeMap;
 
 use super::plan_colocated::{PlanError, plan_colocated, run_judged};
-use crate::report::outcome::{ColocatedPlan, CurvePoint, DisaggPlan, PairPoint, PlanOutcome};
+use crate::report::outcome::{
+    ColocatedPlan, CurvePoint, DisaggPlan, PairPoint, PlanOutcome, PoolCounts, TimingBand,
+};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
@@ -224,12 +226,14 @@ fn explain(
     (prefill_cost, decode_cost, why)
 }
 
-/// Plans a disaggregated scenario: each pool within `1..=servers_max`.
-pub fn plan_disagg(
+/// The cheapest passing pair of `scenario` (module docs), searched from `start`, and the
+/// search with every pair it evaluated.
+fn cheapest_pair(
     scenario: &Scenario,
     threads: Option<usize>,
     servers_max: u32,
-) -> Result<PlanOutcome, PlanError> {
+    start: (u32, u32),
+) -> Result<(Search<'_>, (u32, u32)), PlanError> {
     let split = scenario
         .servers
         .disagg
@@ -246,10 +250,7 @@ pub fn plan_disagg(
     };
 
     // 1. Bracket.
-    let (mut p_hi, mut d_hi) = (
-        split.prefill.count.clamp(1, servers_max),
-        split.decode.count.clamp(1, servers_max),
-    );
+    let (mut p_hi, mut d_hi) = (start.0.clamp(1, servers_max), start.1.clamp(1, servers_max));
     while !search.pass(p_hi, d_hi) {
         if p_hi >= servers_max && d_hi >= servers_max {
             let why = search.cache[&(p_hi, d_hi)].point.failures().join("; ");
@@ -267,11 +268,68 @@ pub fn plan_disagg(
     }
     // 2 and 3: the pools' floors, then the staircase.
     let price = search.price;
-    let (bp, bd) = cheapest_from(
+    let best = cheapest_from(
         (p_hi, d_hi),
         |p, d| f64::from(p) * price.0 + f64::from(d) * price.1,
         &mut |p, d| search.pass(p, d),
     );
+    Ok((search, best))
+}
+
+/// The cheapest pair with every step time of both pools scaled by 1 ± the timing model's
+/// typical error, searched from the answer `(bp, bd)`.
+fn timing_band(
+    scenario: &Scenario,
+    threads: Option<usize>,
+    servers_max: u32,
+    (bp, bd): (u32, u32),
+) -> TimingBand {
+    let err = crate::timing::calibration::typical_step_time_error();
+    let (low, high) = (1.0 - err, 1.0 + err);
+    let mut notes = Vec::new();
+    let mut side = |scale: f64| {
+        let mut s = scenario.clone();
+        if let Some(split) = s.servers.disagg.as_deref_mut() {
+            split.prefill.spec.step_time_scale *= scale;
+            split.decode.spec.step_time_scale *= scale;
+        }
+        match cheapest_pair(&s, threads, servers_max, (bp, bd)) {
+            Ok((_, (p, d))) => Some(PoolCounts {
+                prefill_servers: p,
+                decode_servers: d,
+            }),
+            Err(e) => {
+                notes.push(format!("with step times x{scale:.3}: {e}"));
+                None
+            }
+        }
+    };
+    let (pair_low, pair_high) = (side(low), side(high));
+    let total = |c: Option<PoolCounts>| c.map(|c| c.prefill_servers + c.decode_servers);
+    TimingBand {
+        step_time_scale_low: low,
+        step_time_scale_high: high,
+        servers_low: total(pair_low),
+        servers_high: total(pair_high),
+        pair_low,
+        pair_high,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// Plans a disaggregated scenario: each pool within `1..=servers_max`.
+pub fn plan_disagg(
+    scenario: &Scenario,
+    threads: Option<usize>,
+    servers_max: u32,
+) -> Result<PlanOutcome, PlanError> {
+    let split = scenario
+        .servers
+        .disagg
+        .as_deref()
+        .expect("plan_disagg needs a disaggregated scenario");
+    let start = (split.prefill.count, split.decode.count);
+    let (search, (bp, bd)) = cheapest_pair(scenario, threads, servers_max, start)?;
     let chosen = &search.cache[&(bp, bd)];
     let summary = chosen.summary.clone();
     let point = chosen.point.clone();
@@ -328,11 +386,8 @@ pub fn plan_disagg(
         cost_per_request_usd: point.cost_per_request_usd,
         formula_cost_per_request_usd: point.formula_cost_per_request_usd,
         flips: Vec::new(),
-        timing_band: None,
-        timing_band_omitted: Some(
-            "not computed for disaggregated fleets (the colocated plan beside it has one)"
-                .to_string(),
-        ),
+        timing_band: Some(timing_band(scenario, threads, servers_max, (bp, bd))),
+        timing_band_omitted: None,
         curve,
         summary: Some(summary),
         disaggregated: Some(DisaggPlan {

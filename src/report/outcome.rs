@@ -89,6 +89,15 @@ pub struct Below {
     pub failed: Vec<TargetValue>,
 }
 
+/// Servers in each pool of a disaggregated fleet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolCounts {
+    /// Prefill servers.
+    pub prefill_servers: u32,
+    /// Decode servers.
+    pub decode_servers: u32,
+}
+
 /// How far the answer moves when every step time is scaled by the timing model's typical
 /// error, both ways.
 #[derive(Clone, Debug, Serialize)]
@@ -101,6 +110,12 @@ pub struct TimingBand {
     pub servers_low: Option<u32>,
     /// The answer with step times at `step_time_scale_high` (null if the search failed).
     pub servers_high: Option<u32>,
+    /// A disaggregated fleet's pools at `step_time_scale_low` (`servers_low` is their sum).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pair_low: Option<PoolCounts>,
+    /// A disaggregated fleet's pools at `step_time_scale_high`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pair_high: Option<PoolCounts>,
     /// Why a side has no answer, if one has none.
     pub note: Option<String>,
 }

@@ -4,6 +4,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::figures::{self as fig, Figure, fixed};
 use crate::metrics::replication::{LatencyMetric, LatencyStat};
+use crate::report::outcome::PoolCounts;
 use crate::report::summary::RunSummary;
 
 fn table(header: Vec<String>) -> Table {
@@ -229,12 +230,22 @@ pub fn render_plan(plan: &crate::report::outcome::PlanOutcome) -> String {
     );
     let band = match &plan.timing_band {
         Some(b) => {
-            let side = |n: Option<u32>| n.map_or("?".to_string(), |n| n.to_string());
+            // A split fleet's sides read `prefill+decode`.
+            let side = |n: Option<u32>, pair: Option<PoolCounts>| match (n, pair) {
+                (_, Some(p)) => format!("{}+{}", p.prefill_servers, p.decode_servers),
+                (Some(n), None) => n.to_string(),
+                (None, None) => "?".to_string(),
+            };
+            let to = if b.pair_low.or(b.pair_high).is_some() {
+                " to "
+            } else {
+                "-"
+            };
             format!(
-                " ({}-{} if step times are {}% faster or slower, the model's calibration \
+                " ({}{to}{} if step times are {}% faster or slower, the model's calibration \
                  error)",
-                side(b.servers_low),
-                side(b.servers_high),
+                side(b.servers_low, b.pair_low),
+                side(b.servers_high, b.pair_high),
                 format!("{:.1}", 100.0 * (b.step_time_scale_high - 1.0)).trim_end_matches(".0")
             )
         }
@@ -254,7 +265,9 @@ pub fn render_plan(plan: &crate::report::outcome::PlanOutcome) -> String {
                 out.push_str(&format!("  {w}\n"));
             }
         }
-        None => out.push_str("(1 server meets every target)\n"),
+        // A split plan reports its pools below; "one server" would not describe them.
+        None if plan.disaggregated.is_none() => out.push_str("(1 server meets every target)\n"),
+        None => {}
     }
     out.push_str(&format!(
         "idle rate achieved {}, equivalent {}, assumed {}; cloud $/request {} (R1 formula {})\n",

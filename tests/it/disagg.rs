@@ -381,6 +381,29 @@ fn plan_finds_the_cheapest_pair_and_reports_the_colocated_plan() {
         v["decode_servers"].as_u64().expect("decode_servers") as u32,
     );
     assert_eq!(p.servers, np + nd);
+    // The timing band: the pair search again with both pools' step times scaled by 1 ± the
+    // model's error. Both pools cost the same here, so cost follows the total: faster steps
+    // need no more servers, slower ones no fewer.
+    let band = p
+        .timing_band
+        .as_ref()
+        .expect("a split plan has a timing band");
+    let total = |pair: Option<fleetsim::report::outcome::PoolCounts>| {
+        pair.map(|c| c.prefill_servers + c.decode_servers)
+    };
+    assert_eq!(total(band.pair_low), band.servers_low, "{band:?}");
+    assert_eq!(total(band.pair_high), band.servers_high, "{band:?}");
+    let (low, high) = (
+        band.servers_low.expect("low side"),
+        band.servers_high.expect("high side"),
+    );
+    assert!(
+        low <= p.servers && p.servers <= high,
+        "{band:?} vs {}",
+        p.servers
+    );
+    assert!(band.step_time_scale_low < 1.0 && band.step_time_scale_high > 1.0);
+    assert!(p.timing_band_omitted.is_none());
     assert!(
         v["colocated"]["servers"].as_u64().is_some(),
         "{}",
@@ -451,6 +474,17 @@ fn cli_plan_json_reports_pools_and_the_colocated_comparison() {
     }
     assert!(v["colocated"]["servers"].as_u64().is_some());
     assert!(v["colocated"]["cost_per_request_usd"].as_f64().is_some());
+    for side in ["pair_low", "pair_high"] {
+        let pair = &v["timing_band"][side];
+        assert!(
+            pair["prefill_servers"].as_u64().is_some_and(|n| n >= 1),
+            "{side}: {pair}"
+        );
+        assert!(
+            pair["decode_servers"].as_u64().is_some_and(|n| n >= 1),
+            "{side}: {pair}"
+        );
+    }
     // The same plan on one thread, byte for byte.
     let one = assert_cmd::Command::cargo_bin("fleetsim")
         .unwrap()
@@ -459,6 +493,26 @@ fn cli_plan_json_reports_pools_and_the_colocated_comparison() {
         .output()
         .unwrap();
     assert_eq!(one.stdout, out.stdout);
+    // The terminal answer line gives the band as pairs, and no colocated-only line.
+    let table = assert_cmd::Command::cargo_bin("fleetsim")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["plan", "s.toml", "--threads", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    let band = |side: &str| {
+        let pair = &v["timing_band"][side];
+        format!("{}+{}", pair["prefill_servers"], pair["decode_servers"])
+    };
+    let line = format!(
+        "servers: {} ({} to {} if step times are",
+        v["servers"],
+        band("pair_low"),
+        band("pair_high")
+    );
+    assert!(text.contains(&line), "{line:?} not in\n{text}");
+    assert!(!text.contains("1 server meets every target"), "{text}");
     // The resolved scenario re-reads with the chosen pools.
     let folder = dir.path().join("results/disagg-plan/run-0001");
     let resolved = std::fs::read_to_string(folder.join("scenario.resolved.toml")).unwrap();
