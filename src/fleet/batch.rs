@@ -191,17 +191,9 @@ impl Batch {
             .map_or(0, |d| d as *const Decoding as usize)
     }
 
-    /// Slots of the decoding sequences that have generated all their output tokens (those
-    /// [`Batch::pop_finished`] returns next), for memory hints.
-    pub(super) fn finished_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.decoding
-            .iter()
-            .take_while(|d| d.finish <= self.clock)
-            .map(|d| d.slot)
-    }
-
     /// Slots of the decoding sequences that will have generated all their output tokens
-    /// after `k` more, for memory hints.
+    /// after `k` more (`k = 0`: those [`Batch::pop_finished`] returns next), for memory
+    /// hints.
     pub(super) fn finishing_slots_within(&self, k: u64) -> impl Iterator<Item = u32> + '_ {
         let by = self.clock + k;
         self.decoding

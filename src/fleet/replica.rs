@@ -628,7 +628,7 @@ impl Replica {
         }
         // Sequences that emitted their last token leave, in batch order. Their records are
         // asked for first, so that the cache misses of several leavers overlap.
-        for slot in self.batch.finished_slots() {
+        for slot in self.batch.finishing_slots_within(0) {
             self.parked.prefetch(slot);
         }
         while let Some(mut h) = self.batch.pop_finished() {
