@@ -343,32 +343,63 @@ fn timing_band(
     servers: u32,
     servers_max: u32,
 ) -> TimingBand {
-    let err = crate::timing::calibration::typical_step_time_error();
-    let (low, high) = (1.0 - err, 1.0 + err);
     let limit = servers_max.min(servers.saturating_mul(BAND_SEARCH_FACTOR).saturating_add(1));
+    let sides = band_sides(scenario, |s| {
+        Search::new(s, threads)
+            .nearest(servers, limit)
+            .ok_or_else(|| format!("no count up to {limit} meets every target"))
+    });
+    TimingBand {
+        step_time_scale_low: sides.scale_low,
+        step_time_scale_high: sides.scale_high,
+        servers_low: sides.at_low,
+        servers_high: sides.at_high,
+        pair_low: None,
+        pair_high: None,
+        note: sides.note,
+    }
+}
+
+/// A plan's answer at both ends of the timing band (see [`band_sides`]).
+pub(super) struct BandSides<T> {
+    pub scale_low: f64,
+    pub scale_high: f64,
+    /// The answer with step times at `scale_low` (none if the search failed).
+    pub at_low: Option<T>,
+    /// The answer with step times at `scale_high`.
+    pub at_high: Option<T>,
+    /// Why a side has no answer, if one has none.
+    pub note: Option<String>,
+}
+
+/// Plans `scenario` again by `answer` with every modelled step time (split pools included)
+/// scaled by 1 − and 1 + the timing model's typical error.
+pub(super) fn band_sides<T>(
+    scenario: &Scenario,
+    mut answer: impl FnMut(&Scenario) -> Result<T, String>,
+) -> BandSides<T> {
+    let err = crate::timing::calibration::typical_step_time_error();
+    let (scale_low, scale_high) = (1.0 - err, 1.0 + err);
     let mut notes = Vec::new();
     let mut side = |scale: f64| {
         let mut s = scenario.clone();
         if let ServerKind::Llm(spec) = &mut s.servers.kind {
             spec.step_time_scale *= scale;
         }
-        let found = Search::new(&s, threads).nearest(servers, limit);
-        if found.is_none() {
-            notes.push(format!(
-                "with step times x{scale:.3}, no count up to {limit} meets every target"
-            ));
+        if let Some(split) = s.servers.disagg.as_deref_mut() {
+            split.prefill.spec.step_time_scale *= scale;
+            split.decode.spec.step_time_scale *= scale;
         }
-        found
+        answer(&s)
+            .map_err(|e| notes.push(format!("with step times x{scale:.3}, {e}")))
+            .ok()
     };
-    let servers_low = side(low);
-    let servers_high = side(high);
-    TimingBand {
-        step_time_scale_low: low,
-        step_time_scale_high: high,
-        servers_low,
-        servers_high,
-        pair_low: None,
-        pair_high: None,
+    let (at_low, at_high) = (side(scale_low), side(scale_high));
+    BandSides {
+        scale_low,
+        scale_high,
+        at_low,
+        at_high,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
     }
 }

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use super::plan_colocated::{PlanError, plan_colocated, run_judged};
+use super::plan_colocated::{PlanError, band_sides, plan_colocated, run_judged};
 use crate::report::outcome::{
     ColocatedPlan, CurvePoint, DisaggPlan, PairPoint, PlanOutcome, PoolCounts, TimingBand,
 };
@@ -284,36 +284,23 @@ fn timing_band(
     servers_max: u32,
     (bp, bd): (u32, u32),
 ) -> TimingBand {
-    let err = crate::timing::calibration::typical_step_time_error();
-    let (low, high) = (1.0 - err, 1.0 + err);
-    let mut notes = Vec::new();
-    let mut side = |scale: f64| {
-        let mut s = scenario.clone();
-        if let Some(split) = s.servers.disagg.as_deref_mut() {
-            split.prefill.spec.step_time_scale *= scale;
-            split.decode.spec.step_time_scale *= scale;
-        }
-        match cheapest_pair(&s, threads, servers_max, (bp, bd)) {
-            Ok((_, (p, d))) => Some(PoolCounts {
+    let sides = band_sides(scenario, |s| {
+        cheapest_pair(s, threads, servers_max, (bp, bd))
+            .map(|(_, (p, d))| PoolCounts {
                 prefill_servers: p,
                 decode_servers: d,
-            }),
-            Err(e) => {
-                notes.push(format!("with step times x{scale:.3}: {e}"));
-                None
-            }
-        }
-    };
-    let (pair_low, pair_high) = (side(low), side(high));
+            })
+            .map_err(|e| e.to_string())
+    });
     let total = |c: Option<PoolCounts>| c.map(|c| c.prefill_servers + c.decode_servers);
     TimingBand {
-        step_time_scale_low: low,
-        step_time_scale_high: high,
-        servers_low: total(pair_low),
-        servers_high: total(pair_high),
-        pair_low,
-        pair_high,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        step_time_scale_low: sides.scale_low,
+        step_time_scale_high: sides.scale_high,
+        servers_low: total(sides.at_low),
+        servers_high: total(sides.at_high),
+        pair_low: sides.at_low,
+        pair_high: sides.at_high,
+        note: sides.note,
     }
 }
 

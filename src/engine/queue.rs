@@ -160,7 +160,7 @@ impl SlotTree {
     }
 
     /// The least packed key, the popped one excluded.
-    fn root(&self) -> u128 {
+    fn least_pending(&self) -> u128 {
         if self.popped == NO_SLOT {
             return self.top();
         }
@@ -183,7 +183,7 @@ impl SlotTree {
     /// The (time, seq) key of the earliest wake-up.
     #[inline]
     fn min_key(&self) -> Option<u128> {
-        let root = self.root();
+        let root = self.least_pending();
         if root == u128::MAX {
             return None;
         }
@@ -193,9 +193,8 @@ impl SlotTree {
 
     /// Puts `value` in `slot`'s leaf and recomputes the path above it.
     #[inline]
-    fn write(&mut self, slot: u32, value: u128) {
+    fn write(&mut self, slot: u32, mut value: u128) {
         let (mut g, mut lane) = place(self.leaf_base + slot as usize);
-        let mut value = value;
         loop {
             let siblings = &mut self.groups[g].0;
             siblings[lane] = value;

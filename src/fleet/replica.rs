@@ -307,6 +307,21 @@ impl Run {
         self.start + SimDuration::from_secs_f64(self.elapsed_s(j))
     }
 
+    /// A run of `steps` steps from `start`, step j taking `a_s + b_s·j` seconds.
+    fn new(start: SimTime, steps: u64, a_s: f64, b_s: f64, decode_only: bool, ctx0: u64) -> Run {
+        let mut run = Run {
+            start,
+            steps,
+            a_s,
+            b_s,
+            decode_only,
+            ctx0,
+            end: start,
+        };
+        run.set_steps(steps);
+        run
+    }
+
     /// Shortens (or sets) the run to `steps` steps, and its end with it.
     fn set_steps(&mut self, steps: u64) {
         self.steps = steps;
@@ -322,16 +337,7 @@ impl Run {
         let reached = |j: u64| self.elapsed_s(j) >= target_s;
         let (a, b) = (self.a_s, self.b_s);
         if !(a > 0.0 && b >= 0.0 && target_s.is_finite()) {
-            let (mut lo, mut hi) = (1u64, self.steps);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if reached(mid) {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
-                }
-            }
-            return lo;
+            return self.bisect_boundary_at(target_s);
         }
         // a·j + b·j(j−1)/2 = target.
         let guess = if b > 0.0 {
@@ -348,6 +354,20 @@ impl Run {
             j += 1;
         }
         j
+    }
+
+    /// [`Run::first_boundary_at`] by bisection over `elapsed_s`.
+    fn bisect_boundary_at(&self, target_s: f64) -> u64 {
+        let (mut lo, mut hi) = (1u64, self.steps);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.elapsed_s(mid) >= target_s {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
     }
 }
 
@@ -765,6 +785,12 @@ impl Replica {
                 self.parked.prefetch(slot);
             }
         }
+        self.prefetch_waiting();
+    }
+
+    /// Asks for the records of the first [`ADMIT_PREFETCH`] waiting requests (admission
+    /// reads them).
+    fn prefetch_waiting(&self) {
         for &slot in self.waiting.iter().take(ADMIT_PREFETCH) {
             self.parked.prefetch(slot);
         }
@@ -775,9 +801,7 @@ impl Replica {
             return;
         }
         // Admission reads the records of the first waiting requests: asked for first.
-        for &slot in self.waiting.iter().take(ADMIT_PREFETCH) {
-            self.parked.prefetch(slot);
-        }
+        self.prefetch_waiting();
         while let Some(&slot) = self.waiting.front() {
             if self.batch.len() >= self.limits.max_batch as usize {
                 break;
@@ -955,17 +979,14 @@ impl Replica {
                 b_s = 0.0;
             }
         }
-        let mut run = Run {
-            start: now,
+        Run::new(
+            now,
             steps,
-            a_s: t0 * self.step_time_scale,
-            b_s: b_s * self.step_time_scale,
-            decode_only: true,
+            t0 * self.step_time_scale,
+            b_s * self.step_time_scale,
+            true,
             ctx0,
-            end: now,
-        };
-        run.set_steps(steps);
-        run
+        )
     }
 
     fn plan_mixed_step<M: ToStepCosts + ?Sized>(
@@ -1009,22 +1030,14 @@ impl Replica {
             shape.add(&StepShape::prefill(chunk, u64::from(s.prefilled)));
             s.pending_chunk = chunk as u32;
         }
-        let mut run = Run {
-            start: now,
-            steps: 1,
-            a_s: model.step_time_s_with(costs, &shape) * self.step_time_scale,
-            b_s: 0.0,
-            decode_only: false,
-            ctx0: 0,
-            end: now,
-        };
-        run.set_steps(1);
-        run
+        let a_s = model.step_time_s_with(costs, &shape) * self.step_time_scale;
+        Run::new(now, 1, a_s, 0.0, false, 0)
     }
 
     /// Adds a decode run's work to the totals, clipped to the measured window by time share.
     fn account_decode(&mut self, run: &Run, costs: &StepCosts) {
-        let b = f64_of(self.batch.len() as u64);
+        let n = self.batch.len() as u64;
+        let b = f64_of(n);
         let k = f64_of(run.steps);
         // The context the run planned from (the batch is unchanged since): an integer below
         // 2^53, so this equals the sum of the sequences' contexts in f64.
@@ -1032,12 +1045,12 @@ impl Replica {
         // Mean context over the run's steps.
         let ctx_mean = ctx0 + b * (k - 1.0) / 2.0;
         let shape = StepShape {
-            tokens: b as u64,
+            tokens: n,
             attn_pairs: ctx_mean,
             prefill_pairs: 0.0,
             kv_read_tokens: trunc_to_u64(ctx_mean),
-            kv_write_tokens: b as u64,
-            seqs: b as u64,
+            kv_write_tokens: n,
+            seqs: n,
             prefills: 0,
         };
         let busy_s = run.elapsed_s(run.steps);
@@ -1189,19 +1202,14 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..200_000 {
-            let run = Run {
-                start: SimTime::ZERO,
-                steps: rng.random_range(2..3000),
-                a_s: rng.random_range(1e-4..0.1),
-                b_s: if rng.random_bool(0.1) {
-                    0.0
-                } else {
-                    rng.random_range(0.0..1e-5)
-                },
-                decode_only: true,
-                ctx0: 0,
-                end: SimTime::ZERO,
+            let steps = rng.random_range(2..3000);
+            let a_s = rng.random_range(1e-4..0.1);
+            let b_s = if rng.random_bool(0.1) {
+                0.0
+            } else {
+                rng.random_range(0.0..1e-5)
             };
+            let run = Run::new(SimTime::ZERO, steps, a_s, b_s, true, 0);
             let end = run.elapsed_s(run.steps);
             let target = match rng.random_range(0..3) {
                 // Exactly on a boundary, or anywhere.
@@ -1209,15 +1217,7 @@ mod tests {
                 1 => rng.random_range(0.0..end * 1.1),
                 _ => 0.0,
             };
-            let (mut lo, mut hi) = (1u64, run.steps);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if run.elapsed_s(mid) >= target {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
-                }
-            }
+            let lo = run.bisect_boundary_at(target);
             assert_eq!(run.first_boundary_at(target), lo, "{run:?} target {target}");
         }
     }
